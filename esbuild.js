@@ -1,0 +1,65 @@
+// Bundles the two faces of Lockstep: dist/extension.js (VS Code) and dist/cli.js (the CLI and git hook).
+const esbuild = require('esbuild');
+const fs = require('node:fs');
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+/**
+ * pg decides at module load whether it runs inside Cloudflare Workers by
+ * constructing a `Response`, which makes Node 20 load its internal undici: about
+ * 15 ms on every CLI start, paid by every git commit through the hook. We only
+ * ever run on Node, so we pin pg to its Node stream functions. If pg changes the
+ * line, the build fails instead of silently losing the fix.
+ */
+const pgNodeStreamsOnly = {
+  name: 'pg-node-streams-only',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await fs.promises.readFile(args.path, 'utf8');
+      const from = 'const { getStream, getSecureStream } = getStreamFuncs()';
+      if (!source.includes(from)) {
+        throw new Error(`pg/lib/stream.js changed; update the pg-node-streams-only plugin (${args.path})`);
+      }
+      return { contents: source.replace(from, 'const { getStream, getSecureStream } = getNodejsStreamFuncs()'), loader: 'js' };
+    });
+  },
+};
+
+/** @type {import('esbuild').BuildOptions} */
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  legalComments: 'linked',
+  logLevel: 'warning',
+  // pg-native is an optional native binding pg only loads on request.
+  external: ['vscode', 'pg-native'],
+  plugins: [pgNodeStreamsOnly],
+};
+
+async function main() {
+  const builds = [
+    { ...common, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist' },
+    {
+      ...common,
+      entryPoints: { cli: 'src/cli/main.ts' },
+      outdir: 'dist',
+      banner: { js: '#!/usr/bin/env node' },
+    },
+  ];
+  if (watch) {
+    for (const options of builds) await (await esbuild.context(options)).watch();
+    return;
+  }
+  await Promise.all(builds.map((options) => esbuild.build(options)));
+  fs.chmodSync('dist/cli.js', 0o755);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

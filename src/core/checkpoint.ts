@@ -1,0 +1,77 @@
+// A checkpoint: a marker pairing a commit with a point in the database's history. It allocates no data.
+
+import { randomBytes } from 'node:crypto';
+import type { EngineKind, Position } from './engine';
+import { isLsn } from './lsn';
+
+export type CheckpointKind = 'commit' | 'snapshot' | 'safety' | 'pre-restore';
+
+export const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['commit', 'snapshot', 'safety', 'pre-restore'];
+
+export interface Checkpoint extends Position {
+  /** 12 hex digits, random: short unique prefixes are easy to type. */
+  id: string;
+  kind: CheckpointKind;
+  /** HEAD when the marker was taken; null in a repository with no commit yet. */
+  commitSha: string | null;
+  /** Branch name, or null when HEAD was detached. */
+  branch: string | null;
+  /** The commit's subject line. */
+  subject: string | null;
+  author: string | null;
+  /** Files the commit changed (commit checkpoints only). */
+  filesChanged: number | null;
+  /** A person's label for snapshots; the restore target for pre-restore markers. */
+  label: string | null;
+  /** ISO 8601 time the marker was taken. */
+  createdAt: string;
+  engine: EngineKind;
+}
+
+/** The fields `lockstep list --json` prints: the contract tools outside the project rely on. */
+export interface CheckpointListing {
+  id: string;
+  kind: CheckpointKind;
+  commitSha: string | null;
+  timelineId: string;
+  lsn: string;
+  label: string | null;
+  createdAt: string;
+  restorable: boolean;
+}
+
+export function newCheckpointId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+export function isCheckpoint(value: unknown): value is Checkpoint {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    typeof c.id === 'string' &&
+    /^[0-9a-f]{6,}$/.test(c.id) &&
+    typeof c.kind === 'string' &&
+    (CHECKPOINT_KINDS as readonly string[]).includes(c.kind) &&
+    typeof c.timelineId === 'string' &&
+    typeof c.lsn === 'string' &&
+    isLsn(c.lsn) &&
+    typeof c.createdAt === 'string' &&
+    !Number.isNaN(Date.parse(c.createdAt)) &&
+    typeof c.engine === 'string' &&
+    (c.commitSha === null || typeof c.commitSha === 'string')
+  );
+}
+
+/** The name a person sees: commit subject, snapshot label, or what the marker is for. */
+export function checkpointTitle(c: Checkpoint): string {
+  switch (c.kind) {
+    case 'commit':
+      return c.subject ?? c.commitSha?.slice(0, 7) ?? 'commit';
+    case 'snapshot':
+      return c.label ?? 'Snapshot';
+    case 'safety':
+      return c.label ?? 'Safety checkpoint';
+    case 'pre-restore':
+      return c.label ?? 'Before restore';
+  }
+}

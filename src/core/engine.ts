@@ -1,0 +1,148 @@
+// The engine interface: what the core needs from the data side, whichever Postgres is behind it.
+
+import type { Lsn } from './lsn';
+import type { Log } from './log';
+
+export type EngineKind = 'local' | 'neon' | 'pageserver';
+
+export const ENGINE_KINDS: readonly EngineKind[] = ['local', 'neon', 'pageserver'];
+
+/** A point in the database's history: one timeline, one byte position on it. */
+export interface Position {
+  /** Postgres' timeline id (`"1"`, `"2"`…) for local; a branch or timeline id elsewhere. */
+  timelineId: string;
+  lsn: Lsn;
+}
+
+/** A position plus when it was taken, which some engines need to find where that history lives now. */
+export interface PointInHistory extends Position {
+  /** ISO time the marker was taken. */
+  createdAt?: string;
+}
+
+/**
+ * A timeline the engine can make the compute serve: either a fork that `fork()`
+ * prepared, or the one serving now (so a failed restore can come back to it).
+ * JSON-serialisable so the orchestration can write it to the audit trail.
+ */
+export interface TimelineHandle {
+  engine: EngineKind;
+  role: 'fork' | 'serving';
+  /** The timeline this handle will serve (for a local fork: the id Postgres will assign). */
+  timelineId: string;
+  /** Where the fork starts; absent for a serving handle. */
+  at?: Position;
+  /** Engine-private details (data directory, source branch…). */
+  ref: Record<string, string | number | boolean | null>;
+}
+
+export type EngineState = 'running' | 'stopped' | 'unreachable' | 'not-initialised';
+
+export interface EngineStatus {
+  engine: EngineKind;
+  state: EngineState;
+  /** One line for a person: "running on 127.0.0.1:5433, timeline 2". */
+  summary: string;
+  head?: Position;
+  /** The address clients use, with the password removed. */
+  address?: string;
+  serverVersion?: string;
+}
+
+export interface Retention {
+  /** The oldest position a fork can still reach, on the serving timeline's ancestry. */
+  oldest?: Position & { time?: string };
+  /** For time-based retention (Neon): how far back history is kept. */
+  windowSeconds?: number;
+  /** One line for a person. */
+  summary: string;
+}
+
+export type Restorability =
+  | { restorable: true }
+  | { restorable: false; reason: 'expired' | 'unknown-timeline' | 'beyond-head'; message: string };
+
+export interface ColumnSummary {
+  name: string;
+  type: string;
+}
+
+export interface TableSummary {
+  schema: string;
+  name: string;
+  columns: ColumnSummary[];
+  /** Approximate (planner statistics or a bounded count); -1 when unknown. */
+  approxRows: number;
+}
+
+export interface SchemaSummary {
+  tables: TableSummary[];
+}
+
+export interface OperationOptions {
+  signal?: AbortSignal;
+  /** Named steps for progress UIs: "Archiving WAL", "Replaying to 0/3000028"… */
+  onProgress?: (step: string) => void;
+}
+
+export interface PruneReport {
+  /** What was removed, one line each, for the audit trail. */
+  removed: string[];
+  bytesFreed: number;
+}
+
+export interface Engine {
+  readonly kind: EngineKind;
+
+  /** The durable position to pin now. Must be cheap (a marker, not a copy) and write nothing. */
+  head(options?: OperationOptions): Promise<Position>;
+
+  /**
+   * Prepare the database as of `at` as a new timeline without serving it. `at`
+   * names its own timeline: after one restore an older marker forks from the
+   * timeline it was taken on, not from the one serving now.
+   */
+  fork(at: PointInHistory, options?: OperationOptions): Promise<TimelineHandle>;
+
+  /** The timeline serving now, as a handle `repoint` can come back to. */
+  serving(options?: OperationOptions): Promise<TimelineHandle>;
+
+  /**
+   * Make the compute serve `target` at the same address. Done means the target
+   * timeline answers, not the old one. Returns the new head. On failure, the
+   * timeline that served before serves again (or the error says it could not).
+   */
+  repoint(target: TimelineHandle, options?: OperationOptions): Promise<Position>;
+
+  /** Drop a fork that will not be served (after a failed or cancelled restore). */
+  discard(handle: TimelineHandle): Promise<void>;
+
+  /** Whether a fork at `at` is possible now, and why not. */
+  restorability(at: PointInHistory, options?: OperationOptions): Promise<Restorability>;
+
+  status(options?: OperationOptions): Promise<EngineStatus>;
+
+  retention(options?: OperationOptions): Promise<Retention>;
+
+  /** Tables, columns and approximate rows now, or as of `at` (for restore previews). */
+  describe(at?: PointInHistory, options?: OperationOptions): Promise<SchemaSummary>;
+
+  /** Reclaim what no kept position needs. Engines without storage of their own report nothing. */
+  prune(keep: readonly PointInHistory[], options?: OperationOptions): Promise<PruneReport>;
+
+  /** Release connections and timers (never stops a database). */
+  close(): Promise<void>;
+}
+
+/** What every engine is given: where Lockstep keeps its files, and where to log. */
+export interface EngineContext {
+  /** `.git/lockstep` of the repository (git common dir), shared by worktrees. */
+  lockstepDir: string;
+  log: Log;
+  /** Secrets from the face that runs the engine (SecretStorage, env, credentials file). */
+  secrets: SecretSource;
+}
+
+export interface SecretSource {
+  get(name: string): Promise<string | undefined>;
+}

@@ -1,0 +1,148 @@
+// The journal of checkpoints and the audit trail of operations, both kept outside the database they describe.
+
+import { isCheckpoint, type Checkpoint } from './checkpoint';
+import { JsonLinesFile } from './jsonLines';
+import type { Log } from './log';
+import type { LockstepPaths } from './paths';
+
+/** Rough lower bound of one checkpoint line, used to skip counting when the file cannot be over the limit. */
+const MIN_CHECKPOINT_LINE_BYTES = 180;
+
+export interface PruneResult {
+  removed: Checkpoint[];
+  kept: number;
+}
+
+/**
+ * Checkpoints, newest first. Appends are atomic under concurrent writers (two
+ * worktrees, an agent and a person committing at once). Markers reclaim no
+ * data, so pruning is about clutter: keep the newest `keep` plus the pinned
+ * ones (what a restore serves and its undo point).
+ */
+export class Journal {
+  private readonly file: JsonLinesFile<Checkpoint>;
+
+  constructor(
+    private readonly paths: LockstepPaths,
+    log: Log,
+  ) {
+    this.file = new JsonLinesFile(paths.journal, paths.journalLock, isCheckpoint, log);
+  }
+
+  get path(): string {
+    return this.paths.journal;
+  }
+
+  async append(checkpoint: Checkpoint): Promise<void> {
+    await this.file.append([checkpoint]);
+  }
+
+  /** Newest first. Unreadable lines are skipped with a warning. */
+  list(): Checkpoint[] {
+    return sortNewestFirst(this.file.read().records);
+  }
+
+  /** Lines that could not be read, for `lockstep status`. */
+  unreadableLines(): number[] {
+    return this.file.read().skippedLines;
+  }
+
+  find(id: string): Checkpoint | undefined {
+    return this.list().find((c) => c.id === id);
+  }
+
+  async remove(ids: readonly string[]): Promise<Checkpoint[]> {
+    const drop = new Set(ids);
+    const removed: Checkpoint[] = [];
+    await this.file.rewrite((records) =>
+      records.filter((c) => {
+        if (!drop.has(c.id)) return true;
+        removed.push(c);
+        return false;
+      }),
+    );
+    return removed;
+  }
+
+  /** Keep the newest `keep` checkpoints and every pinned one; drop the rest. */
+  async prune(keep: number, pinned: ReadonlySet<string> = new Set()): Promise<PruneResult> {
+    const removed: Checkpoint[] = [];
+    let kept = 0;
+    await this.file.rewrite((records) => {
+      const keepIds = new Set(
+        sortNewestFirst(records)
+          .slice(0, keep)
+          .map((c) => c.id),
+      );
+      const next = records.filter((c) => {
+        if (keepIds.has(c.id) || pinned.has(c.id)) return true;
+        removed.push(c);
+        return false;
+      });
+      kept = next.length;
+      return next;
+    });
+    return { removed, kept };
+  }
+
+  /** Cheap check (file size only) whether a prune could remove anything. */
+  mayExceed(keep: number): boolean {
+    return this.file.sizeBytes() > keep * MIN_CHECKPOINT_LINE_BYTES;
+  }
+}
+
+export function sortNewestFirst(checkpoints: readonly Checkpoint[]): Checkpoint[] {
+  // Stable: equal times keep their reverse file order (later appends first).
+  return checkpoints
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => b.c.createdAt.localeCompare(a.c.createdAt) || b.i - a.i)
+    .map(({ c }) => c);
+}
+
+export type AuditOperation = 'restore' | 'prune' | 'delete' | 'init' | 'record-failed';
+export type AuditPhase = 'started' | 'finished' | 'failed' | 'compensated' | 'compensation-failed';
+
+export interface AuditEvent {
+  at: string;
+  op: AuditOperation;
+  phase: AuditPhase;
+  /** Groups the events of one operation. */
+  operationId: string;
+  /** Checkpoint the operation is about (restore target). */
+  checkpointId?: string;
+  /** The pre-restore checkpoint that undoes this restore. */
+  undoCheckpointId?: string;
+  detail?: string;
+}
+
+function isAuditEvent(value: unknown): value is AuditEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const e = value as Record<string, unknown>;
+  return typeof e.at === 'string' && typeof e.op === 'string' && typeof e.phase === 'string' && typeof e.operationId === 'string';
+}
+
+const AUDIT_KEEP = 1000;
+
+/** Operations that changed state, newest last on disk, newest first when listed. */
+export class AuditTrail {
+  private readonly file: JsonLinesFile<AuditEvent>;
+
+  constructor(paths: LockstepPaths, log: Log) {
+    this.file = new JsonLinesFile(paths.audit, `${paths.audit}`, isAuditEvent, log);
+  }
+
+  async append(event: Omit<AuditEvent, 'at'>): Promise<AuditEvent> {
+    const full: AuditEvent = { at: new Date().toISOString(), ...event };
+    await this.file.append([full]);
+    if (this.file.sizeBytes() > AUDIT_KEEP * 400) {
+      await this.file.rewrite((records) => records.slice(-AUDIT_KEEP));
+    }
+    return full;
+  }
+
+  /** Newest first. */
+  list(limit = Number.POSITIVE_INFINITY): AuditEvent[] {
+    const records = this.file.read().records;
+    return records.slice(Math.max(0, records.length - limit)).reverse();
+  }
+}

@@ -1,0 +1,154 @@
+// An append-only file of JSON objects, one per line: atomic appends under concurrent writers, torn lines skipped.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as lockfile from 'proper-lockfile';
+import { LockstepError } from './errors';
+import { writeFileAtomic } from './files';
+import type { Log } from './log';
+
+export interface ReadResult<T> {
+  records: T[];
+  /** 1-based numbers of the lines that were not valid records. */
+  skippedLines: number[];
+}
+
+/**
+ * Appends and rewrites take a lock (a directory next to the file, which works
+ * across processes and worktrees); a rewrite goes through a temporary file and a
+ * rename, so an append can never land in a file that is about to be replaced.
+ * Reads take no lock: every line is written by one `write()`, and a line that
+ * does not parse (a crash mid-write, a hand edit) is skipped with a warning
+ * without losing the others.
+ */
+export class JsonLinesFile<T> {
+  constructor(
+    readonly file: string,
+    private readonly lockPath: string,
+    private readonly isRecord: (value: unknown) => value is T,
+    private readonly log: Log,
+  ) {}
+
+  async append(records: readonly T[]): Promise<void> {
+    if (records.length === 0) return;
+    const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    await this.withLock(() => {
+      // A file that ends mid-line (a writer died) would glue our first record to
+      // the torn one and lose both; start on a fresh line instead.
+      const prefix = this.endsMidLine() ? '\n' : '';
+      fs.appendFileSync(this.file, prefix + text, { mode: 0o600 });
+    });
+  }
+
+  read(): ReadResult<T> {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], skippedLines: [] };
+      throw error;
+    }
+    const records: T[] = [];
+    const skippedLines: number[] = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim();
+      if (line === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        skippedLines.push(i + 1);
+        continue;
+      }
+      if (this.isRecord(value)) records.push(value);
+      else skippedLines.push(i + 1);
+    }
+    if (skippedLines.length > 0) {
+      this.log.warn(`${path.basename(this.file)}: skipped ${skippedLines.length} unreadable line(s): ${skippedLines.slice(0, 10).join(', ')}`);
+    }
+    return { records, skippedLines };
+  }
+
+  /**
+   * Replace the file's records with `change(records)`, under the lock. Unreadable
+   * lines are kept as they were (so a rewrite never destroys what a person may
+   * still repair by hand).
+   */
+  async rewrite(change: (records: T[]) => T[]): Promise<{ before: number; after: number }> {
+    return this.withLock(() => {
+      let text = '';
+      try {
+        text = fs.readFileSync(this.file, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      const kept: string[] = [];
+      const records: T[] = [];
+      for (const line of text.split('\n')) {
+        if (line.trim() === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch {
+          kept.push(line);
+          continue;
+        }
+        if (this.isRecord(value)) records.push(value);
+        else kept.push(line);
+      }
+      const next = change(records);
+      const body = [...kept, ...next.map((r) => JSON.stringify(r))].join('\n');
+      writeFileAtomic(this.file, body === '' ? '' : body + '\n', 0o600);
+      return { before: records.length, after: next.length };
+    });
+  }
+
+  sizeBytes(): number {
+    try {
+      return fs.statSync(this.file).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  private endsMidLine(): boolean {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch {
+      return false;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size === 0) return false;
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      return last[0] !== 0x0a;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private async withLock<R>(work: () => R): Promise<R> {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(this.file, {
+        lockfilePath: `${this.lockPath}.lock`,
+        realpath: false,
+        stale: 10_000,
+        retries: { retries: 200, minTimeout: 5, maxTimeout: 50, factor: 1.3 },
+      });
+    } catch (error) {
+      throw new LockstepError('BUSY', `could not lock ${path.basename(this.file)}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    try {
+      return work();
+    } finally {
+      await release();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+// Where Lockstep keeps its files: all under the git common dir, outside the database and the work tree.
+
+import * as path from 'node:path';
+
+/**
+ * `.git/lockstep/` lives in the git common dir: shared by worktrees, untouched by
+ * checkout, `git clean` and `git stash`, and never inside the database it describes.
+ */
+export class LockstepPaths {
+  readonly root: string;
+
+  constructor(readonly gitCommonDir: string) {
+    this.root = path.join(gitCommonDir, 'lockstep');
+  }
+
+  get config(): string {
+    return path.join(this.root, 'config.json');
+  }
+
+  /** Checkpoints, one JSON object per line. */
+  get journal(): string {
+    return path.join(this.root, 'journal.jsonl');
+  }
+
+  /** Operations (restore started/finished/failed/compensated, prune), one JSON object per line. */
+  get audit(): string {
+    return path.join(this.root, 'audit.jsonl');
+  }
+
+  /** Lines the hook writes when it could not record, for `lockstep status` and the UI. */
+  get log(): string {
+    return path.join(this.root, 'lockstep.log');
+  }
+
+  /** Held for the whole of a restore: one at a time per repository. */
+  get restoreLock(): string {
+    return path.join(this.root, 'restore');
+  }
+
+  /** Held while the journal file is rewritten (pruning) or appended to. */
+  get journalLock(): string {
+    return path.join(this.root, 'journal');
+  }
+
+  /** Engine-owned state (Neon branch mapping, pageserver leases…). */
+  engineState(kind: string): string {
+    return path.join(this.root, `${kind}-state.json`);
+  }
+
+  /** Default home of the local engine's cluster, WAL archive and base backups. */
+  get localRoot(): string {
+    return path.join(this.root, 'local');
+  }
+
+  /** CLI credentials (API keys) when no environment variable or SecretStorage provides them; mode 0600. */
+  get credentials(): string {
+    return path.join(this.root, 'credentials.json');
+  }
+}

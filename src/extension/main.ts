@@ -1,0 +1,5 @@
+// Entry point of the VS Code extension.
+
+export function activate(): void {}
+
+export function deactivate(): void {}
