@@ -2,9 +2,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as lockfile from 'proper-lockfile';
-import { LockstepError } from './errors';
 import { writeFileAtomic } from './files';
+import { withLock } from './locks';
 import type { Log } from './log';
 
 export interface ReadResult<T> {
@@ -130,25 +129,9 @@ export class JsonLinesFile<T> {
     }
   }
 
-  private async withLock<R>(work: () => R): Promise<R> {
+  private withLock<R>(work: () => R): Promise<R> {
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    let release: () => Promise<void>;
-    try {
-      release = await lockfile.lock(this.file, {
-        lockfilePath: `${this.lockPath}.lock`,
-        realpath: false,
-        stale: 10_000,
-        retries: { retries: 200, minTimeout: 5, maxTimeout: 50, factor: 1.3 },
-      });
-    } catch (error) {
-      throw new LockstepError('BUSY', `could not lock ${path.basename(this.file)}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    try {
-      return work();
-    } finally {
-      await release();
-    }
+    return withLock(this.lockPath, { waitMs: 10_000, what: path.basename(this.file) }, work);
   }
+
 }

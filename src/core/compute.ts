@@ -1,0 +1,122 @@
+// Short read-only queries against a compute (the Postgres clients use): the insert LSN and a schema summary.
+
+import { Client } from 'pg';
+import { LockstepError, throwIfAborted } from './errors';
+import { isLsn, type Lsn } from './lsn';
+import { redact } from './log';
+import type { SchemaSummary, TableSummary } from './engine';
+
+export interface ComputeQueryOptions {
+  signal?: AbortSignal;
+  /** Limit for connecting and for the statement; a suspended Neon compute can take a few seconds to wake. */
+  timeoutMs?: number;
+  /** For messages: "the Neon branch br-main". */
+  what: string;
+}
+
+/**
+ * One connection per call, closed at once: the callers run rarely (a commit, a
+ * restore), and a compute that was just restarted by a repoint must not be
+ * reached through a connection to the one before it.
+ */
+export async function withCompute<T>(connectionString: string, options: ComputeQueryOptions, work: (client: Client) => Promise<T>): Promise<T> {
+  throwIfAborted(options.signal, `reading ${options.what}`);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const client = new Client({
+    connectionString,
+    connectionTimeoutMillis: timeoutMs,
+    statement_timeout: timeoutMs,
+    query_timeout: timeoutMs,
+    application_name: 'lockstep',
+  });
+  // pg reports a dropped connection as an 'error' event; without a listener it would crash the process.
+  client.on('error', () => undefined);
+  const onAbort = () => void client.end().catch(() => undefined);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await client.connect();
+    return await work(client);
+  } catch (error) {
+    if (options.signal?.aborted) throw new LockstepError('CANCELLED', `reading ${options.what} was cancelled`);
+    throw computeError(error, options.what, connectionString);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** `pg_current_wal_insert_lsn()`: the position every change so far has reached, without forcing a flush. */
+export async function readInsertLsn(connectionString: string, options: ComputeQueryOptions): Promise<Lsn> {
+  return withCompute(connectionString, options, async (client) => {
+    const result = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+    const lsn = result.rows[0]?.lsn;
+    if (!lsn || !isLsn(lsn)) throw new LockstepError('REMOTE', `${options.what} answered an LSN that is not one: ${String(lsn)}`);
+    return lsn;
+  });
+}
+
+/** User tables with their columns and the planner's row estimate (-1 when never analysed). */
+export async function describeCompute(connectionString: string, options: ComputeQueryOptions): Promise<SchemaSummary> {
+  return withCompute(connectionString, options, async (client) => {
+    const result = await client.query<{ schema: string; name: string; column: string | null; type: string | null; rows: string }>(`
+      SELECT n.nspname AS schema, c.relname AS name, a.attname AS column,
+             format_type(a.atttypid, a.atttypmod) AS type, c.reltuples::bigint::text AS rows
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE c.relkind IN ('r', 'p')
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         AND n.nspname NOT LIKE 'pg_toast%'
+       ORDER BY n.nspname, c.relname, a.attnum`);
+    const tables = new Map<string, TableSummary>();
+    for (const row of result.rows) {
+      const key = `${row.schema}.${row.name}`;
+      let table = tables.get(key);
+      if (!table) {
+        const rows = Number(row.rows);
+        table = { schema: row.schema, name: row.name, columns: [], approxRows: Number.isFinite(rows) && rows >= 0 ? rows : -1 };
+        tables.set(key, table);
+      }
+      if (row.column !== null && row.type !== null) table.columns.push({ name: row.column, type: row.type });
+    }
+    return { tables: [...tables.values()] };
+  });
+}
+
+function computeError(error: unknown, what: string, connectionString: string): LockstepError {
+  if (error instanceof LockstepError) return error;
+  const code = (error as { code?: unknown }).code;
+  const text = redact(error instanceof Error ? error.message : String(error), [passwordOf(connectionString)]);
+  if (code === '28P01' || code === '28000') {
+    return new LockstepError('AUTH', `${what}: the database refused the login (${text})`, {
+      hint: 'The role or its password changed; fetch a new connection string.',
+    });
+  }
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return new LockstepError('REMOTE', `${what}: the database answered an error (${code}: ${text})`);
+  }
+  const timedOut = /timeout/i.test(text);
+  return new LockstepError(timedOut ? 'TIMEOUT' : 'ENGINE_DOWN', `${what}: could not query the database (${text})`, {
+    hint: 'Check that the compute is running and reachable.',
+  });
+}
+
+function passwordOf(connectionString: string): string | undefined {
+  try {
+    const password = new URL(connectionString).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The address clients use, with the password removed. */
+export function withoutPassword(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    url.password = '';
+    return url.toString();
+  } catch {
+    return redact(connectionString);
+  }
+}

@@ -1,0 +1,132 @@
+// The WAL archive: how Postgres writes to it and reads from it, timeline histories, and waiting for a segment.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LockstepError, throwIfAborted } from '../../core/errors';
+import { parseLsn } from '../../core/lsn';
+
+/** A value for postgresql.conf: single-quoted, quotes doubled, backslashes escaped. */
+export function confQuote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** A word for sh: single-quoted, embedded quotes closed and escaped. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Archiving through Postgres' own `basic_archive` module (15+): it copies to a
+ * temporary name, fsyncs and renames, never overwrites a different file and
+ * accepts an identical one (so a re-archive after a crash does not block).
+ */
+export function archiveSettings(archiveDir: string): string[] {
+  return [
+    'wal_level = replica',
+    'archive_mode = on',
+    "archive_library = 'basic_archive'",
+    `basic_archive.archive_directory = ${confQuote(archiveDir)}`,
+  ];
+}
+
+export function restoreCommand(archiveDir: string): string {
+  return `cp ${shellQuote(archiveDir)}/%f %p`;
+}
+
+export function historyFileName(timeline: number): string {
+  return `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+}
+
+export interface HistoryEntry {
+  /** An ancestor timeline… */
+  timeline: number;
+  /** …and the LSN where its history stops belonging to this one. */
+  switchLsn: bigint;
+}
+
+/**
+ * The ancestors of `timeline`, oldest first, from its history file in the
+ * archive. Timeline 1 has none. Throws TIMELINE_UNKNOWN when a later timeline
+ * has no history file.
+ */
+export function readHistory(archiveDir: string, timeline: number): HistoryEntry[] {
+  if (timeline === 1) return [];
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(archiveDir, historyFileName(timeline)), 'utf8');
+  } catch {
+    throw new LockstepError('TIMELINE_UNKNOWN', `timeline ${timeline} is not known to this database's archive`);
+  }
+  const entries: HistoryEntry[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
+    if (match) entries.push({ timeline: Number(match[1]), switchLsn: parseLsn(match[2]!) });
+  }
+  return entries;
+}
+
+/** Every timeline with a history file in the archive, plus 1. */
+export function archivedTimelines(archiveDir: string): number[] {
+  const timelines = new Set<number>([1]);
+  for (const name of safeReaddir(archiveDir)) {
+    const match = /^([0-9A-F]{8})\.history$/.exec(name);
+    if (match) timelines.add(Number.parseInt(match[1]!, 16));
+  }
+  return [...timelines].sort((a, b) => a - b);
+}
+
+/**
+ * Whether position `lsn` on `timeline` lies on the ancestry of `descendant`:
+ * true when they are the same timeline, or when `timeline` is an ancestor and
+ * the descendant branched off it at or after `lsn`.
+ */
+export function isOnAncestry(archiveDir: string, descendant: number, timeline: number, lsn: bigint): boolean {
+  if (descendant === timeline) return true;
+  const entry = readHistory(archiveDir, descendant).find((e) => e.timeline === timeline);
+  return entry !== undefined && lsn <= entry.switchLsn;
+}
+
+export function isArchived(archiveDir: string, walFile: string): boolean {
+  return fs.existsSync(path.join(archiveDir, walFile));
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+export interface ArchiverStatus {
+  failedCount: number;
+  lastFailedWal: string | null;
+  lastFailedTime: string | null;
+}
+
+/**
+ * Wait until `walFile` is in the archive. A bounded wait: archiving is strictly
+ * in order, so one segment that cannot be archived stops every later one.
+ */
+export async function waitForArchived(
+  archiveDir: string,
+  walFile: string,
+  options: { timeoutMs: number; signal?: AbortSignal; archiverStatus?: () => Promise<ArchiverStatus | undefined> },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let delay = 5;
+  while (!isArchived(archiveDir, walFile)) {
+    throwIfAborted(options.signal, 'waiting for the WAL archive');
+    if (Date.now() > deadline) {
+      const status = await options.archiverStatus?.().catch(() => undefined);
+      const failure = status?.lastFailedWal
+        ? ` Postgres failed to archive ${status.lastFailedWal} ${status.failedCount} time(s), last at ${status.lastFailedTime}.`
+        : '';
+      throw new LockstepError('ARCHIVE_STUCK', `WAL segment ${walFile} did not reach the archive within ${Math.round(options.timeoutMs / 1000)} s.${failure}`, {
+        hint: `Check free disk space and permissions of ${archiveDir}, and the server log. Nothing was changed.`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}

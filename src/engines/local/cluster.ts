@@ -1,0 +1,233 @@
+// One project's Postgres: its data directories, starting and stopping them on the fixed port, connecting.
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { LockstepError, throwIfAborted } from '../../core/errors';
+import type { Log } from '../../core/log';
+import { archiveSettings, confQuote } from './archive';
+import type { PostgresBinaries } from './binaries';
+import type { LocalLayout } from './layout';
+import type { PostgresAccount } from './osUser';
+import { runAs } from './processes';
+
+export const LOCKSTEP_CONF = 'lockstep.conf';
+export const RECOVERY_CONF = 'lockstep.recovery.conf';
+
+export interface ClusterOptions {
+  layout: LocalLayout;
+  /** Resolved on first use: connecting needs no account, starting a server does. */
+  account: () => PostgresAccount;
+  port: number;
+  user: string;
+  database: string;
+  log: Log;
+  /** Found on demand: reading the LSN needs no binaries, starting a server does. */
+  binaries: () => PostgresBinaries;
+}
+
+export interface ConnectOptions {
+  database?: string;
+  port?: number;
+  timeoutMs?: number;
+}
+
+/** Postgres SQLSTATEs that mean "the server is there but not ready yet". */
+const NOT_READY = new Set(['57P03', '57P01']);
+
+export class LocalCluster {
+  constructor(readonly options: ClusterOptions) {}
+
+  get layout(): LocalLayout {
+    return this.options.layout;
+  }
+
+  get port(): number {
+    return this.options.port;
+  }
+
+  /** The settings Lockstep owns, in their own file so a person's edits to postgresql.conf stay theirs. */
+  writeConf(dataDirName: string): void {
+    const dir = this.layout.dataDir(dataDirName);
+    const lines = [
+      '# Managed by Lockstep; rewritten by `lockstep init`. Put your own settings in postgresql.conf.',
+      "listen_addresses = '127.0.0.1'",
+      `port = ${this.port}`,
+      // No Unix socket: its path length is limited and its default directory may not be ours.
+      "unix_socket_directories = ''",
+      ...archiveSettings(this.layout.archive),
+      `include_if_exists = ${confQuote(RECOVERY_CONF)}`,
+      '',
+    ];
+    fs.writeFileSync(path.join(dir, LOCKSTEP_CONF), lines.join('\n'), { mode: 0o600 });
+    const main = path.join(dir, 'postgresql.conf');
+    const include = `include_if_exists = ${confQuote(LOCKSTEP_CONF)}`;
+    const text = fs.readFileSync(main, 'utf8');
+    if (!text.includes(include)) fs.appendFileSync(main, `\n# Lockstep\n${include}\n`);
+    this.giveToPostgres(path.join(dir, LOCKSTEP_CONF));
+  }
+
+  /** Files we create inside a data directory must belong to the Postgres account. */
+  giveToPostgres(file: string): void {
+    const { uid, gid } = this.options.account();
+    if (uid !== undefined && gid !== undefined) fs.chownSync(file, uid, gid);
+  }
+
+  /** The postmaster's pid when a server runs on `dataDirName`, from its pid file. */
+  runningPid(dataDirName: string): number | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(this.layout.dataDir(dataDirName), 'postmaster.pid'), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const pid = Number(text.split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch (error) {
+      // EPERM: alive but another user's (root sees everyone, others may not).
+      return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+    }
+  }
+
+  async portInUse(port = this.port): Promise<boolean> {
+    return new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(true));
+      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(false)));
+    });
+  }
+
+  /**
+   * Start the server on `dataDirName`. Returns once the postmaster accepts
+   * connections (or, in recovery, once it is consistent): callers that wait
+   * for a promotion poll afterwards.
+   */
+  async start(dataDirName: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    throwIfAborted(options.signal, 'starting the database');
+    if (this.runningPid(dataDirName) !== undefined) return;
+    const port = this.portOf(dataDirName);
+    if (await this.portInUse(port)) {
+      throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
+        hint: `Stop that program, or give Lockstep another port: \`lockstep init --port N\` (the connection string will change once).`,
+      });
+    }
+    const logFile = this.layout.serverLog(dataDirName);
+    fs.mkdirSync(this.layout.logs, { recursive: true });
+    const timeoutSeconds = Math.ceil((options.timeoutMs ?? 120_000) / 1000);
+    const result = await runAs(
+      this.options.account(),
+      path.join(this.options.binaries().bin, 'pg_ctl'),
+      ['start', '-D', this.layout.dataDir(dataDirName), '-l', logFile, '-w', '-t', String(timeoutSeconds), '-s'],
+      { cwd: this.layout.root, timeoutMs: (timeoutSeconds + 10) * 1000 },
+    );
+    if (result.code !== 0) {
+      const tail = this.logTail(dataDirName, 15);
+      if (/could not bind|Address already in use/i.test(tail)) {
+        throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
+          hint: 'Stop that program, or give Lockstep another port with `lockstep init --port N`.',
+        });
+      }
+      throw new LockstepError('ENGINE_DOWN', `Postgres did not start on ${dataDirName}: ${firstFatal(tail) ?? result.stderr.trim()}`, {
+        hint: `Server log: ${logFile}`,
+      });
+    }
+  }
+
+  async stop(dataDirName: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (this.runningPid(dataDirName) === undefined) return;
+    const result = await runAs(
+      this.options.account(),
+      path.join(this.options.binaries().bin, 'pg_ctl'),
+      ['stop', '-D', this.layout.dataDir(dataDirName), '-m', mode, '-w', '-t', '60', '-s'],
+      { cwd: this.layout.root, timeoutMs: 70_000 },
+    );
+    if (result.code !== 0 && this.runningPid(dataDirName) !== undefined) {
+      throw new LockstepError('ENGINE_DOWN', `Postgres on ${dataDirName} did not stop: ${result.stderr.trim()}`);
+    }
+  }
+
+  /** The port a data directory's server listens on (the fixed one, unless a preview overrides it). */
+  portOf(dataDirName: string): number {
+    try {
+      const text = fs.readFileSync(path.join(this.layout.dataDir(dataDirName), RECOVERY_CONF), 'utf8');
+      const match = /^port = (\d+)$/m.exec(text);
+      if (match) return Number(match[1]);
+    } catch {
+      // no recovery settings: the fixed port
+    }
+    return this.port;
+  }
+
+  async connect(options: ConnectOptions = {}): Promise<Client> {
+    const client = new Client({
+      host: '127.0.0.1',
+      port: options.port ?? this.port,
+      user: this.options.user,
+      password: this.layout.readPassword(),
+      database: options.database ?? this.options.database,
+      connectionTimeoutMillis: options.timeoutMs ?? 5000,
+      application_name: 'lockstep',
+    });
+    // A server stopped under an idle client emits 'error'; the next query reports it.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  }
+
+  /**
+   * Connect, retrying while the server starts up or replays WAL. Stops early
+   * when the postmaster has died (the caller reads the log).
+   */
+  async connectWhenReady(
+    dataDirName: string,
+    options: ConnectOptions & { deadline: number; signal?: AbortSignal },
+  ): Promise<Client> {
+    let delay = 10;
+    for (;;) {
+      throwIfAborted(options.signal, 'waiting for the database');
+      try {
+        return await this.connect({ ...options, timeoutMs: 2000 });
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        const transient = code === undefined || NOT_READY.has(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET';
+        if (!transient) throw error;
+        if (this.runningPid(dataDirName) === undefined) {
+          throw new LockstepError('RECOVERY_FAILED', `Postgres on ${dataDirName} exited: ${firstFatal(this.logTail(dataDirName, 30)) ?? 'see the server log'}`, {
+            hint: `Server log: ${this.layout.serverLog(dataDirName)}`,
+          });
+        }
+        if (Date.now() > options.deadline) {
+          throw new LockstepError('TIMEOUT', `Postgres on ${dataDirName} did not accept connections in time (${(error as Error).message})`, {
+            hint: `Server log: ${this.layout.serverLog(dataDirName)}`,
+          });
+        }
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+
+  logTail(dataDirName: string, lines: number): string {
+    try {
+      const text = fs.readFileSync(this.layout.serverLog(dataDirName), 'utf8');
+      return text.split('\n').slice(-lines - 1).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** The first FATAL or PANIC line of a server log excerpt, without its prefix. */
+export function firstFatal(log: string): string | undefined {
+  const line = log.split('\n').find((l) => /\b(FATAL|PANIC):/.test(l));
+  return line?.replace(/^.*?\b(FATAL|PANIC):\s*/, '');
+}

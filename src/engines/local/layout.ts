@@ -1,0 +1,110 @@
+// The local engine's files: data directories, the WAL archive, base backups, server logs and its state.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LockstepError } from '../../core/errors';
+import { readJsonFile, writeJsonFile } from '../../core/files';
+
+/**
+ * <root>/
+ *   password            generated password of the `lockstep` role (0600)
+ *   state.json          which data directory serves, what we know of each timeline
+ *   data-<n>/           Postgres data directories; one serves, others are past timelines
+ *   archive/            the WAL archive (one per cluster lineage, shared by all timelines)
+ *   backups/<id>/       base backups: data/ (the copy) and meta.json
+ *   logs/<data-n>.log   server logs
+ */
+export class LocalLayout {
+  constructor(readonly root: string) {}
+
+  get password(): string {
+    return path.join(this.root, 'password');
+  }
+  get state(): string {
+    return path.join(this.root, 'state.json');
+  }
+  get archive(): string {
+    return path.join(this.root, 'archive');
+  }
+  get backups(): string {
+    return path.join(this.root, 'backups');
+  }
+  get logs(): string {
+    return path.join(this.root, 'logs');
+  }
+  /** Held while the cluster is started, stopped or repointed, and while backups are pruned. */
+  get clusterLock(): string {
+    return path.join(this.root, 'cluster');
+  }
+  /** Held while a base backup is taken: one at a time. */
+  get backupLock(): string {
+    return path.join(this.root, 'backup');
+  }
+  dataDir(name: string): string {
+    return path.join(this.root, name);
+  }
+  serverLog(dataDirName: string): string {
+    return path.join(this.logs, `${dataDirName}.log`);
+  }
+  backupDir(id: string): string {
+    return path.join(this.backups, id);
+  }
+
+  readPassword(): string {
+    try {
+      return fs.readFileSync(this.password, 'utf8').trim();
+    } catch (error) {
+      throw new LockstepError('NOT_INITIALISED', `the local database's password file is missing (${this.password})`, {
+        hint: 'Run `lockstep init` to set up the local database.',
+        cause: error,
+      });
+    }
+  }
+
+  readState(): LocalState {
+    const state = readJsonFile<LocalState>(this.state);
+    if (!state) {
+      throw new LockstepError('NOT_INITIALISED', `the local database is not set up (${this.state} is missing)`, {
+        hint: 'Run `lockstep init`.',
+      });
+    }
+    return state;
+  }
+
+  writeState(state: LocalState): void {
+    writeJsonFile(this.state, state, 0o600);
+  }
+
+  /** Read-modify-write of the state file (callers hold the cluster lock). */
+  updateState(change: (state: LocalState) => void): LocalState {
+    const state = this.readState();
+    change(state);
+    this.writeState(state);
+    return state;
+  }
+}
+
+export interface TimelineRecord {
+  /** Data directory that served (or serves) this timeline, if it still exists. */
+  dataDir?: string;
+  /** Where this timeline's WAL ends in the archive (set when it stopped serving). */
+  endLsn?: string;
+  /** When it stopped serving. */
+  abandonedAt?: string;
+}
+
+export interface LocalState {
+  version: 1;
+  /** Name of the data directory that serves. */
+  serving: string;
+  /** Postgres timeline id of the serving directory, as last verified. */
+  servingTimeline: number;
+  timelines: Record<string, TimelineRecord>;
+  walSegmentBytes: number;
+  /** Next number for `data-<n>`. */
+  nextDataDir: number;
+  /** Postgres binaries in use, re-found when they move. */
+  bin?: string;
+  /** System identifier of the cluster lineage: every fork must share it. */
+  systemIdentifier?: string;
+}
