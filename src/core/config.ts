@@ -18,6 +18,8 @@ export interface LocalEngineConfig {
   osUser?: string;
   /** Base-backup policy: take a new one once a restore to head would replay more WAL than this. */
   baseBackupWalBytes: number;
+  /** How long to wait for a WAL segment to reach the archive before calling the archive stuck (default 60 s). */
+  archiveTimeoutMs?: number;
 }
 
 export interface NeonEngineConfig {

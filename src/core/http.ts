@@ -1,7 +1,7 @@
 // JSON over HTTP for the remote engines (Neon, pageserver): undici, bounded retries, cancellation, errors a person can act on.
 
 import { Agent, errors as undiciErrors, request } from 'undici';
-import { LockstepError, throwIfAborted, type ErrorCode } from './errors';
+import { LockstepError, throwIfAborted, type ErrorCode, type LockstepErrorOptions } from './errors';
 import { redact, type Log } from './log';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -35,6 +35,19 @@ export interface HttpCall {
   /** 409 means "busy, try again" for some calls and "never" for others. Default: retried. */
   retryConflict?: boolean;
   signal?: AbortSignal;
+}
+
+/** A failed call, saying whether the server may have acted on it anyway (a dropped connection, a 500). */
+export class RemoteCallError extends LockstepError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly status: number | undefined,
+    readonly mayHaveActed: boolean,
+    options: LockstepErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
 }
 
 export interface HttpResult<T = unknown> {
@@ -151,8 +164,9 @@ export class JsonHttpClient {
       retryAfter = response.headers['retry-after'];
       text = await response.body.text();
     } catch (error) {
+      const mayHaveActed = call.method !== 'GET';
       if (call.signal?.aborted) {
-        return { kind: 'failed', retry: false, error: new LockstepError('CANCELLED', `${call.what} was cancelled`) };
+        return { kind: 'failed', retry: false, error: new RemoteCallError('CANCELLED', `${call.what} was cancelled`, undefined, mayHaveActed) };
       }
       const timedOut = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
       const detail = this.scrub(error instanceof Error ? describeNetworkError(error) : String(error));
@@ -160,10 +174,12 @@ export class JsonHttpClient {
       return {
         kind: 'failed',
         retry: call.idempotent,
-        error: new LockstepError(
+        error: new RemoteCallError(
           timedOut ? 'TIMEOUT' : 'NETWORK',
           `${call.what}: could not reach ${this.service.name} at ${this.scrub(url.origin)} (${detail})`,
-          { hint: 'Check the network and the API URL; nothing was changed that Lockstep knows of.' },
+          undefined,
+          mayHaveActed,
+          { hint: 'Check the network and the API URL.' },
         ),
       };
     }
@@ -175,13 +191,15 @@ export class JsonHttpClient {
     const serverMessage = this.scrub(this.service.serverMessage(body) ?? (typeof body === 'string' ? body.slice(0, 300) : ''));
     const special = call.onStatus?.(status, serverMessage);
     if (special) return { kind: 'failed', retry: false, error: special };
+    // A 5xx other than 503 may come after part of the work was done.
+    const mayHaveActed = status >= 500 && status !== 503 && call.method !== 'GET';
     const said = serverMessage ? `: ${serverMessage}` : '';
     const retryAfterMs = parseRetryAfter(retryAfter);
     const fail = (code: ErrorCode, retry: boolean, message: string, hint?: string): Outcome<T> => ({
       kind: 'failed',
       retry,
       retryAfterMs,
-      error: new LockstepError(code, message, hint === undefined ? {} : { hint }),
+      error: new RemoteCallError(code, message, status, mayHaveActed, hint === undefined ? {} : { hint }),
     });
     const name = this.service.name;
     if (status === 401 || status === 403) {
@@ -207,7 +225,7 @@ export class JsonHttpClient {
         'REMOTE',
         call.idempotent || status === 503,
         `${call.what}: ${name} failed (HTTP ${status})${said}`,
-        call.idempotent ? undefined : `It is not known whether ${name} acted on the request; check its state before trying again.`,
+        mayHaveActed ? `It is not known whether ${name} acted on the request; check its state before trying again.` : undefined,
       );
     }
     return fail('REMOTE', false, `${call.what}: ${name} rejected the request (HTTP ${status})${said}`);

@@ -32,7 +32,7 @@ import { copyTree } from './copyTree';
 import { LocalLayout, type LocalState } from './layout';
 import { chownTree, resolvePostgresAccount, type PostgresAccount } from './osUser';
 
-const ARCHIVE_TIMEOUT_MS = 60_000;
+const DEFAULT_ARCHIVE_TIMEOUT_MS = 60_000;
 /** Replay runs at 60–175 MB/s here; allow far slower disks before calling a recovery stuck. */
 const MIN_REPLAY_BYTES_PER_SECOND = 5 * 1024 * 1024;
 
@@ -355,7 +355,18 @@ export class LocalEngine implements Engine {
     const backup = listBackups(this.layout.backups).find((b) => b.id === fork.ref.backupId);
     const replayBytes = backup && fork.at ? parseLsn(fork.at.lsn) - parseLsn(backup.stopLsn) : 0n;
     const deadline = Date.now() + 60_000 + Number(replayBytes / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
-    await this.cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
+    try {
+      await this.cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
+    } catch (error) {
+      // The server exits when recovery fails (target not reached, WAL missing): say so, with Postgres' reason.
+      if (error instanceof LockstepError && error.code === 'ENGINE_DOWN') {
+        throw new LockstepError('RECOVERY_FAILED', error.message.replace(/^Postgres did not start on \S+: /, `recovery to ${fork.at?.lsn} failed: `), {
+          hint: error.hint,
+          cause: error,
+        });
+      }
+      throw error;
+    }
     const head = await this.verifyServing(name, state, undefined, deadline, options.signal);
     const expected = Number(fork.timelineId);
     if (Number(head.timelineId) !== expected) {
@@ -365,7 +376,7 @@ export class LocalEngine implements Engine {
     // forks would get the same id if this one's history were not archived yet.
     options.onProgress?.('Archiving the new timeline history');
     await waitForArchived(this.layout.archive, historyFileName(Number(head.timelineId)), {
-      timeoutMs: ARCHIVE_TIMEOUT_MS,
+      timeoutMs: this.config.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS,
       signal: options.signal,
       archiverStatus: () => this.archiverStatus(),
     });
@@ -426,7 +437,7 @@ export class LocalEngine implements Engine {
       const switchedTo = parseLsn(row.lsn);
       const file = walFileName(timelineOfWalFile(row.walfile), switchedTo - 1n, state.walSegmentBytes);
       await waitForArchived(this.layout.archive, file, {
-        timeoutMs: ARCHIVE_TIMEOUT_MS,
+        timeoutMs: this.config.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS,
         signal,
         archiverStatus: () => archiverStatusOf(client),
       });
@@ -576,7 +587,10 @@ export class LocalEngine implements Engine {
   maintenanceDue(head: Position): boolean {
     const backup = chooseBackup(listBackups(this.layout.backups), this.layout.archive, Number(head.timelineId), parseLsn(head.lsn));
     if (!backup) return true;
-    return parseLsn(head.lsn) - parseLsn(backup.stopLsn) > BigInt(this.config.baseBackupWalBytes);
+    // pg_backup_stop switches segments: the unused tail of the segment it closes is never replayed.
+    const segment = BigInt(this.layout.readState().walSegmentBytes);
+    const replayFrom = ((parseLsn(backup.stopLsn) + segment - 1n) / segment) * segment;
+    return parseLsn(head.lsn) - replayFrom > BigInt(this.config.baseBackupWalBytes);
   }
 
   /** Take a base backup now (one at a time; a second caller gets BUSY). */
@@ -586,7 +600,10 @@ export class LocalEngine implements Engine {
       if (this.cluster.runningPid(state.serving) === undefined) {
         throw new LockstepError('ENGINE_DOWN', 'the local database is not running', { hint: 'Run `lockstep db start`.' });
       }
-      return takeBaseBackup(this.cluster, this.postgresBinaries().major, state.walSegmentBytes, options);
+      return takeBaseBackup(this.cluster, this.postgresBinaries().major, state.walSegmentBytes, {
+        archiveTimeoutMs: this.config.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS,
+        ...options,
+      });
     });
   }
 

@@ -1,0 +1,309 @@
+// The local engine against real Postgres, from each binary source: exact restores, timelines, port, errors.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { isLockstepError } from '../../src/core/errors';
+import { formatLsn, parseLsn } from '../../src/core/lsn';
+import { findPostgresBinaries, type BinarySource } from '../../src/engines/local/binaries';
+import { LocalEngine } from '../../src/engines/local/engine';
+import { runningAsRoot } from '../../src/engines/local/osUser';
+import { setUpLocalDatabase } from '../../src/engines/local/setup';
+import { silentLog } from '../../src/core/log';
+import { fingerprint, sql } from '../support/fingerprint';
+import { freePort, startScratchPostgres, traversableTempDir, type ScratchPostgres } from '../support/postgres';
+
+const SOURCES: ('system' | 'embedded')[] = ['system', 'embedded'];
+
+function available(source: BinarySource): string | undefined {
+  try {
+    return findPostgresBinaries({ only: source as 'system' | 'embedded' }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+async function restore(engine: LocalEngine, at: { timelineId: string; lsn: string }) {
+  const fork = await engine.fork(at);
+  return engine.repoint(fork);
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(isLockstepError(error), `expected a LockstepError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return true;
+  });
+}
+
+for (const source of SOURCES) {
+  const version = available(source);
+  describe(`local engine — ${source} binaries${version ? ` (Postgres ${version})` : ''}`, function () {
+    this.timeout(180_000);
+    if (!version) {
+      it(`needs the ${source} Postgres binaries`, function () {
+        if (process.env.LOCKSTEP_REQUIRE_BOTH_SOURCES === '1') assert.fail(`${source} Postgres binaries are not installed`);
+        this.skip(); // reported as pending, never as passed
+      });
+      return;
+    }
+
+    let pg: ScratchPostgres;
+    beforeEach(async () => {
+      pg = await startScratchPostgres({ pgSource: source });
+    });
+    afterEach(async () => {
+      await pg?.stop();
+    });
+
+    it('takes markers that write nothing and advance only with writes', async () => {
+      const a = await pg.engine.head();
+      assert.equal(a.timelineId, '1');
+      assert.match(a.lsn, /^[0-9A-F]+\/[0-9A-F]+$/);
+      for (let i = 0; i < 50; i++) await pg.engine.head();
+      const b = await pg.engine.head();
+      assert.equal(b.lsn, a.lsn, 'head() must not write WAL (no switch per marker)');
+      await sql(pg.url, 'CREATE TABLE t (id int)');
+      const c = await pg.engine.head();
+      assert.ok(parseLsn(c.lsn) > parseLsn(b.lsn));
+    });
+
+    it('restores exactly to a marker on timeline 1, on the same port, onto timeline 2', async () => {
+      await sql(pg.url, `CREATE TABLE contacts (id serial PRIMARY KEY, name text, email text);
+        INSERT INTO contacts (name, email) SELECT 'n' || g, 'e' || g || '@x' FROM generate_series(1, 500) g;`);
+      const expected = await fingerprint(pg.url);
+      const marker = await pg.engine.head();
+      await sql(pg.url, `ALTER TABLE contacts ADD COLUMN role text; UPDATE contacts SET role = 'admin', name = 'oops';
+        CREATE TABLE other (x int); INSERT INTO other VALUES (1);`);
+      assert.notDeepEqual(await fingerprint(pg.url), expected);
+      const head = await restore(pg.engine, marker);
+      assert.equal(head.timelineId, '2');
+      assert.deepEqual(await fingerprint(pg.url), expected);
+      assert.equal((await pg.engine.status()).state, 'running');
+      assert.equal(pg.engine.config.port, pg.port);
+    });
+
+    it('leaves out a transaction committed right after the marker (also with synchronous_commit off)', async () => {
+      await sql(pg.url, 'CREATE TABLE t (id int)');
+      const client = new Client({ connectionString: pg.url });
+      await client.connect();
+      await client.query('SET synchronous_commit = off');
+      await client.query('INSERT INTO t VALUES (1)');
+      const marker = await pg.engine.head();
+      await client.query('INSERT INTO t VALUES (2)');
+      await client.end();
+      await restore(pg.engine, marker);
+      assert.deepEqual(await sql(pg.url, 'SELECT id FROM t ORDER BY id'), [{ id: 1 }]);
+    });
+
+    it('restores to a marker on an abandoned timeline, and to timeline 2 from timeline 3', async () => {
+      await sql(pg.url, 'CREATE TABLE t (id int, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 100) g');
+      const a = await pg.engine.head();
+      await sql(pg.url, "INSERT INTO t VALUES (101, 'on one')");
+      const printB = await fingerprint(pg.url);
+      const b = await pg.engine.head();
+      await sql(pg.url, 'DELETE FROM t');
+
+      await restore(pg.engine, a); // timeline 2
+      await sql(pg.url, "INSERT INTO t VALUES (200, 'on two')");
+      const printC = await fingerprint(pg.url);
+      const c = await pg.engine.head();
+      assert.equal(c.timelineId, '2');
+      await sql(pg.url, 'TRUNCATE t');
+
+      const onThree = await restore(pg.engine, b); // back on timeline 1's history, abandoned since a
+      assert.equal(onThree.timelineId, '3');
+      assert.deepEqual(await fingerprint(pg.url), printB);
+
+      const onFour = await restore(pg.engine, c); // timeline 2's marker, from timeline 3
+      assert.equal(onFour.timelineId, '4');
+      assert.deepEqual(await fingerprint(pg.url), printC);
+    });
+
+    it('restores to a marker exactly at a branch point', async () => {
+      await sql(pg.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+      const a = await pg.engine.head();
+      await sql(pg.url, 'INSERT INTO t VALUES (2)');
+      const branched = await restore(pg.engine, a);
+      // The first marker on the new timeline sits right after the branch point.
+      const first = await pg.engine.head();
+      assert.equal(first.timelineId, branched.timelineId);
+      await sql(pg.url, 'INSERT INTO t VALUES (3)');
+      await restore(pg.engine, first);
+      assert.deepEqual(await sql(pg.url, 'SELECT id FROM t ORDER BY id'), [{ id: 1 }]);
+      await restore(pg.engine, a);
+      assert.deepEqual(await sql(pg.url, 'SELECT id FROM t ORDER BY id'), [{ id: 1 }]);
+    });
+
+    it('keeps the address: a client connected before the restore reconnects to the restored data', async () => {
+      await sql(pg.url, 'CREATE TABLE t (v text); INSERT INTO t VALUES (\'before\')');
+      const marker = await pg.engine.head();
+      await sql(pg.url, "UPDATE t SET v = 'after'");
+      const client = new Client({ connectionString: pg.url });
+      client.on('error', () => undefined);
+      await client.connect();
+      assert.deepEqual((await client.query('SELECT v FROM t')).rows, [{ v: 'after' }]);
+      await restore(pg.engine, marker);
+      await assert.rejects(client.query('SELECT v FROM t'), 'the old connection is gone with the old server');
+      await client.end().catch(() => undefined);
+      const again = new Client({ connectionString: pg.url });
+      await again.connect();
+      assert.deepEqual((await again.query('SELECT v FROM t')).rows, [{ v: 'before' }]);
+      await again.end();
+    });
+
+    it('previews the schema and rows at a marker without touching the serving database', async () => {
+      await sql(pg.url, 'CREATE TABLE a (id int); INSERT INTO a SELECT generate_series(1, 42)');
+      const marker = await pg.engine.head();
+      await sql(pg.url, 'ALTER TABLE a ADD COLUMN extra text; CREATE TABLE b (id int)');
+      const before = await fingerprint(pg.url);
+      const then = await pg.engine.describe(marker);
+      assert.deepEqual(then.tables.map((t) => [t.name, t.columns.map((c) => c.name), t.approxRows]), [['a', ['id'], 42]]);
+      const now = await pg.engine.describe();
+      assert.deepEqual(now.tables.map((t) => t.name), ['a', 'b']);
+      assert.deepEqual(await fingerprint(pg.url), before);
+      assert.equal((await pg.engine.head()).timelineId, '1', 'a preview never takes a timeline id');
+      assert.deepEqual(fs.readdirSync(pg.engine.layout.root).filter((n) => n.startsWith('preview-')), []);
+    });
+
+    it('takes base backups by policy and restores from the newest usable one', async () => {
+      const engine = new LocalEngine({ ...pg.config, baseBackupWalBytes: 1024 * 1024 }, pg.ctx);
+      try {
+        assert.equal(engine.maintenanceDue(await engine.head()), false);
+        await sql(pg.url, "CREATE TABLE big AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g");
+        const marker = await engine.head();
+        assert.equal(engine.maintenanceDue(marker), true);
+        const backup = await engine.maintain();
+        assert.ok(backup, 'a backup was due');
+        assert.equal(engine.maintenanceDue(await engine.head()), false);
+        await sql(pg.url, 'DELETE FROM big WHERE g > 10');
+        const after = await engine.head();
+        const fork = await engine.fork(after);
+        assert.equal(fork.ref.backupId, backup.id, 'the newest backup before the target is used');
+        await engine.repoint(fork);
+        assert.deepEqual(await sql(pg.url, 'SELECT count(*)::int AS n FROM big'), [{ n: 10 }]);
+      } finally {
+        await engine.close();
+      }
+    });
+
+    it('prunes backups, WAL and old data directories that no kept marker needs; old markers then expire', async () => {
+      const old = await pg.engine.head();
+      await sql(pg.url, "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+      const kept = await pg.engine.head();
+      await restore(pg.engine, kept); // leaves data-1 behind
+      await pg.engine.takeBaseBackup();
+      assert.equal((await pg.engine.restorability(old)).restorable, true);
+      const report = await pg.engine.prune([]);
+      assert.ok(report.removed.some((r) => r.startsWith('base backup')), report.removed.join('\n'));
+      assert.ok(report.removed.includes('data directory data-1'), report.removed.join('\n'));
+      const verdict = await pg.engine.restorability(old);
+      assert.equal(verdict.restorable, false);
+      assert.equal(verdict.restorable === false && verdict.reason, 'expired');
+      await expectCode(pg.engine.fork(old), 'EXPIRED');
+      const retention = await pg.engine.retention();
+      assert.ok(retention.oldest && parseLsn(retention.oldest.lsn) > parseLsn(old.lsn));
+    });
+
+    describe('errors leave the running database as it was', () => {
+      async function unchanged(before: Awaited<ReturnType<typeof fingerprint>>, timeline: string) {
+        assert.deepEqual(await fingerprint(pg.url), before);
+        assert.equal((await pg.engine.head()).timelineId, timeline);
+      }
+
+      it('LSN beyond head', async () => {
+        await sql(pg.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+        const before = await fingerprint(pg.url);
+        const head = await pg.engine.head();
+        const future = formatLsn(parseLsn(head.lsn) + 1024n * 1024n);
+        await expectCode(pg.engine.fork({ timelineId: '1', lsn: future }), 'LSN_BEYOND_HEAD');
+        await unchanged(before, '1');
+      });
+
+      it('unknown timeline and malformed LSN', async () => {
+        const before = await fingerprint(pg.url);
+        await expectCode(pg.engine.fork({ timelineId: '9', lsn: '0/1000000' }), 'TIMELINE_UNKNOWN');
+        await expectCode(pg.engine.fork({ timelineId: '1', lsn: 'zz' }), 'BAD_LSN');
+        await unchanged(before, '1');
+      });
+
+      it('port taken by another program', async () => {
+        await pg.engine.stop();
+        const squatter = net.createServer();
+        await new Promise<void>((r) => squatter.listen(pg.port, '127.0.0.1', r));
+        try {
+          await expectCode(pg.engine.start(), 'PORT_TAKEN');
+        } finally {
+          await new Promise((r) => squatter.close(r));
+        }
+        await pg.engine.start();
+        assert.equal((await pg.engine.status()).state, 'running');
+      });
+
+      it('archive stuck: the restore stops before anything changes', async () => {
+        const engine = new LocalEngine({ ...pg.config, archiveTimeoutMs: 3000 }, pg.ctx);
+        try {
+          await sql(pg.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+          const marker = await engine.head();
+          await sql(pg.url, 'INSERT INTO t VALUES (2)');
+          const before = await fingerprint(pg.url);
+          const fork = await engine.fork(marker);
+          fs.chmodSync(engine.layout.archive, 0o000);
+          try {
+            await expectCode(engine.repoint(fork), 'ARCHIVE_STUCK');
+          } finally {
+            fs.chmodSync(engine.layout.archive, 0o700);
+          }
+          await engine.discard(fork);
+          await unchanged(before, '1');
+          // Once the archive is writable again, the same restore works.
+          await restore(engine, marker);
+          assert.deepEqual(await sql(pg.url, 'SELECT id FROM t'), [{ id: 1 }]);
+        } finally {
+          await engine.close();
+        }
+      });
+
+      it('recovery that cannot reach its target brings the previous timeline back', async () => {
+        await sql(pg.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+        const marker = await pg.engine.head();
+        await sql(pg.url, 'INSERT INTO t VALUES (2)');
+        const before = await fingerprint(pg.url);
+        const fork = await pg.engine.fork(marker);
+        // As if the WAL up to the marker were lost: recovery ends before its target and Postgres exits.
+        const conf = path.join(pg.engine.layout.dataDir(String(fork.ref.dataDir)), 'lockstep.recovery.conf');
+        fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace(/recovery_target_lsn = '[^']+'/, "recovery_target_lsn = 'FF/0'"));
+        await expectCode(pg.engine.repoint(fork), 'RECOVERY_FAILED');
+        await pg.engine.discard(fork);
+        await unchanged(before, '1');
+      });
+
+      it('binaries not found: a clear error that says how to get them, and nothing created', async () => {
+        const dir = traversableTempDir('lockstep-nobin-');
+        try {
+          const lockstepDir = path.join(dir, 'lockstep');
+          fs.mkdirSync(lockstepDir);
+          const ctx = { lockstepDir, log: silentLog, secrets: { get: async () => undefined } };
+          await assert.rejects(setUpLocalDatabase(ctx, undefined, { pgBin: path.join(dir, 'nowhere'), port: await freePort() }), (error: unknown) => {
+            assert.ok(isLockstepError(error, 'BINARIES_NOT_FOUND'));
+            assert.match(error.hint ?? '', /LOCKSTEP_PG_BIN/);
+            return true;
+          });
+          assert.deepEqual(fs.readdirSync(lockstepDir), []);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    });
+
+    it('runs Postgres as an unprivileged account when Lockstep runs as root', async () => {
+      const pid = pg.engine.cluster.runningPid(pg.engine.layout.readState().serving);
+      assert.ok(pid);
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+      if (runningAsRoot()) assert.notEqual(uid, 0, 'Postgres must not run as root');
+      else assert.equal(uid, process.getuid!());
+    });
+  });
+}
