@@ -1,4 +1,4 @@
-// Bundles the two faces of Lockstep: dist/extension.js (VS Code) and dist/cli.js (the CLI and git hook).
+// Bundles the two faces of Lockstep: dist/extension.js (VS Code) and dist/cli.mjs (the CLI and git hook).
 const esbuild = require('esbuild');
 const fs = require('node:fs');
 
@@ -39,16 +39,35 @@ const common = {
   // pg-native is an optional native binding pg only loads on request.
   external: ['vscode', 'pg-native'],
   plugins: [pgNodeStreamsOnly],
+  define: { LOCKSTEP_VERSION: JSON.stringify(require('./package.json').version) },
 };
 
 async function main() {
+  // Chunk names carry content hashes: clear the old ones so none are left behind.
+  fs.rmSync('dist/chunks', { recursive: true, force: true });
   const builds = [
     { ...common, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist' },
     {
+      // The CLI runs on every commit (the hook): ESM lets esbuild split it, so
+      // `lockstep record` parses its own code and pg, not undici or simple-git.
       ...common,
       entryPoints: { cli: 'src/cli/main.ts' },
       outdir: 'dist',
-      banner: { js: '#!/usr/bin/env node' },
+      format: 'esm',
+      splitting: true,
+      outExtension: { '.js': '.mjs' },
+      chunkNames: 'chunks/[name]-[hash]',
+      // Bundled CommonJS dependencies call require(); give every chunk one, and the CommonJS path globals.
+      banner: {
+        js: [
+          '#!/usr/bin/env node',
+          "import { createRequire as __lockstepCreateRequire } from 'node:module';",
+          "import { fileURLToPath as __lockstepFileURLToPath } from 'node:url';",
+          'const require = __lockstepCreateRequire(import.meta.url);',
+          'const __filename = __lockstepFileURLToPath(import.meta.url);',
+          "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+        ].join('\n'),
+      },
     },
   ];
   if (watch) {
@@ -56,7 +75,7 @@ async function main() {
     return;
   }
   await Promise.all(builds.map((options) => esbuild.build(options)));
-  fs.chmodSync('dist/cli.js', 0o755);
+  fs.chmodSync('dist/cli.mjs', 0o755);
 }
 
 main().catch((error) => {

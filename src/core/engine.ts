@@ -120,6 +120,12 @@ export interface Engine {
   /** Whether a fork at `at` is possible now, and why not. */
   restorability(at: PointInHistory, options?: OperationOptions): Promise<Restorability>;
 
+  /**
+   * The same question for many markers at once, for listings (10,000 rows):
+   * cheap, by retention and known timelines, without asking the database.
+   */
+  restorableMany?(points: readonly PointInHistory[]): Promise<boolean[]>;
+
   status(options?: OperationOptions): Promise<EngineStatus>;
 
   retention(options?: OperationOptions): Promise<Retention>;
@@ -132,6 +138,22 @@ export interface Engine {
 
   /** Release connections and timers (never stops a database). */
   close(): Promise<void>;
+
+  /** The connection string clients use (with its password): what "Copy Connection String" copies. */
+  connectionUrl?(): Promise<string>;
+
+  /** Engines that run the database themselves (local) can start and stop it. */
+  start?(options?: OperationOptions): Promise<Position>;
+  stop?(options?: OperationOptions): Promise<void>;
+
+  /**
+   * Background upkeep (local: base backups by policy). `maintenanceDue` must be
+   * cheap (the commit hook asks it); `maintain` may take long and is never run
+   * inside the hook's time budget.
+   */
+  maintenanceDue?(head: Position): boolean;
+  /** Does the upkeep when due (or always, with `force`); returns what it did, in words, or undefined. */
+  maintain?(options?: OperationOptions & { force?: boolean }): Promise<string | undefined>;
 }
 
 /** What every engine is given: where Lockstep keeps its files, and where to log. */

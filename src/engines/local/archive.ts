@@ -75,14 +75,29 @@ export function archivedTimelines(archiveDir: string): number[] {
   return [...timelines].sort((a, b) => a - b);
 }
 
+/** Reads timeline histories from the archive, each file once per reader (they never change once archived). */
+export type HistoryReader = (timeline: number) => HistoryEntry[];
+
+export function historyReader(archiveDir: string): HistoryReader {
+  const cache = new Map<number, HistoryEntry[]>();
+  return (timeline) => {
+    let entries = cache.get(timeline);
+    if (!entries) {
+      entries = readHistory(archiveDir, timeline);
+      cache.set(timeline, entries);
+    }
+    return entries;
+  };
+}
+
 /**
  * Whether position `lsn` on `timeline` lies on the ancestry of `descendant`:
  * true when they are the same timeline, or when `timeline` is an ancestor and
  * the descendant branched off it at or after `lsn`.
  */
-export function isOnAncestry(archiveDir: string, descendant: number, timeline: number, lsn: bigint): boolean {
+export function isOnAncestry(history: HistoryReader, descendant: number, timeline: number, lsn: bigint): boolean {
   if (descendant === timeline) return true;
-  const entry = readHistory(archiveDir, descendant).find((e) => e.timeline === timeline);
+  const entry = history(descendant).find((e) => e.timeline === timeline);
   return entry !== undefined && lsn <= entry.switchLsn;
 }
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { LockstepError, throwIfAborted } from '../../core/errors';
 import { readJsonFile, writeJsonFile } from '../../core/files';
 import { formatLsn, parseLsn, walFileName } from '../../core/lsn';
-import { isOnAncestry, waitForArchived } from './archive';
+import { isOnAncestry, waitForArchived, type HistoryReader } from './archive';
 import type { LocalCluster } from './cluster';
 import { RECOVERY_CONF } from './cluster';
 import { copyTree, type CopyRule } from './copyTree';
@@ -64,12 +64,12 @@ export function listBackups(backupsDir: string): BackupMeta[] {
  * "recovery stop point is before consistent recovery point"), and the newest
  * such one, so the least WAL is replayed.
  */
-export function chooseBackup(backups: readonly BackupMeta[], archiveDir: string, timeline: number, lsn: bigint): BackupMeta | undefined {
+export function chooseBackup(backups: readonly BackupMeta[], history: HistoryReader, timeline: number, lsn: bigint): BackupMeta | undefined {
   let best: BackupMeta | undefined;
   for (const b of backups) {
     const stop = parseLsn(b.stopLsn);
     if (stop > lsn) continue;
-    if (!isOnAncestry(archiveDir, timeline, b.timeline, stop)) continue;
+    if (!isOnAncestry(history, timeline, b.timeline, stop)) continue;
     if (!best || stop > parseLsn(best.stopLsn)) best = b;
   }
   return best;

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { LockstepError, throwIfAborted } from '../../core/errors';
 import type { Log } from '../../core/log';
 import { archiveSettings, confQuote } from './archive';
@@ -163,6 +163,8 @@ export class LocalCluster {
   }
 
   async connect(options: ConnectOptions = {}): Promise<Client> {
+    // Loaded on first connection: `lockstep list` reads the engine's files and never pays for pg.
+    const { Client } = await import('pg');
     const client = new Client({
       host: '127.0.0.1',
       port: options.port ?? this.port,

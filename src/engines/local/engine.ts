@@ -24,7 +24,7 @@ import { scopedLog, type Log } from '../../core/log';
 import { formatLsn, isLsn, parseLsn, timelineOfWalFile, walFileName } from '../../core/lsn';
 import { LockstepPaths } from '../../core/paths';
 import { describeDatabase } from '../postgresSchema';
-import { archivedTimelines, historyFileName, restoreCommand, waitForArchived, confQuote, type ArchiverStatus } from './archive';
+import { archivedTimelines, confQuote, historyFileName, historyReader, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
 import { chooseBackup, listBackups, takeBaseBackup, type BackupMeta } from './baseBackup';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
 import { LocalCluster, RECOVERY_CONF } from './cluster';
@@ -191,37 +191,30 @@ export class LocalEngine implements Engine {
 
   /** Validates a target and returns the backup to start from. Throws the typed reason it is not restorable. */
   private async checkTarget(at: PointInHistory, options: OperationOptions = {}): Promise<{ timeline: number; lsn: bigint; backup: BackupMeta }> {
-    const timeline = Number(at.timelineId);
-    if (!Number.isInteger(timeline) || timeline < 1) {
-      throw new LockstepError('TIMELINE_UNKNOWN', `"${at.timelineId}" is not a timeline of the local database`);
-    }
-    if (!isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
-    const lsn = parseLsn(at.lsn);
+    const view = this.historyView();
+    const serving = view.state.servingTimeline;
+    const head = Number(at.timelineId) === serving && this.cluster.runningPid(view.state.serving) !== undefined ? await this.head(options) : undefined;
+    return assessTarget(view, at, head);
+  }
+
+  async restorableMany(points: readonly PointInHistory[]): Promise<boolean[]> {
+    const view = this.historyView();
+    return points.map((p) => {
+      try {
+        assessTarget(view, p, undefined);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** What restorability depends on, read once. */
+  private historyView(): HistoryView {
     const state = this.layout.readState();
     const known = new Set(archivedTimelines(this.layout.archive));
     known.add(state.servingTimeline);
-    if (!known.has(timeline)) throw new LockstepError('TIMELINE_UNKNOWN', `timeline ${timeline} is not known to the local database`);
-
-    let limit: bigint | undefined;
-    let limitWhat = '';
-    if (timeline === state.servingTimeline && this.cluster.runningPid(state.serving) !== undefined) {
-      limit = parseLsn((await this.head(options)).lsn);
-      limitWhat = 'the current head';
-    } else if (state.timelines[String(timeline)]?.endLsn) {
-      limit = parseLsn(state.timelines[String(timeline)]!.endLsn!);
-      limitWhat = `the end of timeline ${timeline}`;
-    }
-    if (limit !== undefined && lsn > limit) {
-      throw new LockstepError('LSN_BEYOND_HEAD', `${at.lsn} is beyond ${limitWhat} (${formatLsn(limit)}) on timeline ${timeline}`);
-    }
-    const backups = listBackups(this.layout.backups);
-    const backup = chooseBackup(backups, this.layout.archive, timeline, lsn);
-    if (!backup) {
-      throw new LockstepError('EXPIRED', `${at.lsn} on timeline ${timeline} is older than every base backup kept`, {
-        hint: 'Its base backup was pruned; the code side can still be restored (`--code-only`).',
-      });
-    }
-    return { timeline, lsn, backup };
+    return { state, known, backups: listBackups(this.layout.backups), history: historyReader(this.layout.archive) };
   }
 
   async fork(at: PointInHistory, options: OperationOptions = {}): Promise<TimelineHandle> {
@@ -374,14 +367,30 @@ export class LocalEngine implements Engine {
     }
     // A later restore picks its timeline id from the archived history files: two
     // forks would get the same id if this one's history were not archived yet.
-    options.onProgress?.('Archiving the new timeline history');
-    await waitForArchived(this.layout.archive, historyFileName(Number(head.timelineId)), {
-      timeoutMs: this.config.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS,
-      signal: options.signal,
-      archiverStatus: () => this.archiverStatus(),
-    });
+    // The archiver only gets to it after its start-up; we publish the file
+    // ourselves (basic_archive then finds an identical file and accepts it).
+    this.publishHistory(name, Number(head.timelineId));
     fs.rmSync(path.join(this.layout.dataDir(name), RECOVERY_CONF), { force: true });
     return head;
+  }
+
+  /** Copy the new timeline's history file into the archive now, atomically, owned by the Postgres account. */
+  private publishHistory(dataDirName: string, timeline: number): void {
+    const file = historyFileName(timeline);
+    const target = path.join(this.layout.archive, file);
+    if (fs.existsSync(target)) return;
+    const source = path.join(this.layout.dataDir(dataDirName), 'pg_wal', file);
+    const staging = path.join(this.layout.archive, `.${file}.${process.pid}.tmp`);
+    fs.copyFileSync(source, staging);
+    const fd = fs.openSync(staging, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.chmodSync(staging, 0o600);
+    chownTree(staging, this.postgresAccount());
+    fs.renameSync(staging, target);
   }
 
   private async startServing(state: LocalState, name: string, timeline: number, options: OperationOptions): Promise<Position> {
@@ -447,15 +456,6 @@ export class LocalEngine implements Engine {
     }
   }
 
-  private async archiverStatus(): Promise<ArchiverStatus | undefined> {
-    const client = await this.cluster.connect({ database: 'postgres', timeoutMs: 2000 });
-    try {
-      return await archiverStatusOf(client);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-
   // ---- previews, retention, pruning ---------------------------------------
 
   async describe(at?: PointInHistory, options: OperationOptions = {}): Promise<SchemaSummary> {
@@ -501,7 +501,8 @@ export class LocalEngine implements Engine {
     const state = this.layout.readState();
     const backups = listBackups(this.layout.backups);
     // The oldest backup that still leads to the serving timeline bounds how far back a restore of "this line" goes.
-    const usable = backups.filter((b) => chooseBackup([b], this.layout.archive, state.servingTimeline, parseLsn('FFFFFFFF/FFFFFFFF')));
+    const history = historyReader(this.layout.archive);
+    const usable = backups.filter((b) => chooseBackup([b], history, state.servingTimeline, parseLsn('FFFFFFFF/FFFFFFFF')));
     const oldest = usable[0];
     if (!oldest) return { summary: 'no base backup yet: nothing can be restored' };
     return {
@@ -528,8 +529,9 @@ export class LocalEngine implements Engine {
         const running = this.cluster.runningPid(state.serving) !== undefined;
         const head = running ? await this.head(options) : undefined;
         positions.push({ timeline: state.servingTimeline, lsn: head ? parseLsn(head.lsn) : parseLsn('FFFFFFFF/FFFFFFFF') });
+        const history = historyReader(this.layout.archive);
         for (const p of positions) {
-          const b = chooseBackup(backups, this.layout.archive, p.timeline, p.lsn);
+          const b = chooseBackup(backups, history, p.timeline, p.lsn);
           if (b) needed.add(b.id);
         }
         const removed: string[] = [];
@@ -585,7 +587,7 @@ export class LocalEngine implements Engine {
    * (or has no backup at all). Cheap: reads small files, never the server.
    */
   maintenanceDue(head: Position): boolean {
-    const backup = chooseBackup(listBackups(this.layout.backups), this.layout.archive, Number(head.timelineId), parseLsn(head.lsn));
+    const backup = chooseBackup(listBackups(this.layout.backups), historyReader(this.layout.archive), Number(head.timelineId), parseLsn(head.lsn));
     if (!backup) return true;
     // pg_backup_stop switches segments: the unused tail of the segment it closes is never replayed.
     const segment = BigInt(this.layout.readState().walSegmentBytes);
@@ -607,11 +609,47 @@ export class LocalEngine implements Engine {
     });
   }
 
-  /** Take a base backup only when the policy says one is due. Returns it, or undefined when none was due. */
-  async maintain(options: OperationOptions = {}): Promise<BackupMeta | undefined> {
-    if (!this.maintenanceDue(await this.head(options))) return undefined;
-    return this.takeBaseBackup(options);
+  /** Take a base backup when the policy says one is due (or always, with `force`). */
+  async maintain(options: OperationOptions & { force?: boolean } = {}): Promise<string | undefined> {
+    if (!options.force && !this.maintenanceDue(await this.head(options))) return undefined;
+    const backup = await this.takeBaseBackup({ ...options, waitMs: options.force ? 60_000 : 0 });
+    return `base backup ${backup.id} (timeline ${backup.timeline}, consistent at ${backup.stopLsn}, ${Math.round(backup.bytes / 1024 / 1024)} MB)`;
   }
+}
+
+interface HistoryView {
+  state: LocalState;
+  known: Set<number>;
+  backups: BackupMeta[];
+  history: HistoryReader;
+}
+
+/**
+ * Whether `at` can be restored, and from which backup. `head` bounds targets
+ * on the serving timeline when the server answers; abandoned timelines are
+ * bounded by where their archived WAL ends.
+ */
+function assessTarget(view: HistoryView, at: PointInHistory, head: Position | undefined): { timeline: number; lsn: bigint; backup: BackupMeta } {
+  const timeline = Number(at.timelineId);
+  if (!Number.isInteger(timeline) || timeline < 1) {
+    throw new LockstepError('TIMELINE_UNKNOWN', `"${at.timelineId}" is not a timeline of the local database`);
+  }
+  if (!isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
+  const lsn = parseLsn(at.lsn);
+  if (!view.known.has(timeline)) throw new LockstepError('TIMELINE_UNKNOWN', `timeline ${timeline} is not known to the local database`);
+  const end = view.state.timelines[String(timeline)]?.endLsn;
+  const limit = head ? parseLsn(head.lsn) : timeline !== view.state.servingTimeline && end ? parseLsn(end) : undefined;
+  if (limit !== undefined && lsn > limit) {
+    const what = head ? 'the current head' : `the end of timeline ${timeline}`;
+    throw new LockstepError('LSN_BEYOND_HEAD', `${at.lsn} is beyond ${what} (${formatLsn(limit)}) on timeline ${timeline}`);
+  }
+  const backup = chooseBackup(view.backups, view.history, timeline, lsn);
+  if (!backup) {
+    throw new LockstepError('EXPIRED', `${at.lsn} on timeline ${timeline} is older than every base backup kept`, {
+      hint: 'Its base backup was pruned; the code side can still be restored (`--code-only`).',
+    });
+  }
+  return { timeline, lsn, backup };
 }
 
 async function readHead(client: Client): Promise<Position> {

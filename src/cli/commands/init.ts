@@ -1,0 +1,102 @@
+// `lockstep init`: configuration, the database (created and started for the local engine), and the commit hook, in one go.
+
+import { ENGINE_KINDS } from '../../core/engine';
+import { LockstepError } from '../../core/errors';
+import { initProject, type InitRequest } from '../../core/setup';
+import { integer, noPositionals, oneOf, parse } from '../args';
+import { progress, type CliIo } from '../io';
+import { openProject } from '../project';
+import { installHookForThisCli } from './hookCommon';
+
+const USAGE = `Usage: lockstep init [--engine local|neon|pageserver] [--port N] [--no-hook] [--keep N] [--checkout branch|detached]
+
+Sets this repository up: writes .git/lockstep/config.json, creates and starts
+the database (local engine), takes its first base backup, and installs the
+post-commit hook. Safe to run again: it keeps the database and checkpoints, and
+applies a new --port or engine.
+
+local (default, no account, no network):
+  --port N          fixed localhost port (default: the first free from 55432)
+  --pg-bin DIR      Postgres binaries (default: the system's, else the embedded npm package's)
+neon (API key in NEON_API_KEY; --save-key keeps it in .git/lockstep/credentials.json, mode 0600):
+  --project-id ID   --branch-id ID (default: the project's default branch)
+  --database NAME   --role NAME    --api-url URL (or LOCKSTEP_NEON_API_URL)
+pageserver (self-hosted Neon):
+  --api-url URL --tenant-id ID --timeline-id ID --repoint-url URL [--connection-string URL]`;
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals, help } = parse<Record<string, string | boolean | undefined>>(
+    args,
+    {
+      engine: { type: 'string' },
+      port: { type: 'string' },
+      'pg-bin': { type: 'string' },
+      'no-hook': { type: 'boolean' },
+      keep: { type: 'string' },
+      checkout: { type: 'string' },
+      'project-id': { type: 'string' },
+      'branch-id': { type: 'string' },
+      database: { type: 'string' },
+      role: { type: 'string' },
+      'api-url': { type: 'string' },
+      'save-key': { type: 'boolean' },
+      'tenant-id': { type: 'string' },
+      'timeline-id': { type: 'string' },
+      'repoint-url': { type: 'string' },
+      'connection-string': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (help) {
+    io.out(USAGE);
+    return 0;
+  }
+  noPositionals(positionals, USAGE);
+  const engine = oneOf(values.engine, '--engine', ENGINE_KINDS) ?? 'local';
+  const str = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const request: InitRequest = {
+    engine,
+    keep: integer(values.keep, '--keep', 1),
+    checkout: oneOf(values.checkout, '--checkout', ['branch', 'detached'] as const),
+    onProgress: progress(io),
+  };
+  if (engine === 'local') {
+    request.local = { port: integer(values.port, '--port', 1024), pgBin: str('pg-bin') };
+  } else if (engine === 'neon') {
+    const projectId = str('project-id');
+    if (!projectId) throw new LockstepError('BAD_INPUT', '--project-id is required with --engine neon');
+    request.neon = { projectId, branchId: str('branch-id'), databaseName: str('database'), roleName: str('role'), apiUrl: str('api-url') };
+  } else {
+    const [apiUrl, tenantId, timelineId, repointUrl] = ['api-url', 'tenant-id', 'timeline-id', 'repoint-url'].map(str);
+    if (!apiUrl || !tenantId || !timelineId || !repointUrl) {
+      throw new LockstepError('BAD_INPUT', '--engine pageserver needs --api-url, --tenant-id, --timeline-id and --repoint-url');
+    }
+    request.pageserver = { apiUrl, tenantId, timelineId, repointUrl, connectionString: str('connection-string') };
+  }
+
+  const { project, secrets } = await openProject(io);
+  try {
+    if (engine === 'neon' && values['save-key']) {
+      const key = io.env.NEON_API_KEY;
+      if (!key) throw new LockstepError('BAD_INPUT', '--save-key keeps NEON_API_KEY, which is not set');
+      secrets.save('neon.apiKey', key);
+    }
+    const { config, changed } = await initProject(project, request);
+    io.out(`${changed ? 'Lockstep is set up' : 'Lockstep was already set up'} in ${project.repo.topLevel} (engine: ${config.engine}).`);
+    if (config.local) {
+      io.out(`  database: postgresql://${config.local.user}:****@127.0.0.1:${config.local.port}/${config.local.database}  (\`lockstep db url\` prints it in full)`);
+      if (config.local.dataRoot) io.out(`  data: ${config.local.dataRoot} (the Postgres account cannot reach the repository)`);
+    }
+    if (!values['no-hook']) {
+      const result = await installHookForThisCli(project.repo);
+      io.out(`  hook: ${result.action} at ${result.status.hookFile}${result.chainedHook ? ` (your existing hook runs first: ${result.chainedHook})` : ''}`);
+      for (const note of result.status.notes) io.err(`  note: ${note}`);
+    } else {
+      io.out('  hook: not installed (--no-hook); `lockstep hook install` adds it');
+    }
+    io.out(`  keeps the newest ${config.keep} checkpoints; \`lockstep snapshot\` takes one now.`);
+    return 0;
+  } finally {
+    await project.close();
+  }
+}

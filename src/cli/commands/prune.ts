@@ -1,0 +1,37 @@
+// `lockstep prune`: keep the newest checkpoints, then let the engine reclaim what no kept checkpoint needs.
+
+import { listCheckpoints } from '../../core/listing';
+import { pruneJournal } from '../../core/markers';
+import { integer, noPositionals, parse } from '../args';
+import { progress, type CliIo } from '../io';
+import { openProject } from '../project';
+
+const USAGE = `Usage: lockstep prune [--keep N]
+
+Keeps the newest N checkpoints (default: the configured number, 50), plus the
+target of the last restore and its undo point. Markers themselves cost nothing;
+the local engine then deletes base backups, archived WAL and old data
+directories that no kept checkpoint needs, so disk use stays bounded.`;
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals, help } = parse<{ keep?: string }>(args, { keep: { type: 'string' } }, USAGE);
+  if (help) {
+    io.out(USAGE);
+    return 0;
+  }
+  noPositionals(positionals, USAGE);
+  const { project } = await openProject(io);
+  try {
+    const config = project.config();
+    const keep = integer(values.keep, '--keep', 1) ?? config.keep;
+    const removed = await pruneJournal(project, keep);
+    io.out(`checkpoints: removed ${removed.length}, kept ${project.journal.list().length}`);
+    const engine = await project.engine();
+    const report = await engine.prune(await listCheckpoints(project), { onProgress: progress(io) });
+    for (const line of report.removed) io.out(`  removed ${line}`);
+    io.out(`reclaimed ${(report.bytesFreed / 1024 / 1024).toFixed(1)} MB`);
+    return 0;
+  } finally {
+    await project.close();
+  }
+}

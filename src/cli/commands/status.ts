@@ -1,0 +1,86 @@
+// `lockstep status`: the engine, the hook, the checkpoints and the last operations, at a glance.
+
+import * as fs from 'node:fs';
+import { checkpointTitle } from '../../core/checkpoint';
+import { hookStatus } from '../../git/hook';
+import { noPositionals, parse } from '../args';
+import { relativeTime } from '../format';
+import type { CliIo } from '../io';
+import { openProject } from '../project';
+
+const USAGE = `Usage: lockstep status [--json]
+
+Engine state, hook state, checkpoint count and the newest one, retention, the
+last operations (restores, prunes) and recent failures to record.`;
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals, help } = parse<{ json?: boolean }>(args, { json: { type: 'boolean' } }, USAGE);
+  if (help) {
+    io.out(USAGE);
+    return 0;
+  }
+  noPositionals(positionals, USAGE);
+  const { project } = await openProject(io);
+  try {
+    const config = project.tryConfig();
+    const checkpoints = project.journal.list();
+    const engine = config ? await project.engine() : undefined;
+    const [engineStatus, retention, hook] = await Promise.all([
+      engine?.status(),
+      engine?.retention().catch((error: Error) => ({ summary: `unknown (${error.message})` })),
+      hookStatus(project.repo),
+    ]);
+    const operations = project.audit.list(10);
+    const recordFailures = readTail(project.paths.log, 5);
+    const unreadable = project.journal.unreadableLines();
+    if (values.json) {
+      io.out(
+        JSON.stringify(
+          {
+            repository: project.repo.topLevel,
+            initialised: Boolean(config),
+            engine: engineStatus ?? null,
+            retention: retention ?? null,
+            hook: { state: hook.state, file: hook.hookFile, problems: hook.problems },
+            checkpoints: { count: checkpoints.length, keep: config?.keep ?? null, newest: checkpoints[0] ?? null, unreadableLines: unreadable },
+            operations,
+            recordFailures,
+          },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
+    io.out(`repository: ${project.repo.topLevel}`);
+    if (!config) {
+      io.out('Lockstep is not set up here: run `lockstep init`.');
+      return 0;
+    }
+    io.out(`engine: ${engineStatus!.engine} — ${engineStatus!.summary}`);
+    if (retention) io.out(`retention: ${retention.summary}`);
+    io.out(`hook: ${hook.state}${hook.problems.length ? ` (${hook.problems.join('; ')})` : ''}`);
+    const newest = checkpoints[0];
+    io.out(`checkpoints: ${checkpoints.length} (keeping ${config.keep})${newest ? `; newest ${newest.id} "${checkpointTitle(newest)}" ${relativeTime(newest.createdAt)}` : ''}`);
+    if (unreadable.length) io.out(`  ${unreadable.length} unreadable journal line(s) skipped: ${unreadable.join(', ')}`);
+    if (operations.length) {
+      io.out('last operations:');
+      for (const op of operations.slice(0, 5)) io.out(`  ${op.at}  ${op.op} ${op.phase}${op.checkpointId ? ` ${op.checkpointId}` : ''}${op.detail ? ` — ${op.detail}` : ''}`);
+    }
+    if (recordFailures.length) {
+      io.out('recent failures to record:');
+      for (const line of recordFailures) io.out(`  ${line}`);
+    }
+    return 0;
+  } finally {
+    await project.close();
+  }
+}
+
+function readTail(file: string, lines: number): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,64 @@
+// Checkpoints as the faces show them: newest first, whether each can still be restored, and which one serves now.
+
+import type { Checkpoint, CheckpointListing } from './checkpoint';
+import type { Engine, Position } from './engine';
+import type { AuditEvent } from './journal';
+import type { Project } from './project';
+
+export interface ListedCheckpoint extends Checkpoint {
+  restorable: boolean;
+  /** The checkpoint the serving database descends from most recently. */
+  serving: boolean;
+}
+
+export interface ListOptions {
+  limit?: number;
+  /** The serving position, when the caller already knows it (saves a round trip). */
+  head?: Position;
+}
+
+/**
+ * Restorability is judged by retention and known timelines, in one batch, so
+ * that 10,000 checkpoints list quickly and without a database connection.
+ */
+export async function listCheckpoints(project: Project, options: ListOptions = {}): Promise<ListedCheckpoint[]> {
+  const all = project.journal.list();
+  const shown = options.limit === undefined ? all : all.slice(0, options.limit);
+  let restorable: boolean[] = shown.map(() => true);
+  let engine: Engine | undefined;
+  if (project.initialised && shown.length > 0) {
+    engine = await project.engine();
+    restorable = engine.restorableMany
+      ? await engine.restorableMany(shown)
+      : await Promise.all(shown.map(async (c) => (await engine!.restorability(c)).restorable));
+  }
+  const servingId = options.head ? servingCheckpointId(all, options.head.timelineId, project.audit.list(50)) : undefined;
+  return shown.map((c, i) => ({ ...c, restorable: restorable[i] ?? false, serving: c.id === servingId }));
+}
+
+/**
+ * Which checkpoint the data serving now descends from: the newest checkpoint
+ * taken on the serving timeline since the last restore, else that restore's
+ * target. (Neon keeps the branch id across an in-place restore, so the
+ * timeline alone cannot tell.)
+ */
+export function servingCheckpointId(newestFirst: readonly Checkpoint[], servingTimeline: string, auditNewestFirst: readonly AuditEvent[]): string | undefined {
+  const lastRestore = auditNewestFirst.find((e) => e.op === 'restore' && e.phase === 'finished');
+  const since = lastRestore?.at ?? '';
+  const onTimeline = newestFirst.find((c) => c.timelineId === servingTimeline && c.createdAt > since && c.kind !== 'pre-restore');
+  return onTimeline?.id ?? lastRestore?.checkpointId;
+}
+
+/** The fields of `lockstep list --json`: a contract other tools rely on. */
+export function toListing(c: ListedCheckpoint): CheckpointListing {
+  return {
+    id: c.id,
+    kind: c.kind,
+    commitSha: c.commitSha,
+    timelineId: c.timelineId,
+    lsn: c.lsn,
+    label: c.label,
+    createdAt: c.createdAt,
+    restorable: c.restorable,
+  };
+}

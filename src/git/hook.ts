@@ -1,0 +1,534 @@
+// The post-commit hook that runs `lockstep record`: install, uninstall, status, and when a commit is recorded at all.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LockstepError } from '../core/errors';
+import { writeFileAtomic } from '../core/files';
+import { gitClient, gitFailure } from './gitProcess';
+import { operationInProgress, type Repository } from './repository';
+
+/*
+ * Which git commands run post-commit, and what `lockstep record` does then.
+ * Verified with git 2.39.5 (test/integration/git-hook.test.ts keeps checking it):
+ *
+ * | command                                         | post-commit? | record                           |
+ * | ----------------------------------------------- | ------------ | -------------------------------- |
+ * | git commit                                      | yes          | yes                              |
+ * | git commit --amend                              | yes          | yes: a new checkpoint for the new sha; the old one stays (the old commit lives on in the reflog) |
+ * | git merge that creates a merge commit by itself | no           | nothing runs (git runs post-merge, not post-commit) |
+ * | git merge, fast-forward; git pull               | no           | nothing runs                     |
+ * | conflicted merge, then git commit / merge --continue | yes     | yes (MERGE_HEAD is already gone) |
+ * | git merge --squash, then git commit             | yes          | yes                              |
+ * | git cherry-pick A (and A..B, --continue, -n + commit) | yes, per commit | yes, each: new commits on the current branch. CHERRY_PICK_HEAD (and sequencer/ for a range) still exist while the hook runs, so "a cherry-pick is in progress" must not mean "skip" |
+ * | git revert                                      | yes          | yes                              |
+ * | git rebase (default merge backend, -i, --continue, pull --rebase) | yes, per replayed commit, HEAD detached, rebase-merge/ present | no: the replayed commits are old work on a new base and the database did not move with them; one stderr line per rebase says so. `lockstep snapshot` marks the result |
+ * | git commit / --amend at a rebase -i `edit` stop | yes          | no (the rebase is still in progress) |
+ * | git rebase --apply, git am                      | no           | nothing runs                     |
+ * | git stash (push, pop)                           | no           | nothing runs                     |
+ * | git commit during git bisect                    | yes          | yes                              |
+ *
+ * The hook script skips a rebase itself, without starting Node, so a rebase of
+ * fifty commits does not pay fifty Node start-ups; `shouldRecord` says the same
+ * for `lockstep record` started any other way.
+ */
+
+export const HOOK_NAME = 'post-commit';
+/** The sibling name an existing post-commit hook is kept under while ours is installed; it runs first. */
+export const CHAINED_HOOK_NAME = `${HOOK_NAME}.lockstep-chained`;
+
+/**
+ * The hook stops `lockstep record` with SIGTERM after this long, and with SIGKILL
+ * after `HOOK_RECORD_KILL_MS`, so that a commit returns within 2 s even if the
+ * database hangs. `record` should bound itself well below (and say why it gave up).
+ */
+export const HOOK_RECORD_TERM_MS = 1700;
+export const HOOK_RECORD_KILL_MS = 1900;
+
+/** Set in the environment of `lockstep record` when the hook runs it. */
+export const HOOK_ENV = 'LOCKSTEP_HOOK';
+
+const MARKER = '# lockstep-hook: ';
+const SCRIPT_VERSION = 1;
+
+export interface HookInstallOptions {
+  /** Absolute path of the program that runs the CLI: Node, or VS Code's own binary. */
+  nodePath: string;
+  /** Absolute path of `dist/cli.js`. */
+  cliPath: string;
+  /**
+   * True when `nodePath` is an Electron binary (VS Code's `process.execPath`,
+   * with `process.versions.electron` set): the hook then sets
+   * ELECTRON_RUN_AS_NODE=1 so that it behaves as Node.
+   */
+  electronRunAsNode?: boolean;
+  /**
+   * Install even when the hooks directory (core.hooksPath) lies outside this
+   * repository, e.g. a global ~/.githooks shared by every repository.
+   */
+  allowSharedHooksDir?: boolean;
+}
+
+/** What the hook was installed with, kept in the script itself (one JSON comment line). */
+export interface HookConfig {
+  version: number;
+  nodePath: string;
+  cliPath: string;
+  electronRunAsNode: boolean;
+  /** The hooks directory did not exist before; uninstall removes it again if it is empty. */
+  createdHooksDir: boolean;
+}
+
+export type HookManager = 'husky' | 'lefthook' | 'pre-commit';
+
+export interface HookLocation {
+  /** Where git looks for hooks: `git rev-parse --git-path hooks` (core.hooksPath, worktrees' common dir). */
+  hooksDir: string;
+  hookFile: string;
+  chainedFile: string;
+  /** core.hooksPath as configured, or null. */
+  hooksPath: string | null;
+  /** The hooks directory is outside this repository, so other repositories may share it. */
+  outsideRepository: boolean;
+  /** The hooks directory is in the work tree: the hook files show in `git status` unless ignored. */
+  insideWorkTree: boolean;
+}
+
+export type HookState = 'not-installed' | 'installed' | 'stale';
+
+export interface HookStatus extends HookLocation {
+  state: HookState;
+  /** What our hook runs, when it is installed. */
+  config: HookConfig | null;
+  /** Why the hook is stale, in words for a person. */
+  problems: string[];
+  /** The earlier hook that runs before ours, when installed. */
+  chainedHook: string | null;
+  /** A post-commit hook that is not Lockstep's, in the way of ours (when not installed). */
+  otherHook: string | null;
+  /** A hook manager that owns this hooks directory or the other hook. */
+  manager: HookManager | null;
+  /** That manager rewrites its hooks (e.g. husky on every `npm install`), which removes ours: install again afterwards. */
+  mayBeRegenerated: boolean;
+  notes: string[];
+}
+
+export interface HookInstallResult {
+  action: 'installed' | 'updated' | 'unchanged';
+  /** The hook that was there before, now kept under the sibling name and run first. */
+  chainedHook: string | null;
+  status: HookStatus;
+}
+
+export interface HookUninstallResult {
+  /** Our hook was removed. */
+  removed: boolean;
+  /** The hook that was there before, put back under its own name. */
+  restored: string | null;
+  notes: string[];
+}
+
+export interface RecordDecision {
+  record: boolean;
+  /** Why not, in words for a person. */
+  reason?: string;
+}
+
+/**
+ * Whether `lockstep record` should record the commit HEAD now points at. Cheap:
+ * reads a few files in the git dir, starts no process. See the table above.
+ */
+export function shouldRecord(repo: Repository): RecordDecision {
+  switch (operationInProgress(repo)) {
+    case 'rebase':
+      return {
+        record: false,
+        reason: 'a rebase is in progress; the commits it replays are not recorded (`lockstep snapshot` marks the result)',
+      };
+    case 'am':
+      return { record: false, reason: '`git am` is applying patches; they are not recorded' };
+    default:
+      return { record: true };
+  }
+}
+
+/** Where the post-commit hook of this worktree lives. */
+export async function hookLocation(repo: Repository): Promise<HookLocation> {
+  const git = await gitClient(repo.topLevel);
+  let hooksDir: string;
+  let hooksPath: string | null;
+  try {
+    hooksDir = path.resolve(repo.topLevel, (await git.raw(['rev-parse', '--git-path', 'hooks'])).trim());
+    // Exits 1 without a message when unset.
+    hooksPath = (await git.raw(['config', '--get', 'core.hooksPath'])).trim() || null;
+  } catch (error) {
+    throw gitFailure(`could not find the hooks directory of ${repo.topLevel}`, error);
+  }
+  hooksDir = realpathIfExists(hooksDir);
+  const inGitDirs = [repo.gitDir, repo.commonDir].some((dir) => isInside(hooksDir, dir));
+  return {
+    hooksDir,
+    hookFile: path.join(hooksDir, HOOK_NAME),
+    chainedFile: path.join(hooksDir, CHAINED_HOOK_NAME),
+    hooksPath,
+    outsideRepository: !inGitDirs && !isInside(hooksDir, repo.topLevel),
+    insideWorkTree: !inGitDirs && isInside(hooksDir, repo.topLevel),
+  };
+}
+
+/**
+ * Installs (or updates) the post-commit hook. An existing post-commit hook that
+ * is not ours is renamed to `post-commit.lockstep-chained` (content, mode and
+ * inode untouched) and runs first; uninstall renames it back. Idempotent.
+ */
+export async function installHook(repo: Repository, options: HookInstallOptions): Promise<HookInstallResult> {
+  checkProgram(options.nodePath, 'the Node.js program', true);
+  checkProgram(options.cliPath, 'the Lockstep CLI', false);
+  const location = await hookLocation(repo);
+  if (location.outsideRepository && !options.allowSharedHooksDir) {
+    throw new LockstepError('CONFLICT', `core.hooksPath points outside this repository, at ${location.hooksDir}`, {
+      hint: 'a hook there runs for every repository that shares it; install anyway only if that is what you want',
+    });
+  }
+
+  let createdHooksDir = false;
+  if (!fs.existsSync(location.hooksDir)) {
+    fs.mkdirSync(location.hooksDir, { recursive: true });
+    createdHooksDir = true;
+  }
+  const current = readHookFile(location.hookFile);
+  if (current.kind === 'ours') createdHooksDir = current.config.createdHooksDir;
+  const script = renderHookScript({
+    version: SCRIPT_VERSION,
+    nodePath: options.nodePath,
+    cliPath: options.cliPath,
+    electronRunAsNode: options.electronRunAsNode === true,
+    createdHooksDir,
+  });
+
+  let action: HookInstallResult['action'] = 'installed';
+  if (current.kind === 'ours') {
+    action = current.text === script && isExecutable(location.hookFile) ? 'unchanged' : 'updated';
+  } else if (current.kind === 'other') {
+    if (lexists(location.chainedFile)) {
+      // A hook manager wrote its hook again over ours (husky does on `npm install`): the copy we kept is
+      // the same hook, so ours goes back in front of it. A different one we cannot keep both of.
+      if (!sameFile(location.hookFile, location.chainedFile)) {
+        throw new LockstepError('CONFLICT', `both ${location.hookFile} and ${location.chainedFile} exist and differ`, {
+          hint: `keep the one you want as ${HOOK_NAME}, remove the other, and install again`,
+        });
+      }
+      fs.rmSync(location.hookFile);
+    } else {
+      fs.renameSync(location.hookFile, location.chainedFile);
+    }
+  }
+  if (action !== 'unchanged') writeFileAtomic(location.hookFile, script, 0o755);
+  return {
+    action,
+    chainedHook: lexists(location.chainedFile) ? location.chainedFile : null,
+    status: await hookStatus(repo),
+  };
+}
+
+/** Removes our hook and puts back, byte for byte and with its mode, the hook that was there before. */
+export async function uninstallHook(repo: Repository): Promise<HookUninstallResult> {
+  const location = await hookLocation(repo);
+  const current = readHookFile(location.hookFile);
+  const chained = lexists(location.chainedFile);
+  if (current.kind === 'ours') {
+    fs.rmSync(location.hookFile);
+    if (chained) {
+      fs.renameSync(location.chainedFile, location.hookFile);
+      return { removed: true, restored: location.hookFile, notes: [] };
+    }
+    if (current.config.createdHooksDir) removeIfEmpty(location.hooksDir);
+    return { removed: true, restored: null, notes: [] };
+  }
+  if (current.kind === 'absent' && chained) {
+    // An install stopped between moving the old hook aside and writing ours.
+    fs.renameSync(location.chainedFile, location.hookFile);
+    return { removed: false, restored: location.hookFile, notes: ['the Lockstep hook was not installed; the earlier hook was put back'] };
+  }
+  if (current.kind === 'other' && chained) {
+    return {
+      removed: false,
+      restored: null,
+      notes: [
+        `${location.hookFile} is not Lockstep's (a hook manager may have rewritten it); the hook Lockstep kept is left at ${location.chainedFile}`,
+      ],
+    };
+  }
+  return { removed: false, restored: null, notes: ['the Lockstep hook is not installed'] };
+}
+
+export async function hookStatus(repo: Repository): Promise<HookStatus> {
+  const location = await hookLocation(repo);
+  const current = readHookFile(location.hookFile);
+  const config = current.kind === 'ours' ? current.config : null;
+  const problems: string[] = [];
+  const notes: string[] = [];
+  if (config) {
+    if (!fs.existsSync(config.cliPath)) problems.push(`the CLI it runs is gone: ${config.cliPath}`);
+    if (!isExecutable(config.nodePath)) {
+      problems.push(`the program it runs the CLI with is gone: ${config.nodePath} (it falls back to node, then lockstep, on PATH)`);
+    }
+    if (!isExecutable(location.hookFile)) problems.push(`git does not run it: ${location.hookFile} is not executable`);
+  }
+  const chainedHook = config && lexists(location.chainedFile) ? location.chainedFile : null;
+  const otherHook = !config && current.kind === 'other' ? location.hookFile : null;
+  const sniffed = chainedHook ?? otherHook;
+  const { manager, mayBeRegenerated } = detectManager(location, sniffed === null ? '' : readText(sniffed));
+
+  if (location.hooksPath !== null) notes.push(`core.hooksPath is set (${location.hooksPath}); hooks live in ${location.hooksDir}`);
+  if (mayBeRegenerated) {
+    notes.push(
+      manager === 'husky'
+        ? 'husky rewrites this hook when it runs (on `npm install`): install the Lockstep hook again afterwards, or call `lockstep record` from .husky/post-commit'
+        : `${manager ?? 'a hook manager'} may rewrite this hook: install the Lockstep hook again afterwards`,
+    );
+  }
+  if (location.insideWorkTree) notes.push('the hooks directory is in the work tree: the hook files show in `git status` unless ignored');
+  if (location.outsideRepository) notes.push('the hooks directory is outside this repository: other repositories may run this hook too');
+  if (otherHook) notes.push(`a post-commit hook that is not Lockstep's is installed; installing keeps it and runs it first`);
+  if (!config && lexists(location.chainedFile)) notes.push(`a hook Lockstep had kept aside is still at ${location.chainedFile}`);
+
+  return {
+    ...location,
+    state: config === null ? 'not-installed' : problems.length > 0 ? 'stale' : 'installed',
+    config,
+    problems,
+    chainedHook,
+    otherHook,
+    manager,
+    mayBeRegenerated,
+    notes,
+  };
+}
+
+/**
+ * The hook script: POSIX sh, so it runs the same under dash (Debian, Ubuntu),
+ * bash (macOS) and BusyBox; every path goes through single quotes.
+ */
+export function renderHookScript(config: HookConfig): string {
+  const termAfter = seconds(HOOK_RECORD_TERM_MS);
+  const killAfter = seconds(HOOK_RECORD_KILL_MS - HOOK_RECORD_TERM_MS);
+  return `#!/bin/sh
+# Lockstep post-commit hook: records a checkpoint of the database for each new commit.
+# Written by \`lockstep hook install\`; \`lockstep hook uninstall\` puts back what was here before.
+${MARKER}${JSON.stringify(config)}
+#
+# A post-commit hook that was here before is kept as ${CHAINED_HOOK_NAME}, runs first,
+# and its exit status is this hook's. Recording never fails the commit and is stopped
+# after ${termAfter} s. Commits replayed by a rebase are not recorded.
+
+lockstep_node=${shellQuote(config.nodePath)}
+lockstep_cli=${shellQuote(config.cliPath)}
+lockstep_electron=${config.electronRunAsNode ? 1 : 0}
+
+case $0 in */*) lockstep_dir=\${0%/*} ;; *) lockstep_dir=. ;; esac
+lockstep_chained=$lockstep_dir/${CHAINED_HOOK_NAME}
+lockstep_status=0
+
+# Like git, run the earlier hook only if it is executable.
+if [ -f "$lockstep_chained" ] && [ -x "$lockstep_chained" ]; then
+  lockstep_line=
+  IFS= read -r lockstep_line < "$lockstep_chained" || :
+  case $lockstep_line in
+    '#!'*) lockstep_interp=\${lockstep_line#??} ;;
+    *) lockstep_interp=/bin/sh ;; # git runs a hook without an interpreter line with sh
+  esac
+  set -f
+  set -- $lockstep_interp
+  set +f
+  lockstep_shell=\${1-}
+  case \${lockstep_shell##*/} in env) lockstep_shell=\${2-} ;; esac
+  case \${lockstep_shell##*/} in
+    sh | bash | dash | ash | ksh | mksh | zsh)
+      # A shell script is sourced by its own shell with $0 set to this hook's path, because
+      # hook managers take the hook's name from $0 (husky runs .husky/$(basename "$0")).
+      LOCKSTEP_CHAINED=$lockstep_chained "$@" -c 'lockstep_hook_file=$LOCKSTEP_CHAINED; unset LOCKSTEP_CHAINED; . "$lockstep_hook_file"' "$0"
+      ;;
+    *) "$lockstep_chained" ;;
+  esac
+  lockstep_status=$?
+fi
+
+# A rebase replays old commits on a new base; the database did not move with them.
+# Checked here, without starting Node, so that a long rebase stays fast.
+lockstep_gitdir=\${GIT_DIR:-.git}
+for lockstep_rebase in "$lockstep_gitdir/rebase-merge" "$lockstep_gitdir/rebase-apply"; do
+  if [ -d "$lockstep_rebase" ]; then
+    if [ ! -e "$lockstep_rebase/lockstep-noted" ]; then
+      echo 'lockstep: a rebase is in progress; the commits it replays are not recorded (lockstep snapshot marks the result)' >&2
+      # git removes this directory, and our note with it, when the rebase ends: one line per rebase.
+      true > "$lockstep_rebase/lockstep-noted" 2>/dev/null
+    fi
+    exit $lockstep_status
+  fi
+done
+
+# Runs "$@" in the foreground but bounded. It is started in the background only
+# so that a watchdog can stop it; coreutils \`timeout\` is not on macOS and BusyBox's
+# takes other options, while this works in any sh. The watchdog holds no output
+# pipe, so whoever reads git's output is not kept waiting by it (its sleep may
+# outlive the hook by up to ${termAfter} s, holding nothing).
+lockstep_bounded() {
+  "$@" &
+  lockstep_pid=$!
+  (
+    sleep ${termAfter} 2>/dev/null || sleep 2
+    kill -TERM "$lockstep_pid" 2>/dev/null
+    sleep ${killAfter} 2>/dev/null || sleep 1
+    kill -KILL "$lockstep_pid" 2>/dev/null
+  ) </dev/null >/dev/null 2>&1 &
+  lockstep_watchdog=$!
+  wait "$lockstep_pid"
+  lockstep_rc=$?
+  kill "$lockstep_watchdog" 2>/dev/null
+  if [ "$lockstep_rc" -gt 128 ]; then
+    echo 'lockstep: recording took longer than ${termAfter} s and was stopped; this commit has no checkpoint' >&2
+  fi
+}
+
+${HOOK_ENV}=post-commit
+export ${HOOK_ENV}
+if [ -f "$lockstep_cli" ] && [ -x "$lockstep_node" ]; then
+  if [ "$lockstep_electron" = 1 ]; then
+    # VS Code's own binary behaves as Node only with this set.
+    ELECTRON_RUN_AS_NODE=1
+    export ELECTRON_RUN_AS_NODE
+  fi
+  lockstep_bounded "$lockstep_node" "$lockstep_cli" record
+elif [ -f "$lockstep_cli" ] && command -v node >/dev/null 2>&1; then
+  lockstep_bounded node "$lockstep_cli" record
+elif command -v lockstep >/dev/null 2>&1; then
+  lockstep_bounded lockstep record
+else
+  printf '%s\\n' "lockstep: this commit was not recorded: $lockstep_cli, or a Node.js to run it, is missing; run \\\`lockstep hook install\\\` again" >&2
+fi
+exit $lockstep_status
+`;
+}
+
+/** What our hook script was installed with; null when the text is not our hook. */
+export function parseHookScript(text: string): HookConfig | null {
+  const line = text.split('\n').find((l) => l.startsWith(MARKER));
+  if (line === undefined) return null;
+  try {
+    const value = JSON.parse(line.slice(MARKER.length)) as Partial<HookConfig>;
+    if (typeof value.nodePath !== 'string' || typeof value.cliPath !== 'string') return null;
+    return {
+      version: typeof value.version === 'number' ? value.version : 0,
+      nodePath: value.nodePath,
+      cliPath: value.cliPath,
+      electronRunAsNode: value.electronRunAsNode === true,
+      createdHooksDir: value.createdHooksDir === true,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** `value` as one sh word: single quotes, with each `'` written as `'\''`. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+type HookFile = { kind: 'absent' } | { kind: 'ours'; text: string; config: HookConfig } | { kind: 'other' };
+
+function readHookFile(file: string): HookFile {
+  if (!lexists(file)) return { kind: 'absent' };
+  const text = readText(file);
+  const config = parseHookScript(text);
+  return config === null ? { kind: 'other' } : { kind: 'ours', text, config };
+}
+
+function readText(file: string): string {
+  try {
+    // Enough to find our marker or a manager's signature, without reading a large binary hook.
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buffer = Buffer.alloc(16 * 1024);
+      const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
+      return buffer.subarray(0, n).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+function detectManager(location: HookLocation, hookText: string): { manager: HookManager | null; mayBeRegenerated: boolean } {
+  const dir = location.hooksDir;
+  // husky 9 points core.hooksPath at .husky/_ and rewrites everything in it; husky 5–8 at .husky, whose scripts are the user's.
+  if (path.basename(dir) === '_' && path.basename(path.dirname(dir)) === '.husky') return { manager: 'husky', mayBeRegenerated: true };
+  if (fs.existsSync(path.join(dir, 'h')) && fs.existsSync(path.join(dir, 'husky.sh'))) return { manager: 'husky', mayBeRegenerated: true };
+  if (path.basename(dir) === '.husky' || fs.existsSync(path.join(dir, '_', 'husky.sh'))) return { manager: 'husky', mayBeRegenerated: false };
+  if (/lefthook/i.test(hookText)) return { manager: 'lefthook', mayBeRegenerated: true };
+  if (/generated by pre-commit/i.test(hookText)) return { manager: 'pre-commit', mayBeRegenerated: true };
+  return { manager: null, mayBeRegenerated: false };
+}
+
+function checkProgram(file: string, what: string, executable: boolean): void {
+  if (!path.isAbsolute(file)) throw new LockstepError('BAD_INPUT', `${what} must be given as an absolute path, not ${file}`);
+  try {
+    fs.accessSync(file, executable ? fs.constants.X_OK : fs.constants.R_OK);
+  } catch {
+    throw new LockstepError('BAD_INPUT', `${what} is not there${executable ? ' or not executable' : ''}: ${file}`);
+  }
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
+function lexists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Same kind, same mode, same bytes (or the same target, for symbolic links). */
+function sameFile(a: string, b: string): boolean {
+  const sa = fs.lstatSync(a);
+  const sb = fs.lstatSync(b);
+  if (sa.isSymbolicLink() || sb.isSymbolicLink()) {
+    return sa.isSymbolicLink() && sb.isSymbolicLink() && fs.readlinkSync(a) === fs.readlinkSync(b);
+  }
+  if (!sa.isFile() || !sb.isFile() || sa.mode !== sb.mode || sa.size !== sb.size) return false;
+  return fs.readFileSync(a).equals(fs.readFileSync(b));
+}
+
+function realpathIfExists(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+function isInside(child: string, parent: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // Not empty (someone else's hooks are in it) or already gone: leave it.
+  }
+}
