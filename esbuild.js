@@ -43,8 +43,6 @@ const common = {
 };
 
 async function main() {
-  // Chunk names carry content hashes: clear the old ones so none are left behind.
-  fs.rmSync('dist/chunks', { recursive: true, force: true });
   const builds = [
     { ...common, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist' },
     {
@@ -74,8 +72,15 @@ async function main() {
     for (const options of builds) await (await esbuild.context(options)).watch();
     return;
   }
-  await Promise.all(builds.map((options) => esbuild.build(options)));
+  const results = await Promise.all(builds.map((options) => esbuild.build({ ...options, metafile: true })));
   fs.chmodSync('dist/cli.mjs', 0o755);
+  // Chunk names carry content hashes: remove the ones this build did not write
+  // (after the build, so that a concurrent build never loses its chunks mid-way).
+  const written = new Set(results.flatMap((r) => Object.keys(r.metafile.outputs)).map((f) => require('node:path').resolve(f)));
+  for (const name of fs.existsSync('dist/chunks') ? fs.readdirSync('dist/chunks') : []) {
+    const file = require('node:path').resolve('dist/chunks', name);
+    if (!written.has(file)) fs.rmSync(file, { force: true });
+  }
 }
 
 main().catch((error) => {

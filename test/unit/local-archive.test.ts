@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isLockstepError } from '../../src/core/errors';
 import { parseLsn } from '../../src/core/lsn';
-import { archivedTimelines, confQuote, isOnAncestry, readHistory, restoreCommand, shellQuote } from '../../src/engines/local/archive';
+import { archivedTimelines, confQuote, historyReader, isOnAncestry, readHistory, restoreCommand, shellQuote } from '../../src/engines/local/archive';
 import { chooseBackup, type BackupMeta } from '../../src/engines/local/baseBackup';
 
 describe('local engine: archive and backups', () => {
@@ -34,9 +34,9 @@ describe('local engine: archive and backups', () => {
       { timeline: 1, switchLsn: parseLsn('0/3000060') },
       { timeline: 2, switchLsn: parseLsn('0/5000000') },
     ]);
-    assert.equal(isOnAncestry(dir, 3, 1, parseLsn('0/3000000')), true);
-    assert.equal(isOnAncestry(dir, 3, 1, parseLsn('0/4000000')), false, 'past the branch point, timeline 1 is a sibling');
-    assert.equal(isOnAncestry(dir, 2, 2, parseLsn('9/0')), true);
+    assert.equal(isOnAncestry(historyReader(dir), 3, 1, parseLsn('0/3000000')), true);
+    assert.equal(isOnAncestry(historyReader(dir), 3, 1, parseLsn('0/4000000')), false, 'past the branch point, timeline 1 is a sibling');
+    assert.equal(isOnAncestry(historyReader(dir), 2, 2, parseLsn('9/0')), true);
     assert.throws(() => readHistory(dir, 7), (e: unknown) => isLockstepError(e, 'TIMELINE_UNKNOWN'));
   });
 
@@ -44,11 +44,11 @@ describe('local engine: archive and backups', () => {
     fs.writeFileSync(path.join(dir, '00000002.history'), '1\t0/6000000\tno reason\n');
     const backup = (id: string, timeline: number, stop: string): BackupMeta => ({ id, timeline, startLsn: stop, stopLsn: stop, createdAt: '', bytes: 0, pgMajor: 15 });
     const backups = [backup('a', 1, '0/2000000'), backup('b', 1, '0/5000000'), backup('c', 1, '0/7000000'), backup('d', 2, '0/8000000')];
-    assert.equal(chooseBackup(backups, dir, 1, parseLsn('0/7500000'))?.id, 'c');
-    assert.equal(chooseBackup(backups, dir, 1, parseLsn('0/5500000'))?.id, 'b');
+    assert.equal(chooseBackup(backups, historyReader(dir), 1, parseLsn('0/7500000'))?.id, 'c');
+    assert.equal(chooseBackup(backups, historyReader(dir), 1, parseLsn('0/5500000'))?.id, 'b');
     // Timeline 2 left timeline 1 at 0/6000000: backup c (on 1, after the branch) is a sibling's.
-    assert.equal(chooseBackup(backups, dir, 2, parseLsn('0/7500000'))?.id, 'b');
-    assert.equal(chooseBackup(backups, dir, 2, parseLsn('0/9000000'))?.id, 'd');
-    assert.equal(chooseBackup(backups, dir, 1, parseLsn('0/1000000')), undefined, 'older than every backup');
+    assert.equal(chooseBackup(backups, historyReader(dir), 2, parseLsn('0/7500000'))?.id, 'b');
+    assert.equal(chooseBackup(backups, historyReader(dir), 2, parseLsn('0/9000000'))?.id, 'd');
+    assert.equal(chooseBackup(backups, historyReader(dir), 1, parseLsn('0/1000000')), undefined, 'older than every backup');
   });
 });
