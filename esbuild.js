@@ -1,4 +1,4 @@
-// Bundles the two faces of Lockstep: dist/extension.js (VS Code) and dist/cli.mjs (the CLI and git hook).
+// Bundles the two faces of Lockstep: dist/extension.js (VS Code) and dist/cli.js (the CLI and git hook), plus vendor bundles they load on demand.
 const esbuild = require('esbuild');
 const fs = require('node:fs');
 
@@ -26,6 +26,24 @@ const pgNodeStreamsOnly = {
   },
 };
 
+/**
+ * undici (1.2 MB) and simple-git are needed only by the cloud engines and by
+ * restores, never by the commit hook. They are built as bundles of their own
+ * and required on first use, so `lockstep record` does not parse them. (esbuild
+ * splits code only for ESM, and an ESM entry costs Node more start-up than the
+ * parsing it saves.) Vendor code carries no classes of ours, so a separate copy
+ * is harmless.
+ */
+const VENDORED = ['undici', 'simple-git'];
+
+const requireVendored = {
+  name: 'require-vendored',
+  setup(build) {
+    const filter = new RegExp(`^(${VENDORED.join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: `./vendor/${args.path}.js`, external: true }));
+  },
+};
+
 /** @type {import('esbuild').BuildOptions} */
 const common = {
   bundle: true,
@@ -38,49 +56,33 @@ const common = {
   logLevel: 'warning',
   // pg-native is an optional native binding pg only loads on request.
   external: ['vscode', 'pg-native'],
-  plugins: [pgNodeStreamsOnly],
+  plugins: [pgNodeStreamsOnly, requireVendored],
   define: { LOCKSTEP_VERSION: JSON.stringify(require('./package.json').version) },
 };
 
 async function main() {
   const builds = [
     { ...common, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist' },
-    {
-      // The CLI runs on every commit (the hook): ESM lets esbuild split it, so
-      // `lockstep record` parses its own code and pg, not undici or simple-git.
+    { ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' }, minify: true },
+    ...VENDORED.map((name) => ({
       ...common,
-      entryPoints: { cli: 'src/cli/main.ts' },
-      outdir: 'dist',
-      format: 'esm',
-      splitting: true,
-      outExtension: { '.js': '.mjs' },
-      chunkNames: 'chunks/[name]-[hash]',
-      // Bundled CommonJS dependencies call require(); give every chunk one, and the CommonJS path globals.
-      banner: {
-        js: [
-          '#!/usr/bin/env node',
-          "import { createRequire as __lockstepCreateRequire } from 'node:module';",
-          "import { fileURLToPath as __lockstepFileURLToPath } from 'node:url';",
-          'const require = __lockstepCreateRequire(import.meta.url);',
-          'const __filename = __lockstepFileURLToPath(import.meta.url);',
-          "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
-        ].join('\n'),
-      },
-    },
+      plugins: [pgNodeStreamsOnly],
+      entryPoints: { [name]: name },
+      outdir: 'dist/vendor',
+      sourcemap: false,
+      minify: true,
+    })),
   ];
   if (watch) {
     for (const options of builds) await (await esbuild.context(options)).watch();
     return;
   }
-  const results = await Promise.all(builds.map((options) => esbuild.build({ ...options, metafile: true })));
-  fs.chmodSync('dist/cli.mjs', 0o755);
-  // Chunk names carry content hashes: remove the ones this build did not write
-  // (after the build, so that a concurrent build never loses its chunks mid-way).
-  const written = new Set(results.flatMap((r) => Object.keys(r.metafile.outputs)).map((f) => require('node:path').resolve(f)));
-  for (const name of fs.existsSync('dist/chunks') ? fs.readdirSync('dist/chunks') : []) {
-    const file = require('node:path').resolve('dist/chunks', name);
-    if (!written.has(file)) fs.rmSync(file, { force: true });
-  }
+  await Promise.all(builds.map((options) => esbuild.build(options)));
+  fs.chmodSync('dist/cli.js', 0o755);
+  // Left by earlier builds that split the CLI into ES modules.
+  fs.rmSync('dist/chunks', { recursive: true, force: true });
+  fs.rmSync('dist/cli.mjs', { force: true });
+  fs.rmSync('dist/cli.mjs.map', { force: true });
 }
 
 main().catch((error) => {

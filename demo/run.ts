@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 
-const CLI = path.resolve(__dirname, '..', 'dist', 'cli.mjs');
+const CLI = path.resolve(__dirname, '..', 'dist', 'cli.js');
 const keep = process.argv.includes('--keep');
 const started = Date.now();
 let failures = 0;

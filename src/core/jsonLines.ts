@@ -47,6 +47,31 @@ export class JsonLinesFile<T> {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], skippedLines: [] };
       throw error;
     }
+    return this.parse(text);
+  }
+
+  /** The records in the last `bytes` of the file (the newest appends), without reading the rest. */
+  readTail(bytes: number): T[] {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch {
+      return [];
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      const start = Math.max(0, size - bytes);
+      const buffer = Buffer.alloc(size - start);
+      fs.readSync(fd, buffer, 0, buffer.length, start);
+      let text = buffer.toString('utf8');
+      if (start > 0) text = text.slice(text.indexOf('\n') + 1); // a partial first line
+      return this.parse(text, false).records;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private parse(text: string, warn = true): ReadResult<T> {
     const records: T[] = [];
     const skippedLines: number[] = [];
     const lines = text.split('\n');
@@ -63,7 +88,7 @@ export class JsonLinesFile<T> {
       if (this.isRecord(value)) records.push(value);
       else skippedLines.push(i + 1);
     }
-    if (skippedLines.length > 0) {
+    if (warn && skippedLines.length > 0) {
       this.log.warn(`${path.basename(this.file)}: skipped ${skippedLines.length} unreadable line(s): ${skippedLines.slice(0, 10).join(', ')}`);
     }
     return { records, skippedLines };

@@ -60,14 +60,13 @@ export async function recordCommit(project: Project, options: OperationOptions =
   const checkpoint = await readMarker(project, { kind: 'commit', signal: options.signal });
   // Recording the same commit at the same position twice (hook, then by hand) adds nothing.
   const same = project.journal
-    .list()
-    .slice(0, 20)
+    .recent()
     .find((c) => c.kind === 'commit' && c.commitSha === checkpoint.commitSha && c.timelineId === checkpoint.timelineId && c.lsn === checkpoint.lsn);
   if (same) return { recorded: false, reason: `already recorded as ${same.id}`, quiet: true };
   await project.journal.append(checkpoint);
   const engine = await project.engine();
   const maintenanceDue = engine.maintenanceDue?.({ timelineId: checkpoint.timelineId, lsn: checkpoint.lsn }) ?? false;
-  if (project.journal.mayExceed(config.keep)) await pruneJournal(project, config.keep);
+  if (project.journal.exceeds(config.keep)) await pruneJournal(project, config.keep);
   return { recorded: true, checkpoint, maintenanceDue };
 }
 

@@ -102,6 +102,8 @@ const MIN_PREFIX = 4;
  */
 export async function findRepository(cwd: string): Promise<Repository> {
   const dir = path.resolve(cwd);
+  const known = repositoryAtTop(dir);
+  if (known) return known;
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -141,6 +143,38 @@ export async function findRepository(cwd: string): Promise<Repository> {
     gitDir: fs.realpathSync(path.resolve(dir, gitDir)),
     commonDir: fs.realpathSync(path.resolve(dir, commonDir)),
   };
+}
+
+/**
+ * The commit hook runs at the top of the work tree: there `.git` says where
+ * everything is, without starting git (a few ms on every commit). Anything
+ * unusual (git variables in the environment, a `core.worktree`, no HEAD) goes
+ * to `git rev-parse`, which knows every case.
+ */
+function repositoryAtTop(dir: string): Repository | undefined {
+  if (process.env.GIT_DIR || process.env.GIT_WORK_TREE || process.env.GIT_COMMON_DIR) return undefined;
+  const dotGit = path.join(dir, '.git');
+  let gitDir: string;
+  try {
+    const stat = fs.statSync(dotGit);
+    if (stat.isDirectory()) gitDir = dotGit;
+    else {
+      // A linked worktree or a submodule: "gitdir: <path>".
+      const match = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, 'utf8'));
+      if (!match) return undefined;
+      gitDir = path.resolve(dir, match[1]!.trim());
+    }
+    if (!fs.statSync(path.join(gitDir, 'HEAD')).isFile()) return undefined;
+    let commonDir = gitDir;
+    if (fs.existsSync(path.join(gitDir, 'commondir'))) {
+      commonDir = path.resolve(gitDir, fs.readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim());
+    }
+    const config = fs.readFileSync(path.join(commonDir, 'config'), 'utf8');
+    if (/^\s*worktree\s*=|^\s*bare\s*=\s*true/im.test(config)) return undefined;
+    return { topLevel: fs.realpathSync(dir), gitDir: fs.realpathSync(gitDir), commonDir: fs.realpathSync(commonDir) };
+  } catch {
+    return undefined;
+  }
 }
 
 const HEAD_FORMAT = '%H%x00%D%x00%an%x00%s%x00';

@@ -149,7 +149,7 @@ describe('git repository (real git)', function () {
       assert.equal(head?.sha, sha);
     });
 
-    it('starts one git process, findRepository one, shouldRecord none (the commit hook path)', async () => {
+    it('starts one git process; findRepository none at the top of the work tree (where hooks run), one below it; shouldRecord none', async () => {
       const repo = createRepo();
       const bin = makeTempDir();
       const log = path.join(bin, 'calls.log');
@@ -160,7 +160,11 @@ describe('git repository (real git)', function () {
       const calls = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []);
       try {
         const found = await findRepository(repo.dir);
+        assert.deepEqual(calls(), []);
+        fs.mkdirSync(path.join(repo.dir, 'sub'));
+        const fromBelow = await findRepository(path.join(repo.dir, 'sub'));
         assert.deepEqual(calls(), ['rev-parse']);
+        assert.deepEqual(fromBelow, found, 'both ways find the same repository');
         await readHead(found);
         assert.deepEqual(calls(), ['rev-parse', 'log']);
         shouldRecord(found);

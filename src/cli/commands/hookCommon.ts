@@ -8,7 +8,7 @@ export async function installHookForThisCli(repo: Repository): Promise<HookInsta
   const { installHook } = await import('../../git/hook');
   return installHook(repo, {
     nodePath: process.execPath,
-    // The entry script node was started with (dist/cli.mjs), not this chunk.
+    // The script node was started with: dist/cli.js.
     cliPath: fs.realpathSync(process.argv[1] ?? ''),
     electronRunAsNode: Boolean(process.versions.electron),
   });
