@@ -150,6 +150,35 @@ export class NeonEngine implements Engine {
     return found.restorable ? { restorable: true } : found.verdict;
   }
 
+  /**
+   * For listings: by the retention window and the restore history alone (one
+   * cached project read, no query per checkpoint). A checkpoint on a branch
+   * Lockstep knows nothing of counts as restorable until asked in full.
+   */
+  async restorableMany(points: readonly PointInHistory[]): Promise<boolean[]> {
+    let window: number | undefined;
+    try {
+      window = (await this.projectInfo(undefined)).history_retention_seconds;
+    } catch (error) {
+      this.log.warn(`listing without Neon's retention window: ${this.scrub(describeError(error))}`);
+    }
+    const branchId = this.branchId ?? this.config.branchId;
+    const state = this.state();
+    return points.map((at) => {
+      if (!isLsn(at.lsn)) return false;
+      if (window !== undefined && at.createdAt && (Date.now() - Date.parse(at.createdAt)) / 1000 > window) return false;
+      if (!branchId) return true;
+      const resolution = resolveSource(state, branchId, at);
+      if (resolution.kind === 'gone') return false;
+      return !(resolution.kind === 'branch' && resolution.headLsn && compareLsn(at.lsn, resolution.headLsn) > 0);
+    });
+  }
+
+  /** The branch's connection string, password included: what "Copy Connection String" copies. */
+  async connectionUrl(): Promise<string> {
+    return this.connection(undefined);
+  }
+
   async status(options: OperationOptions = {}): Promise<EngineStatus> {
     const where = `Neon project ${this.config.projectId}`;
     try {

@@ -78,6 +78,17 @@ export class PageserverApi {
     return body;
   }
 
+  async listTimelines(options: CallOptions = {}): Promise<TimelineInfo[]> {
+    const { body } = await this.http.call<TimelineInfo[]>({
+      method: 'GET',
+      path: `/v1/tenant/${encodeURIComponent(this.tenantId)}/timeline`,
+      what: `list the timelines of tenant ${this.tenantId}`,
+      idempotent: true,
+      signal: options.signal,
+    });
+    return body;
+  }
+
   async createTimeline(
     request: { new_timeline_id: string; ancestor_timeline_id: string; ancestor_start_lsn: string },
     options: CallOptions & { onNotAcceptable?: (serverMessage: string) => LockstepError } = {},

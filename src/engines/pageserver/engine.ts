@@ -170,6 +170,32 @@ export class PageserverEngine implements Engine {
     return (await this.judge(at, options.signal)) ?? { restorable: true };
   }
 
+  /** For listings: one call for every timeline of the tenant, then each checkpoint judged against its timeline. */
+  async restorableMany(points: readonly PointInHistory[]): Promise<boolean[]> {
+    let timelines: Map<string, TimelineInfo>;
+    try {
+      timelines = new Map((await this.api.listTimelines()).map((t) => [t.timeline_id, t]));
+    } catch (error) {
+      this.log.warn(`listing without the pageserver's timelines: ${describeError(error)}`);
+      return points.map((at) => isLsn(at.lsn));
+    }
+    return points.map((at) => {
+      const info = timelines.get(at.timelineId);
+      if (!info || !isLsn(at.lsn)) return false;
+      return compareLsn(at.lsn, info.min_readable_lsn) >= 0 && compareLsn(at.lsn, info.last_record_lsn) <= 0;
+    });
+  }
+
+  /** The compute's connection string with the password from the secret store: what "Copy Connection String" copies. */
+  async connectionUrl(): Promise<string> {
+    if (!this.config.connectionString) {
+      throw new LockstepError('CONFIG', 'no pageserver.connectionString is configured', {
+        hint: 'Add the compute\'s connection string (without the password) to the pageserver section of .git/lockstep/config.json.',
+      });
+    }
+    return this.computeUrl();
+  }
+
   async status(options: OperationOptions = {}): Promise<EngineStatus> {
     const where = `pageserver ${this.config.apiUrl}, tenant ${this.config.tenantId}`;
     try {
@@ -263,7 +289,8 @@ export class PageserverEngine implements Engine {
       this.log.warn(`could not renew leases: ${describeError(error)}`);
     });
     const removed: string[] = [];
-    for (const fork of forksToDelete(this.state(), keep.map((at) => at.timelineId))) {
+    // Newest first: a fork can only be the child of an older one, and the pageserver deletes no parent.
+    for (const fork of forksToDelete(this.state(), keep.map((at) => at.timelineId)).reverse()) {
       throwIfAborted(options.signal, 'pruning');
       try {
         if (await this.deleteTimeline(fork.timelineId, options.signal)) {

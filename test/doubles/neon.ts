@@ -1,0 +1,459 @@
+// A Neon API v2 double: projects, branches, restore in place with operations that progress per poll, all checked against the contract.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { compareLsn, isLsn, type Lsn } from '../../src/core/lsn';
+import { CONTRACTS_DIR, OpenApiContract } from './contract';
+import { HistoryModel } from './history';
+import { ContractServer, type DoubleRequest, type DoubleResponse, type Fault, type LoggedExchange, type Violation } from './server';
+
+export type OperationStatus = 'scheduling' | 'running' | 'finished' | 'failed' | 'error' | 'cancelling' | 'cancelled' | 'skipped';
+
+/** The statuses an operation shows, one per poll; it stays on the last one. */
+export type OperationScript = readonly OperationStatus[];
+
+export const FINISHES: OperationScript = ['scheduling', 'running', 'finished'];
+export const FAILS_FOREVER: OperationScript = ['scheduling', 'running', 'failed'];
+export const NEVER_ENDS: OperationScript = ['scheduling', 'running'];
+export const IS_CANCELLED: OperationScript = ['scheduling', 'cancelling', 'cancelled'];
+/** Fails twice (Neon retries it), then finishes. */
+export const FAILS_THEN_FINISHES: OperationScript = ['scheduling', 'running', 'failed', 'running', 'error', 'running', 'finished'];
+
+export interface NeonDoubleOptions {
+  apiKey: string;
+  /** Handed out by connection_uri for the default branch (a real Postgres, so head() really queries one). */
+  connectionUri: string;
+  /** The compute's `pg_current_wal_insert_lsn()`: the head of the branch it serves. */
+  readComputeLsn: () => Promise<Lsn>;
+  projectId?: string;
+  historyRetentionSeconds?: number;
+  databaseName?: string;
+  roleName?: string;
+}
+
+interface BranchRecord {
+  id: string;
+  name: string;
+  timelineId: string;
+  parentId?: string;
+  createdAt: string;
+  updatedAt: string;
+  isDefault: boolean;
+  /** Where a branch without a compute ends (preserved branches). */
+  frozenHeadLsn?: Lsn;
+  deleted: boolean;
+}
+
+interface OperationRecord {
+  id: string;
+  branchId: string;
+  action: string;
+  script: OperationScript;
+  index: number;
+  failures: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface RestoreRecord {
+  branchId: string;
+  sourceTimelineId: string;
+  sourceLsn: Lsn;
+  preserveUnderName: string;
+  frozenHeadLsn: Lsn;
+  operations: string[];
+  state: 'running' | 'applied' | 'abandoned';
+}
+
+const TERMINAL_OK: ReadonlySet<OperationStatus> = new Set(['finished', 'skipped']);
+
+export class NeonDouble {
+  readonly server: ContractServer;
+  readonly history = new HistoryModel();
+  readonly projectId: string;
+  readonly mainBranchId: string;
+  readonly databaseName: string;
+  readonly roleName: string;
+  apiUrl = '';
+  historyRetentionSeconds: number;
+  private readonly branches = new Map<string, BranchRecord>();
+  private readonly operations = new Map<string, OperationRecord>();
+  private readonly restores: RestoreRecord[] = [];
+  private readonly restoreScripts: OperationScript[][] = [];
+  private timelineCounter = 0;
+  private readonly createdAt = new Date().toISOString();
+
+  private constructor(private readonly options: NeonDoubleOptions) {
+    this.projectId = options.projectId ?? 'lockstep-test-1234';
+    this.historyRetentionSeconds = options.historyRetentionSeconds ?? 86_400;
+    this.databaseName = options.databaseName ?? 'neondb';
+    this.roleName = options.roleName ?? 'neondb_owner';
+    this.mainBranchId = newBranchId('main');
+    const timelineId = this.newTimeline();
+    const now = new Date().toISOString();
+    this.branches.set(this.mainBranchId, { id: this.mainBranchId, name: 'main', timelineId, createdAt: now, updatedAt: now, isDefault: true, deleted: false });
+    const contract = OpenApiContract.load(path.join(CONTRACTS_DIR, 'neon-api-v2-shapes.json'));
+    const p = '/projects/{project_id}';
+    this.server = new ContractServer(
+      contract,
+      {
+        [`GET ${p}`]: (r) => this.getProject(r),
+        [`GET ${p}/branches`]: (r) => this.listBranches(r),
+        [`GET ${p}/branches/{branch_id}`]: (r) => this.getBranch(r),
+        [`DELETE ${p}/branches/{branch_id}`]: (r) => this.deleteBranch(r),
+        [`POST ${p}/branches/{branch_id}/restore`]: (r) => this.restore(r),
+        [`GET ${p}/operations/{operation_id}`]: (r) => this.getOperation(r),
+        [`GET ${p}/connection_uri`]: (r) => this.connectionUri(r),
+        [`GET ${p}/branches/{branch_id}/schema`]: (r) => this.schema(r),
+        [`GET ${p}/branches/{branch_id}/compare_schema`]: (r) => this.compareSchema(r),
+      },
+      {
+        authenticate: (request) =>
+          request.headers.authorization === `Bearer ${options.apiKey}` ? undefined : error(401, 'authentication failed: invalid API key'),
+        errorBody: (status, message) => errorBody(status, message),
+      },
+    );
+  }
+
+  static async start(options: NeonDoubleOptions): Promise<NeonDouble> {
+    const double = new NeonDouble(options);
+    double.apiUrl = `${await double.server.start()}/api/v2`;
+    return double;
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  get violations(): Violation[] {
+    return this.server.violations;
+  }
+
+  get log(): LoggedExchange[] {
+    return this.server.log;
+  }
+
+  inject(fault: Fault): void {
+    this.server.inject(fault);
+  }
+
+  clearFaults(): void {
+    this.server.clearFaults();
+  }
+
+  /** The operations the next restores return, one script per operation (default: two that finish). */
+  scriptNextRestore(...scripts: OperationScript[]): void {
+    this.restoreScripts.push(scripts);
+  }
+
+  /** Ends every restore still running as Neon would after a cancel, so the branch is free again. */
+  abandonRunningRestores(): void {
+    for (const restore of this.restores.filter((r) => r.state === 'running')) {
+      restore.state = 'abandoned';
+      for (const id of restore.operations) {
+        const op = this.operations.get(id)!;
+        op.script = ['cancelled'];
+        op.index = 0;
+      }
+    }
+  }
+
+  /** A test wrote `label` through the compute; the write ended at `lsn`. */
+  noteWrite(label: string, lsn: Lsn): void {
+    this.history.write(this.branch(this.mainBranchId).timelineId, lsn, label);
+  }
+
+  /** The labels a branch holds now (the default branch: what the compute serves). */
+  content(branchId = this.mainBranchId): string[] {
+    return this.history.contentAt(this.branch(branchId).timelineId);
+  }
+
+  liveBranches(): { id: string; name: string; isDefault: boolean }[] {
+    return [...this.branches.values()].filter((b) => !b.deleted).map((b) => ({ id: b.id, name: b.name, isDefault: b.isDefault }));
+  }
+
+  private branch(id: string): BranchRecord {
+    const branch = this.branches.get(id);
+    if (!branch) throw new Error(`no branch ${id}`);
+    return branch;
+  }
+
+  private newTimeline(parent?: { timelineId: string; lsn: Lsn }): string {
+    const id = `timeline-${++this.timelineCounter}`;
+    this.history.create(id, parent);
+    return id;
+  }
+
+  // ── handlers ──────────────────────────────────────────────────────────────
+
+  private checkProject(r: DoubleRequest): DoubleResponse | undefined {
+    return r.params.project_id === this.projectId ? undefined : error(404, `project ${r.params.project_id} not found`);
+  }
+
+  private liveBranch(id: string | undefined): BranchRecord | undefined {
+    const branch = id === undefined ? undefined : this.branches.get(id);
+    return branch && !branch.deleted ? branch : undefined;
+  }
+
+  private getProject(r: DoubleRequest): DoubleResponse {
+    return this.checkProject(r) ?? { status: 200, body: { project: this.projectBody() } };
+  }
+
+  private listBranches(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const search = r.query.get('search')?.toLowerCase();
+    const branches = [...this.branches.values()]
+      .filter((b) => !b.deleted && (!search || b.name.toLowerCase().includes(search) || b.id.includes(search)))
+      .map((b) => this.branchBody(b));
+    return { status: 200, body: { branches, annotations: {} } };
+  }
+
+  private getBranch(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const branch = this.liveBranch(r.params.branch_id);
+    if (!branch) return error(404, `branch ${r.params.branch_id} not found`);
+    return { status: 200, body: { branch: this.branchBody(branch), annotation: { object: { type: 'console/branch', id: branch.id }, value: {} } } };
+  }
+
+  private deleteBranch(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const branch = this.liveBranch(r.params.branch_id);
+    if (!branch) return error(404, `branch ${r.params.branch_id} not found`);
+    if (branch.isDefault) return error(400, 'the default branch cannot be deleted');
+    if (this.busy(branch.id)) return error(423, 'project already has running conflicting operations, scheduling of new ones is prohibited');
+    branch.deleted = true;
+    const op = this.newOperation(branch.id, 'delete_timeline', ['running', 'finished']);
+    return { status: 200, body: { branch: this.branchBody(branch), operations: [this.operationBody(op)] } };
+  }
+
+  private async restore(r: DoubleRequest): Promise<DoubleResponse> {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const branch = this.liveBranch(r.params.branch_id);
+    if (!branch) return error(404, `branch ${r.params.branch_id} not found`);
+    const body = r.body as { source_branch_id: string; source_lsn?: string; source_timestamp?: string; preserve_under_name?: string };
+    const source = this.liveBranch(body.source_branch_id);
+    if (!source) return error(404, `source branch ${body.source_branch_id} not found`);
+    if (body.source_lsn !== undefined && body.source_timestamp !== undefined) return error(400, 'source_lsn and source_timestamp are mutually exclusive');
+    if (source.id === branch.id && !body.preserve_under_name) return error(400, 'restoring a branch from its own history requires preserve_under_name');
+    if (body.preserve_under_name && [...this.branches.values()].some((b) => !b.deleted && b.name === body.preserve_under_name)) {
+      return error(400, `a branch named ${body.preserve_under_name} already exists`);
+    }
+    if (this.busy(branch.id) || this.busy(source.id)) return error(423, 'project already has running conflicting operations, scheduling of new ones is prohibited');
+    const computeLsn = await this.options.readComputeLsn();
+    const sourceHead = source.frozenHeadLsn ?? computeLsn;
+    const sourceLsn = body.source_lsn ?? sourceHead;
+    if (!isLsn(sourceLsn)) return error(400, `invalid LSN ${sourceLsn}`);
+    if (compareLsn(sourceLsn, sourceHead) > 0) return error(400, `LSN ${sourceLsn} is beyond the head of branch ${source.id} (${sourceHead})`);
+    const scripts = this.restoreScripts.shift() ?? [FINISHES, FINISHES];
+    const ops = scripts.map((script, i) => this.newOperation(branch.id, i === 0 ? 'create_timeline' : 'start_compute', script));
+    const restore: RestoreRecord = {
+      branchId: branch.id,
+      sourceTimelineId: source.timelineId,
+      sourceLsn,
+      preserveUnderName: body.preserve_under_name ?? `${branch.name}_old_${Date.now()}`,
+      frozenHeadLsn: computeLsn,
+      operations: ops.map((op) => op.id),
+      state: 'running',
+    };
+    this.restores.push(restore);
+    this.settle(restore);
+    return { status: 200, body: { branch: this.branchBody(branch), operations: ops.map((op) => this.operationBody(op)) } };
+  }
+
+  private getOperation(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const op = this.operations.get(r.params.operation_id!);
+    if (!op) return error(404, `operation ${r.params.operation_id} not found`);
+    if (op.index < op.script.length - 1) {
+      op.index += 1;
+      op.updatedAt = new Date().toISOString();
+      const status = op.script[op.index]!;
+      if (status === 'failed' || status === 'error') op.failures += 1;
+    }
+    const restore = this.restores.find((x) => x.operations.includes(op.id));
+    if (restore) this.settle(restore);
+    return { status: 200, body: { operation: this.operationBody(op) } };
+  }
+
+  private connectionUri(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const branchId = r.query.get('branch_id') ?? this.mainBranchId;
+    const branch = this.liveBranch(branchId);
+    if (!branch) return error(404, `branch ${branchId} not found`);
+    if (branch.id !== this.mainBranchId) return error(404, `branch ${branchId} has no read-write endpoint`);
+    if (r.query.get('database_name') !== this.databaseName) return error(404, `database ${r.query.get('database_name')} not found`);
+    if (r.query.get('role_name') !== this.roleName) return error(404, `role ${r.query.get('role_name')} not found`);
+    return { status: 200, body: { uri: this.options.connectionUri } };
+  }
+
+  private schemaAt(r: DoubleRequest, branchParam: string, lsnParam: string): { tables: string[] } | DoubleResponse {
+    const branch = this.liveBranch(branchParam);
+    if (!branch) return error(404, `branch ${branchParam} not found`);
+    if (r.query.get('db_name') !== this.databaseName) return error(404, `database ${r.query.get('db_name')} not found`);
+    const lsn = r.query.get(lsnParam) ?? undefined;
+    if (lsn !== undefined && !isLsn(lsn)) return error(400, `invalid LSN ${lsn}`);
+    return { tables: [...new Set(this.history.contentAt(branch.timelineId, lsn))].map((label) => `label_${label}`) };
+  }
+
+  private schema(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const found = this.schemaAt(r, r.params.branch_id!, 'lsn');
+    if ('status' in found) return found;
+    return {
+      status: 200,
+      body: {
+        sql: found.tables.map((t) => `CREATE TABLE public.${t} (id integer);`).join('\n'),
+        json: { tables: found.tables.map((name) => ({ schema: 'public', name, columns: [{ name: 'id', type: 'integer' }] })) },
+      },
+    };
+  }
+
+  private compareSchema(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const target = this.schemaAt(r, r.params.branch_id!, 'lsn');
+    if ('status' in target) return target;
+    const baseId = r.query.get('base_branch_id') ?? this.branch(r.params.branch_id!).parentId ?? this.mainBranchId;
+    const base = this.schemaAt(r, baseId, 'base_lsn');
+    if ('status' in base) return base;
+    const lines = [
+      ...base.tables.filter((t) => !target.tables.includes(t)).map((t) => `-CREATE TABLE public.${t} (id integer);`),
+      ...target.tables.filter((t) => !base.tables.includes(t)).map((t) => `+CREATE TABLE public.${t} (id integer);`),
+    ];
+    return { status: 200, body: { diff: lines.length ? `--- a/${baseId}\n+++ b/${r.params.branch_id}\n${lines.join('\n')}\n` : '' } };
+  }
+
+  // ── model ─────────────────────────────────────────────────────────────────
+
+  private busy(branchId: string): boolean {
+    return this.restores.some((r) => r.state === 'running' && r.branchId === branchId);
+  }
+
+  private status(op: OperationRecord): OperationStatus {
+    return op.script[op.index]!;
+  }
+
+  /** A restore takes effect when its last operation finishes, as Neon's does. */
+  private settle(restore: RestoreRecord): void {
+    if (restore.state !== 'running') return;
+    const ops = restore.operations.map((id) => this.operations.get(id)!);
+    if (ops.some((op) => this.status(op) === 'cancelled')) {
+      restore.state = 'abandoned';
+      return;
+    }
+    if (!ops.every((op) => TERMINAL_OK.has(this.status(op)))) return;
+    const branch = this.branch(restore.branchId);
+    const now = new Date().toISOString();
+    const preserved: BranchRecord = {
+      id: newBranchId('preserved'),
+      name: restore.preserveUnderName,
+      timelineId: branch.timelineId,
+      createdAt: now,
+      updatedAt: now,
+      isDefault: false,
+      frozenHeadLsn: restore.frozenHeadLsn,
+      deleted: false,
+    };
+    if (branch.parentId) preserved.parentId = branch.parentId;
+    this.branches.set(preserved.id, preserved);
+    branch.timelineId = this.newTimeline({ timelineId: restore.sourceTimelineId, lsn: restore.sourceLsn });
+    branch.updatedAt = now;
+    restore.state = 'applied';
+  }
+
+  private newOperation(branchId: string, action: string, script: OperationScript): OperationRecord {
+    const now = new Date().toISOString();
+    const op: OperationRecord = { id: randomUUID(), branchId, action, script, index: 0, failures: 0, createdAt: now, updatedAt: now };
+    this.operations.set(op.id, op);
+    return op;
+  }
+
+  private operationBody(op: OperationRecord): Record<string, unknown> {
+    const status = this.status(op);
+    return {
+      id: op.id,
+      project_id: this.projectId,
+      branch_id: op.branchId,
+      action: op.action,
+      status,
+      ...(status === 'failed' || status === 'error' ? { error: 'timeline creation failed: pageserver unavailable' } : {}),
+      failures_count: op.failures,
+      created_at: op.createdAt,
+      updated_at: op.updatedAt,
+      total_duration_ms: 10 * op.index,
+    };
+  }
+
+  private branchBody(b: BranchRecord): Record<string, unknown> {
+    return {
+      id: b.id,
+      project_id: this.projectId,
+      ...(b.parentId ? { parent_id: b.parentId } : {}),
+      name: b.name,
+      current_state: this.busy(b.id) ? 'init' : 'ready',
+      state_changed_at: b.updatedAt,
+      creation_source: 'console',
+      created_at: b.createdAt,
+      updated_at: b.updatedAt,
+      default: b.isDefault,
+      protected: false,
+      cpu_used_sec: 0,
+      active_time_seconds: 0,
+      compute_time_seconds: 0,
+      written_data_bytes: 0,
+      data_transfer_bytes: 0,
+    };
+  }
+
+  private projectBody(): Record<string, unknown> {
+    return {
+      id: this.projectId,
+      platform_id: 'aws',
+      region_id: 'aws-eu-central-1',
+      name: 'lockstep-test',
+      provisioner: 'k8s-neonvm',
+      pg_version: 17,
+      proxy_host: 'eu-central-1.aws.neon.tech',
+      branch_logical_size_limit: 0,
+      branch_logical_size_limit_bytes: 0,
+      store_passwords: true,
+      cpu_used_sec: 0,
+      creation_source: 'console',
+      history_retention_seconds: this.historyRetentionSeconds,
+      created_at: this.createdAt,
+      updated_at: this.createdAt,
+      owner_id: 'owner-1',
+      consumption_period_start: this.createdAt,
+      consumption_period_end: this.createdAt,
+      active_time_seconds: 0,
+      compute_time_seconds: 0,
+      written_data_bytes: 0,
+      data_transfer_bytes: 0,
+      data_storage_bytes_hour: 0,
+    };
+  }
+}
+
+function newBranchId(word: string): string {
+  return `br-${word}-${randomBytes(4).toString('hex')}`;
+}
+
+function errorBody(status: number, message: string): Record<string, unknown> {
+  return { code: status === 423 ? 'LOCKED' : '', message, request_id: randomUUID() };
+}
+
+function error(status: number, message: string): DoubleResponse {
+  return { status, body: errorBody(status, message) };
+}
+
+/** Error answers as Neon sends them, for fault injection. */
+export function neonError(status: number, message: string): unknown {
+  return errorBody(status, message);
+}

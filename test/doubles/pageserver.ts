@@ -1,0 +1,287 @@
+// A pageserver double (timelines, branching, GC cutoff, LSN leases) checked against the OpenAPI spec, plus the compute owner's repoint endpoint.
+
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { compareLsn, formatLsn, isLsn, parseLsn, type Lsn } from '../../src/core/lsn';
+import { CONTRACTS_DIR, OpenApiContract } from './contract';
+import { HistoryModel } from './history';
+import { ContractServer, type DoubleRequest, type DoubleResponse, type Fault, type LoggedExchange, type Violation } from './server';
+
+/** Error statuses the pageserver's HTTP layer can answer on any route, always with `{msg}`. */
+const GENERIC_ERRORS = [400, 401, 403, 404, 409, 412, 429, 500, 503];
+
+export const REPOINT_PATH = '/compute/repoint';
+
+export interface PageserverDoubleOptions {
+  tenantId?: string;
+  /** When set, every call but /v1/status needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** When set, the repoint endpoint needs `Authorization: Bearer <repointToken>`. */
+  repointToken?: string;
+  /** False: the lease endpoint answers 404, as on a pageserver without it. */
+  leasesOffered?: boolean;
+}
+
+interface TimelineRecord {
+  id: string;
+  lastRecordLsn: Lsn;
+  gcCutoffLsn: Lsn;
+  ancestor?: { timelineId: string; lsn: Lsn };
+  /** Polls left before a deletion completes; undefined when not deleting. */
+  deletingPolls?: number;
+  deleted: boolean;
+}
+
+export class PageserverDouble {
+  readonly server: ContractServer;
+  readonly history = new HistoryModel();
+  readonly tenantId: string;
+  readonly rootTimelineId: string;
+  apiUrl = '';
+  repointUrl = '';
+  /** The timeline the (imagined) compute serves: the last one the repoint endpoint was told. */
+  serving: string;
+  readonly repoints: { tenant_id: string; timeline_id: string }[] = [];
+  leasesOffered: boolean;
+  private readonly timelines = new Map<string, TimelineRecord>();
+  private readonly leases: { timelineId: string; lsn: Lsn; validUntil: number }[] = [];
+
+  private constructor(private readonly options: PageserverDoubleOptions) {
+    this.tenantId = options.tenantId ?? randomBytes(16).toString('hex');
+    this.leasesOffered = options.leasesOffered ?? true;
+    this.rootTimelineId = randomBytes(16).toString('hex');
+    this.timelines.set(this.rootTimelineId, { id: this.rootTimelineId, lastRecordLsn: '0/1000000', gcCutoffLsn: '0/1000000', deleted: false });
+    this.history.create(this.rootTimelineId);
+    this.serving = this.rootTimelineId;
+    const contract = OpenApiContract.load(path.join(CONTRACTS_DIR, 'pageserver-openapi.yml'), {
+      undocumentedErrors: { statuses: GENERIC_ERRORS, schemaRef: '#/components/schemas/Error' },
+    });
+    const t = '/v1/tenant/{tenant_id}';
+    this.server = new ContractServer(
+      contract,
+      {
+        'GET /v1/status': () => ({ status: 200, body: { id: 1 } }),
+        [`GET ${t}`]: (r) => this.checkTenant(r.params.tenant_id) ?? { status: 200, body: { id: this.tenantId, attachment_status: { slug: 'attached', data: {} } } },
+        [`GET ${t}/timeline`]: (r) => this.checkTenant(r.params.tenant_id) ?? { status: 200, body: this.live().map((tl) => this.info(tl)) },
+        [`POST ${t}/timeline`]: (r) => this.createTimeline(r),
+        [`GET ${t}/timeline/{timeline_id}`]: (r) => this.getTimeline(r),
+        [`DELETE ${t}/timeline/{timeline_id}`]: (r) => this.deleteTimeline(r),
+        'POST /v1/tenant/{tenant_shard_id}/timeline/{timeline_id}/lsn_lease': (r) => this.lease(r),
+      },
+      {
+        authenticate: (request, operation) => {
+          if (!options.token || operation.template === '/v1/status') return undefined;
+          return request.headers.authorization === `Bearer ${options.token}` ? undefined : fail(401, 'malformed or missing authorization header');
+        },
+        errorBody: (_status, message) => ({ msg: message }),
+      },
+    );
+    this.server.route('POST', REPOINT_PATH, (r) => this.repoint(r));
+  }
+
+  static async start(options: PageserverDoubleOptions = {}): Promise<PageserverDouble> {
+    const double = new PageserverDouble(options);
+    double.apiUrl = await double.server.start();
+    double.repointUrl = `${double.apiUrl}${REPOINT_PATH}`;
+    return double;
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  get violations(): Violation[] {
+    return this.server.violations;
+  }
+
+  get log(): LoggedExchange[] {
+    return this.server.log;
+  }
+
+  inject(fault: Fault): void {
+    this.server.inject(fault);
+  }
+
+  clearFaults(): void {
+    this.server.clearFaults();
+  }
+
+  /** The compute wrote `label` on the timeline it serves: WAL moves on. */
+  write(label: string): Lsn {
+    const timeline = this.get(this.serving);
+    const lsn = formatLsn(parseLsn(timeline.lastRecordLsn) + 0x2000n + BigInt(Math.floor(Math.random() * 0x100)) * 8n);
+    this.history.write(timeline.id, lsn, label);
+    timeline.lastRecordLsn = lsn;
+    return lsn;
+  }
+
+  /** Labels the serving timeline holds. */
+  content(timelineId = this.serving): string[] {
+    return this.history.contentAt(timelineId);
+  }
+
+  /**
+   * GC up to `horizon`: never past a valid lease, never backwards. (Children's
+   * branch points keep their pages, but do not hold the cutoff back: a new
+   * branch below it is refused all the same.)
+   */
+  gc(timelineId: string, horizon: Lsn): Lsn {
+    const timeline = this.get(timelineId);
+    let cutoff = compareLsn(horizon, timeline.lastRecordLsn) > 0 ? timeline.lastRecordLsn : horizon;
+    const now = Date.now();
+    for (const lease of this.leases.filter((l) => l.timelineId === timelineId && l.validUntil > now)) {
+      if (compareLsn(lease.lsn, cutoff) < 0) cutoff = lease.lsn;
+    }
+    if (compareLsn(cutoff, timeline.gcCutoffLsn) > 0) timeline.gcCutoffLsn = cutoff;
+    return timeline.gcCutoffLsn;
+  }
+
+  timelineIds(): string[] {
+    return this.live().map((t) => t.id);
+  }
+
+  leasesOn(timelineId: string): Lsn[] {
+    return this.leases.filter((l) => l.timelineId === timelineId).map((l) => l.lsn);
+  }
+
+  private get(id: string): TimelineRecord {
+    const timeline = this.timelines.get(id);
+    if (!timeline) throw new Error(`no timeline ${id}`);
+    return timeline;
+  }
+
+  private live(): TimelineRecord[] {
+    return [...this.timelines.values()].filter((t) => !t.deleted);
+  }
+
+  private checkTenant(tenantId: string | undefined): DoubleResponse | undefined {
+    return tenantId === this.tenantId ? undefined : fail(404, `tenant ${tenantId} not found`);
+  }
+
+  private liveTimeline(id: string | undefined): TimelineRecord | undefined {
+    const timeline = id === undefined ? undefined : this.timelines.get(id);
+    return timeline && !timeline.deleted ? timeline : undefined;
+  }
+
+  private info(t: TimelineRecord): Record<string, unknown> {
+    return {
+      timeline_id: t.id,
+      tenant_id: this.tenantId,
+      last_record_lsn: t.lastRecordLsn,
+      disk_consistent_lsn: t.lastRecordLsn,
+      remote_consistent_lsn: t.lastRecordLsn,
+      prev_record_lsn: t.lastRecordLsn,
+      ...(t.ancestor ? { ancestor_timeline_id: t.ancestor.timelineId, ancestor_lsn: t.ancestor.lsn } : {}),
+      current_logical_size: 8192 * (this.history.contentAt(t.id).length + 1),
+      state: t.deletingPolls === undefined ? 'Active' : 'Stopping',
+      min_readable_lsn: t.gcCutoffLsn,
+      applied_gc_cutoff_lsn: t.gcCutoffLsn,
+    };
+  }
+
+  private getTimeline(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkTenant(r.params.tenant_id);
+    if (refused) return refused;
+    const timeline = this.liveTimeline(r.params.timeline_id);
+    if (!timeline) return fail(404, `timeline ${r.params.timeline_id} not found`);
+    return { status: 200, body: this.info(timeline) };
+  }
+
+  private createTimeline(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkTenant(r.params.tenant_id);
+    if (refused) return refused;
+    const body = r.body as { new_timeline_id: string; ancestor_timeline_id?: string; ancestor_start_lsn?: string };
+    if (!/^[0-9a-f]{32}$/.test(body.new_timeline_id)) return fail(400, `invalid timeline id ${body.new_timeline_id}`);
+    if (!body.ancestor_timeline_id) return fail(400, 'this double only branches existing timelines');
+    const ancestor = this.liveTimeline(body.ancestor_timeline_id);
+    if (!ancestor) return fail(404, `ancestor timeline ${body.ancestor_timeline_id} not found`);
+    const lsn = body.ancestor_start_lsn ?? ancestor.lastRecordLsn;
+    if (!isLsn(lsn)) return fail(400, `invalid lsn ${lsn}`);
+    const existing = this.timelines.get(body.new_timeline_id);
+    if (existing) {
+      const same = existing.ancestor?.timelineId === ancestor.id && existing.ancestor.lsn === lsn && !existing.deleted;
+      return same ? { status: 201, body: this.info(existing) } : fail(409, `timeline ${body.new_timeline_id} already exists with different parameters`);
+    }
+    if (compareLsn(lsn, ancestor.gcCutoffLsn) < 0) {
+      return fail(406, `invalid start lsn ${lsn} for ancestor timeline ${ancestor.id}: less than latest GC cutoff ${ancestor.gcCutoffLsn}`);
+    }
+    if (compareLsn(lsn, ancestor.lastRecordLsn) > 0) {
+      return fail(406, `invalid start lsn ${lsn}: beyond the last record lsn ${ancestor.lastRecordLsn} of ${ancestor.id}`);
+    }
+    const timeline: TimelineRecord = {
+      id: body.new_timeline_id,
+      lastRecordLsn: lsn,
+      gcCutoffLsn: lsn,
+      ancestor: { timelineId: ancestor.id, lsn },
+      deleted: false,
+    };
+    this.timelines.set(timeline.id, timeline);
+    this.history.create(timeline.id, { timelineId: ancestor.id, lsn });
+    return { status: 201, body: this.info(timeline) };
+  }
+
+  private deleteTimeline(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkTenant(r.params.tenant_id);
+    if (refused) return refused;
+    const timeline = this.liveTimeline(r.params.timeline_id);
+    if (!timeline) return fail(404, `timeline ${r.params.timeline_id} not found`);
+    if (this.live().some((c) => c.ancestor?.timelineId === timeline.id)) return fail(412, `timeline ${timeline.id} has child timelines`);
+    if (timeline.deletingPolls === undefined) timeline.deletingPolls = 1;
+    if (timeline.deletingPolls > 0) {
+      timeline.deletingPolls -= 1;
+      return fail(409, 'deletion is already in progress, continue polling');
+    }
+    timeline.deleted = true;
+    return fail(404, `timeline ${timeline.id} not found`);
+  }
+
+  private lease(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkTenant(r.params.tenant_shard_id);
+    if (refused) return refused;
+    if (!this.leasesOffered) return fail(404, 'not found');
+    const timeline = this.liveTimeline(r.params.timeline_id);
+    if (!timeline) return fail(404, `timeline ${r.params.timeline_id} not found`);
+    const { lsn } = r.body as { lsn: string };
+    if (!isLsn(lsn)) return fail(400, `invalid lsn ${lsn}`);
+    if (compareLsn(lsn, timeline.gcCutoffLsn) < 0) return fail(400, `tried to request an lsn lease for an lsn below the latest gc cutoff ${timeline.gcCutoffLsn}`);
+    const validUntil = Date.now() + 10 * 60_000;
+    const existing = this.leases.find((l) => l.timelineId === timeline.id && l.lsn === lsn);
+    if (existing) existing.validUntil = validUntil;
+    else this.leases.push({ timelineId: timeline.id, lsn, validUntil });
+    return { status: 200, body: { valid_until: new Date(validUntil).toISOString() } };
+  }
+
+  /** The compute owner's endpoint: Lockstep's own small contract, `POST {tenant_id, timeline_id}`. */
+  private repoint(r: DoubleRequest): DoubleResponse {
+    if (this.options.repointToken && r.headers.authorization !== `Bearer ${this.options.repointToken}`) return fail(401, 'bad token');
+    const body = r.body as Record<string, unknown> | undefined;
+    const problems: string[] = [];
+    if (r.headers['content-type'] !== 'application/json') problems.push('content-type must be application/json');
+    if (typeof body !== 'object' || body === null) problems.push('body must be a JSON object');
+    else {
+      const keys = Object.keys(body).sort().join(',');
+      if (keys !== 'tenant_id,timeline_id') problems.push(`body must have exactly tenant_id and timeline_id, got ${keys}`);
+      if (typeof body.timeline_id !== 'string' || !/^[0-9a-f]{32}$/.test(body.timeline_id)) problems.push('timeline_id must be 32 hex digits');
+    }
+    if (r.query.size > 0) problems.push('the repoint endpoint takes no query');
+    if (problems.length > 0) {
+      for (const problem of problems) this.server.violations.push({ request: `POST ${REPOINT_PATH}`, problem });
+      return fail(400, problems.join('; '));
+    }
+    const { tenant_id, timeline_id } = body as { tenant_id: string; timeline_id: string };
+    if (tenant_id !== this.tenantId) return fail(404, `tenant ${tenant_id} not found`);
+    if (!this.liveTimeline(timeline_id)) return fail(404, `timeline ${timeline_id} not found`);
+    this.serving = timeline_id;
+    this.repoints.push({ tenant_id, timeline_id });
+    return { status: 200, body: { serving: timeline_id } };
+  }
+}
+
+function fail(status: number, msg: string): DoubleResponse {
+  return { status, body: { msg } };
+}
+
+/** Error answers as the pageserver sends them, for fault injection. */
+export function pageserverError(msg: string): unknown {
+  return { msg };
+}

@@ -1,0 +1,464 @@
+// The Neon engine against the Neon double (head over a real Postgres): the conformance suite, the restore-and-poll wire sequence, secrets.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { EngineContext, PointInHistory } from '../../../src/core/engine';
+import { LockstepError, isLockstepError, type ErrorCode } from '../../../src/core/errors';
+import { isLsn } from '../../../src/core/lsn';
+import { NEON_API_KEY_SECRET } from '../../../src/engines/neon/api';
+import { NeonEngine, type NeonEngineOptions } from '../../../src/engines/neon/engine';
+import { loadNeonState, neonStateFile } from '../../../src/engines/neon/history';
+import { connectNeonProject } from '../../../src/engines/neon/setup';
+import { CapturingLog } from '../../doubles/log';
+import { FAILS_FOREVER, FAILS_THEN_FINISHES, FINISHES, IS_CANCELLED, NEVER_ENDS, NeonDouble, neonError } from '../../doubles/neon';
+import type { Fault } from '../../doubles/server';
+import { sql } from '../../support/fingerprint';
+import { startScratchPostgres, type ScratchPostgres } from '../../support/postgres';
+import { defineEngineConformance, type ConformanceHarness, type FaultKind } from './suite';
+
+const API_KEY = 'neon_test_key_7f3c9a1e5b2d4f60a8c1e3b5d7f9a2c4';
+
+const FAST: NeonEngineOptions = {
+  retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+  poll: { initialDelayMs: 5, maxDelayMs: 20, timeoutMs: 5_000, failedGraceMs: 100 },
+  computeTimeoutMs: 10_000,
+  env: {},
+};
+
+interface NeonSetup extends ConformanceHarness {
+  double: NeonDouble;
+  engine: NeonEngine;
+  ctx: EngineContext;
+  log: CapturingLog;
+  dir: string;
+  mark(): Promise<PointInHistory>;
+}
+
+const restoreCall = (r: { method: string; template: string | undefined }) => r.method === 'POST' && (r.template?.endsWith('/restore') ?? false);
+const operationCall = (r: { method: string; template: string | undefined }) => r.method === 'GET' && (r.template?.includes('/operations/') ?? false);
+
+/** Where each fault goes: on the restore request, except a dropped connection that must be retried (a poll). */
+function neonFault(kind: FaultKind, times: number | 'always'): Fault {
+  const onRestore = { match: restoreCall, times };
+  switch (kind) {
+    case 'auth':
+      return { kind: 'status', status: 401, body: neonError(401, 'invalid API key'), ...onRestore };
+    case 'not-found':
+      return { kind: 'status', status: 404, body: neonError(404, 'branch not found'), ...onRestore };
+    case 'busy':
+      return { kind: 'status', status: 423, body: neonError(423, 'project already has running conflicting operations'), ...onRestore };
+    case 'rate-limited':
+      return { kind: 'status', status: 429, body: neonError(429, 'too many requests'), retryAfterSeconds: 0, ...onRestore };
+    case 'server-error':
+      return { kind: 'status', status: 503, body: neonError(503, 'service unavailable'), ...onRestore };
+    case 'network':
+      // A restore whose connection dropped may have happened, so it is never resent; polls are.
+      return times === 'always' ? { kind: 'drop', ...onRestore } : { kind: 'drop', match: operationCall, times };
+  }
+}
+
+async function makeNeonSetup(pg: ScratchPostgres, options: NeonEngineOptions = FAST, configExtra: { keepPreservedBranches?: number } = {}): Promise<NeonSetup> {
+  const readComputeLsn = async () => String((await sql(pg.url, 'SELECT pg_current_wal_insert_lsn()::text AS lsn'))[0]!.lsn);
+  const double = await NeonDouble.start({ apiKey: API_KEY, connectionUri: pg.url, readComputeLsn });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-neon-'));
+  const lockstepDir = path.join(dir, 'lockstep');
+  fs.mkdirSync(lockstepDir);
+  const log = new CapturingLog();
+  const ctx: EngineContext = { lockstepDir, log, secrets: { get: async (name) => (name === NEON_API_KEY_SECRET ? API_KEY : undefined) } };
+  const engine = new NeonEngine(
+    { projectId: double.projectId, branchId: double.mainBranchId, databaseName: double.databaseName, roleName: double.roleName, apiUrl: double.apiUrl, ...configExtra },
+    ctx,
+    options,
+  );
+  // Labels written before this double existed belong to no branch it knows; start from an empty model.
+  return {
+    double,
+    engine,
+    ctx,
+    log,
+    dir,
+    async write(label) {
+      await sql(pg.url, 'INSERT INTO conformance (label) VALUES ($1)', [label]);
+      double.noteWrite(label, await readComputeLsn());
+    },
+    async readLabels() {
+      return double.content();
+    },
+    async address() {
+      const status = await engine.status();
+      assert.equal(status.state, 'running', status.summary);
+      return status.address!;
+    },
+    async expiredPoint() {
+      const head = await engine.head();
+      return { ...head, createdAt: new Date(Date.now() - (double.historyRetentionSeconds + 3600) * 1000).toISOString() };
+    },
+    unknownTimelineId: 'br-never-existed-00000000',
+    injectFault(kind, times) {
+      double.inject(neonFault(kind, times));
+    },
+    clearFaults() {
+      double.clearFaults();
+    },
+    violations() {
+      return double.violations.map((v) => `${v.request}: ${v.problem}`);
+    },
+    async mark() {
+      const head = await engine.head();
+      return { ...head, createdAt: new Date().toISOString() };
+    },
+    async close() {
+      await engine.close();
+      await double.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function rejectsWith(work: Promise<unknown>, code: ErrorCode): Promise<LockstepError> {
+  try {
+    await work;
+  } catch (error) {
+    assert.ok(isLockstepError(error), `expected LockstepError ${code}, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+async function restore(s: NeonSetup, at: PointInHistory) {
+  return s.engine.repoint(await s.engine.fork(at));
+}
+
+async function waitUntil(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('neon engine (Neon double, real Postgres for the compute)', function () {
+  this.timeout(120_000);
+  let pg: ScratchPostgres;
+
+  before(async function () {
+    pg = await startScratchPostgres();
+    await sql(pg.url, 'CREATE TABLE conformance (id serial PRIMARY KEY, label text NOT NULL)');
+  });
+
+  after(async function () {
+    await pg?.stop();
+  });
+
+  defineEngineConformance('neon', () => makeNeonSetup(pg), { faults: ['auth', 'not-found', 'busy', 'rate-limited', 'server-error', 'network'] });
+
+  describe('neon: the restore on the wire', function () {
+    let s: NeonSetup;
+    beforeEach(async () => {
+      s = await makeNeonSetup(pg);
+    });
+    afterEach(async function () {
+      const violations = s.violations!();
+      await s.close();
+      // A request outside the contract fails the test that made it.
+      if (this.currentTest?.state === 'passed') assert.deepEqual(violations, []);
+    });
+
+    it('a restore is exactly: POST restore, then polls of every returned operation until finished, then the preserved branch', async () => {
+      await s.write('wire-a');
+      const m = await s.mark();
+      await s.write('wire-b');
+      const handle = await s.engine.fork(m);
+      const from = s.double.log.length;
+      const head = await s.engine.repoint(handle);
+      const calls = s.double.log.slice(from);
+      const p = `/projects/${s.double.projectId}`;
+
+      const post = calls[0]!;
+      assert.equal(`${post.method} ${post.path}`, `POST ${p}/branches/${s.double.mainBranchId}/restore`);
+      const body = post.body as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['preserve_under_name', 'source_branch_id', 'source_lsn']);
+      assert.equal(body.source_branch_id, s.double.mainBranchId, 'a marker taken since the last restore restores from the branch itself');
+      assert.equal(body.source_lsn, m.lsn);
+      assert.match(String(body.preserve_under_name), /^lockstep-pre-restore-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/);
+      const ops = (post.response as { operations: { id: string }[] }).operations.map((o) => o.id);
+      assert.equal(ops.length, 2);
+
+      // Each operation goes scheduling → running → finished: two polls each, in rounds, nothing after it finished.
+      const expected = [
+        `POST ${p}/branches/${s.double.mainBranchId}/restore`,
+        ...ops.map((id) => `GET ${p}/operations/${id}`),
+        ...ops.map((id) => `GET ${p}/operations/${id}`),
+        `GET ${p}/branches?search=${body.preserve_under_name}`,
+      ];
+      assert.deepEqual(
+        calls.map((c) => `${c.method} ${c.path}${Object.keys(c.query).length ? `?${new URLSearchParams(c.query)}` : ''}`),
+        expected,
+      );
+      const statuses = calls.filter(operationCall).map((c) => (c.response as { operation: { status: string } }).operation.status);
+      assert.deepEqual(statuses, ['running', 'running', 'finished', 'finished']);
+      assert.equal(calls.filter((c) => c.method !== 'GET').length, 1, 'one change only: the restore');
+
+      assert.deepEqual(s.double.content(), ['wire-a']);
+      assert.equal(head.timelineId, s.double.mainBranchId, 'the branch id, and so the connection string, stays');
+      const state = loadNeonState(neonStateFile(s.ctx.lockstepDir), s.double.projectId);
+      assert.equal(state.restores.length, 1);
+      const preserved = s.double.liveBranches().find((b) => b.name === body.preserve_under_name);
+      assert.ok(preserved, 'Neon kept the pre-restore state');
+      assert.equal(state.restores[0]!.preservedBranchId, preserved.id);
+      assert.equal(state.restores[0]!.status, 'finished');
+      assert.deepEqual(s.double.content(preserved.id), ['wire-a', 'wire-b'], 'the preserved branch holds what was replaced');
+    });
+
+    it('a checkpoint from before a restore is restored from the branch that restore preserved', async () => {
+      await s.write('map-a');
+      const m1 = await s.mark();
+      await s.write('map-b');
+      const m2 = await s.mark();
+      await restore(s, m1);
+      const preservedId = loadNeonState(neonStateFile(s.ctx.lockstepDir), s.double.projectId).restores[0]!.preservedBranchId!;
+      const from = s.double.log.length;
+      await restore(s, m2);
+      const post = s.double.log.slice(from).find(restoreCall)!;
+      assert.equal((post.body as { source_branch_id: string }).source_branch_id, preservedId);
+      assert.equal((post.body as { source_lsn: string }).source_lsn, m2.lsn);
+      assert.deepEqual(s.double.content(), ['map-a', 'map-b']);
+    });
+
+    it('Neon retrying a failed operation is not a failure; a lasting failure is, after the bound', async () => {
+      await s.write('fail-a');
+      const m = await s.mark();
+      await s.write('fail-b');
+      // failed, running, error, running, finished: each failure is shorter than the grace, so Neon's retries are waited out.
+      s.double.scriptNextRestore(FAILS_THEN_FINISHES);
+      await restore(s, m);
+      assert.deepEqual(s.double.content(), ['fail-a']);
+      await s.write('fail-c');
+      // A failure that outlasts the grace is reported.
+      s.double.scriptNextRestore(FAILS_FOREVER);
+      const error = await rejectsWith(restore(s, m), 'REMOTE');
+      assert.match(error.message, /operation create_timeline .* is failed after \d+ failure\(s\): timeline creation failed/);
+      assert.match(error.hint ?? '', /Neon may still retry/);
+      s.double.abandonRunningRestores();
+      assert.deepEqual(s.double.content(), ['fail-a', 'fail-c'], 'the failed restore did not take effect');
+    });
+
+    it('an operation Neon cancels fails the restore', async () => {
+      await s.write('cancelled-a');
+      const m = await s.mark();
+      s.double.scriptNextRestore(FINISHES, IS_CANCELLED);
+      const error = await rejectsWith(restore(s, m), 'REMOTE');
+      assert.match(error.message, /cancelled operation start_compute/);
+    });
+
+    it('a slow restore can be cancelled; the branch is then busy until Neon is done', async () => {
+      await s.write('slow-a');
+      const m = await s.mark();
+      await s.write('slow-b');
+      s.double.scriptNextRestore(NEVER_ENDS, FINISHES);
+      const controller = new AbortController();
+      const handle = await s.engine.fork(m);
+      const pending = s.engine.repoint(handle, { signal: controller.signal, onProgress: () => undefined });
+      await waitUntil(() => s.double.log.filter(operationCall).length >= 4, 'the polls to start');
+      const started = Date.now();
+      controller.abort();
+      const error = await rejectsWith(pending, 'CANCELLED');
+      assert.ok(Date.now() - started < 1_000, 'cancellation is prompt');
+      assert.match(error.hint ?? '', /Neon may still finish it/);
+      // Neon is still at it: a second restore is refused as busy (423), retried within the bound, then reported.
+      const busy = await rejectsWith(restore(s, await s.mark()), 'CONFLICT');
+      assert.match(busy.message, /busy/);
+      assert.equal(s.double.log.filter(restoreCall).length, 1 + 3, 'the busy restore was tried three times');
+      s.double.abandonRunningRestores();
+    });
+
+    it('a restore that outlasts the deadline fails with TIMEOUT', async () => {
+      const quick = await makeNeonSetup(pg, { ...FAST, poll: { ...FAST.poll, timeoutMs: 200 } });
+      try {
+        await quick.write('timeout-a');
+        const m = await quick.mark();
+        quick.double.scriptNextRestore(NEVER_ENDS);
+        const error = await rejectsWith(restore(quick, m), 'TIMEOUT');
+        assert.match(error.message, /has not finished/);
+        quick.double.abandonRunningRestores();
+        assert.deepEqual(quick.violations!(), []);
+      } finally {
+        await quick.close();
+      }
+    });
+
+    it('going back to the serving handle when no restore happened sends nothing', async () => {
+      const serving = await s.engine.serving();
+      const from = s.double.log.length;
+      const head = await s.engine.repoint(serving);
+      assert.ok(isLsn(head.lsn));
+      assert.deepEqual(s.double.log.slice(from).filter((c) => c.method !== 'GET'), []);
+    });
+
+    it('describe at a checkpoint and the schema diff ask Neon about the right branch and LSN', async () => {
+      await s.write('schema-a');
+      const m = await s.mark();
+      await s.write('schema-b');
+      const past = await s.engine.describe(m);
+      assert.deepEqual(past.tables.map((t) => t.name), ['label_schema-a']);
+      assert.equal(past.tables[0]!.approxRows, -1);
+      const diff = await s.engine.schemaDiff(m);
+      assert.match(diff, /^-CREATE TABLE public\.label_schema-b/m);
+      const call = s.double.log.filter((c) => c.template?.endsWith('/compare_schema')).pop()!;
+      assert.deepEqual(call.query, { db_name: s.double.databaseName, lsn: m.lsn, base_branch_id: s.double.mainBranchId });
+      // Now: the compute's own catalog, with the planner's row estimates.
+      const now = await s.engine.describe();
+      const table = now.tables.find((t) => t.name === 'conformance');
+      assert.ok(table, 'the real table is described');
+      assert.deepEqual(table.columns.map((c) => c.name), ['id', 'label']);
+    });
+
+    it('a listing judges many checkpoints from the window and the restore history alone', async () => {
+      await s.write('many-a');
+      const before = await s.mark();
+      await restore(s, before);
+      const fresh = await s.mark();
+      const from = s.double.log.length;
+      const verdicts = await s.engine.restorableMany([
+        fresh,
+        before,
+        { ...fresh, createdAt: new Date(Date.now() - 2 * 86_400_000).toISOString() },
+        { ...before, lsn: 'FF/0' },
+        { ...fresh, lsn: 'not an lsn' },
+      ]);
+      assert.deepEqual(verdicts, [true, true, false, false, false]);
+      assert.ok(s.double.log.length - from <= 1, 'at most the project read');
+      assert.equal(await s.engine.connectionUrl(), pg.url, 'the connection string to copy, password included');
+    });
+
+    it('status and retention come from the project', async () => {
+      const status = await s.engine.status();
+      assert.equal(status.state, 'running');
+      assert.match(status.summary, /branch main/);
+      assert.doesNotMatch(status.address!, /:[^:@/]+@/);
+      const retention = await s.engine.retention();
+      assert.equal(retention.windowSeconds, 86_400);
+      assert.match(retention.summary, /1 day/);
+    });
+
+    it('prune deletes preserved branches beyond the kept count, never one a kept checkpoint needs', async () => {
+      const pruned = await makeNeonSetup(pg, FAST, { keepPreservedBranches: 1 });
+      try {
+        const markers: PointInHistory[] = [];
+        for (const l of ['p1', 'p2', 'p3', 'p4']) {
+          await pruned.write(l);
+          markers.push(await pruned.mark());
+        }
+        // Four restores, each preserving the state before it.
+        for (const m of [markers[0]!, markers[1]!, markers[2]!, markers[3]!]) await restore(pruned, m);
+        const state = () => loadNeonState(neonStateFile(pruned.ctx.lockstepDir), pruned.double.projectId);
+        const preserved = state().restores.map((r) => r.preservedBranchId!);
+        assert.equal(new Set(preserved).size, 4);
+        // markers[3] was taken before the first restore: its history is the first preserved branch.
+        const report = await pruned.engine.prune([markers[3]!]);
+        assert.equal(report.removed.length, 2, report.removed.join('\n'));
+        const live = new Set(pruned.double.liveBranches().map((b) => b.id));
+        assert.ok(live.has(preserved[0]!), 'needed by a kept checkpoint');
+        assert.ok(!live.has(preserved[1]!) && !live.has(preserved[2]!), 'beyond the kept count');
+        assert.ok(live.has(preserved[3]!), 'the newest is kept');
+        assert.ok(state().restores[1]!.deletedAt);
+        // A checkpoint whose history was pruned says so.
+        const verdict = await pruned.engine.restorability({ ...markers[0]!, createdAt: state().restores[1]!.startedAt });
+        assert.equal(!verdict.restorable && verdict.reason, 'unknown-timeline');
+        assert.match(!verdict.restorable ? verdict.message : '', /pruned/);
+        assert.deepEqual(pruned.violations!(), []);
+      } finally {
+        await pruned.close();
+      }
+    });
+
+    it('no secret reaches a file, a log line or an error message', async () => {
+      const password = decodeURIComponent(new URL(pg.url).password);
+      assert.ok(password.length >= 4);
+      await s.write('secret-a');
+      const m = await s.mark();
+      await s.write('secret-b');
+      await restore(s, m);
+      await s.engine.status();
+      await s.engine.describe(m);
+      await s.engine.prune([m]);
+      // An error body that echoes the key is scrubbed before it becomes a message.
+      s.double.inject({ kind: 'status', status: 400, body: neonError(400, `bad request for key ${API_KEY} and ${pg.url}`), match: restoreCall, times: 1 });
+      const echoed = await rejectsWith(restore(s, await s.mark()), 'REMOTE');
+      for (const secret of [API_KEY, password]) assert.ok(!`${echoed.message} ${echoed.hint}`.includes(secret), 'the message repeats a secret');
+      assert.match(echoed.message, /\*\*\*\*/);
+      // A refused key is not repeated back either.
+      const wrongKey = 'neon_wrong_key_0123456789abcdef';
+      const stranger = new NeonEngine(
+        { projectId: s.double.projectId, branchId: s.double.mainBranchId, databaseName: s.double.databaseName, roleName: s.double.roleName, apiUrl: s.double.apiUrl },
+        { ...s.ctx, secrets: { get: async () => wrongKey } },
+        FAST,
+      );
+      const refused = await rejectsWith(stranger.retention(), 'AUTH');
+      await stranger.close();
+      assert.match(refused.hint ?? '', /NEON_API_KEY/);
+      assert.ok(!`${refused.message} ${refused.hint}`.includes(wrongKey), 'the message repeats the refused key');
+
+      const files = filesUnder(s.dir);
+      assert.ok(files.some((f) => f.endsWith('neon-state.json')), 'the engine wrote its state');
+      for (const file of files) {
+        const text = fs.readFileSync(file, 'utf8');
+        for (const secret of [API_KEY, wrongKey, password]) assert.ok(!text.includes(secret), `${file} contains a secret`);
+        assert.equal(fs.statSync(file).mode & 0o077, 0, `${file} is private to its owner`);
+      }
+      assert.ok(s.log.lines.length > 10, 'the engine logged its calls');
+      for (const line of s.log.lines) {
+        for (const secret of [API_KEY, wrongKey, password]) assert.ok(!line.includes(secret), `log line carries a secret: ${line}`);
+      }
+    });
+  });
+
+  describe('neon: connecting a project', function () {
+    let double: NeonDouble;
+    const log = new CapturingLog();
+    const ctx = (key: string | undefined): EngineContext => ({ lockstepDir: os.tmpdir(), log, secrets: { get: async () => key } });
+    before(async () => {
+      double = await NeonDouble.start({ apiKey: API_KEY, connectionUri: 'postgresql://neondb_owner:pw-secret@127.0.0.1:1/neondb', readComputeLsn: async () => '0/1000000' });
+    });
+    after(async () => {
+      await double.stop();
+      assert.deepEqual(double.violations, []);
+    });
+
+    it('fills the configuration, resolving the default branch', async () => {
+      const config = await connectNeonProject({ projectId: double.projectId, apiUrl: double.apiUrl }, ctx(API_KEY));
+      assert.deepEqual(config, { projectId: double.projectId, branchId: double.mainBranchId, databaseName: 'neondb', roleName: 'neondb_owner', apiUrl: double.apiUrl });
+    });
+
+    it('LOCKSTEP_NEON_API_URL wins over the configured URL', async () => {
+      const config = await connectNeonProject({ projectId: double.projectId, branchId: double.mainBranchId, apiUrl: 'http://127.0.0.1:9/nowhere' }, ctx(API_KEY), {
+        env: { LOCKSTEP_NEON_API_URL: double.apiUrl },
+      });
+      assert.equal(config.branchId, double.mainBranchId);
+    });
+
+    it('says which part is wrong: key, project, branch, database', async () => {
+      const fast = { retry: { attempts: 1 } };
+      assert.match((await rejectsWith(connectNeonProject({ projectId: double.projectId, apiUrl: double.apiUrl }, ctx('nope-nope'), fast), 'AUTH')).hint ?? '', /NEON_API_KEY/);
+      assert.match((await rejectsWith(connectNeonProject({ projectId: double.projectId, apiUrl: double.apiUrl }, ctx(undefined), fast), 'AUTH')).message, /No Neon API key/);
+      assert.match((await rejectsWith(connectNeonProject({ projectId: 'no-such-project', apiUrl: double.apiUrl }, ctx(API_KEY), fast), 'NOT_FOUND')).message, /no project no-such-project/);
+      assert.match(
+        (await rejectsWith(connectNeonProject({ projectId: double.projectId, branchId: 'br-nope-1', apiUrl: double.apiUrl }, ctx(API_KEY), fast), 'NOT_FOUND')).message,
+        /no branch br-nope-1/,
+      );
+      assert.match(
+        (await rejectsWith(connectNeonProject({ projectId: double.projectId, databaseName: 'other', apiUrl: double.apiUrl }, ctx(API_KEY), fast), 'NOT_FOUND')).message,
+        /no database other/,
+      );
+      await rejectsWith(connectNeonProject({ projectId: 'Not A Project!', apiUrl: double.apiUrl }, ctx(API_KEY), fast), 'BAD_INPUT');
+      await rejectsWith(connectNeonProject({ projectId: double.projectId, apiUrl: 'http://127.0.0.1:9/api' }, ctx(API_KEY), fast), 'NETWORK');
+    });
+  });
+});

@@ -1,0 +1,358 @@
+// The pageserver engine against the pageserver double: the conformance suite, branching on the wire, leases, repoint through the owner, prune.
+
+import * as assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { PageserverEngineConfig } from '../../../src/core/config';
+import type { EngineContext, PointInHistory } from '../../../src/core/engine';
+import { LockstepError, isLockstepError, type ErrorCode } from '../../../src/core/errors';
+import { COMPUTE_PASSWORD_SECRET, PAGESERVER_TOKEN_SECRET, REPOINT_TOKEN_SECRET } from '../../../src/engines/pageserver/api';
+import { PageserverEngine, type PageserverEngineOptions } from '../../../src/engines/pageserver/engine';
+import { connectPageserver } from '../../../src/engines/pageserver/setup';
+import { loadPageserverState, pageserverStateFile } from '../../../src/engines/pageserver/state';
+import { CapturingLog } from '../../doubles/log';
+import { PageserverDouble, REPOINT_PATH, pageserverError, type PageserverDoubleOptions } from '../../doubles/pageserver';
+import type { Fault } from '../../doubles/server';
+import { sql } from '../../support/fingerprint';
+import { startScratchPostgres, type ScratchPostgres } from '../../support/postgres';
+import { defineEngineConformance, type ConformanceHarness, type FaultKind } from './suite';
+
+const TOKEN = 'pageserver-jwt-3b1f9d7c5a2e4f6081c3e5a7b9d1f3a5';
+const REPOINT_TOKEN = 'repoint-token-c0ffee11deadbeef2233445566778899';
+
+const FAST: PageserverEngineOptions = {
+  retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+  deletePollMs: 5,
+  deleteTimeoutMs: 2_000,
+  computeTimeoutMs: 10_000,
+};
+
+interface PageserverSetup extends ConformanceHarness {
+  double: PageserverDouble;
+  engine: PageserverEngine;
+  config: PageserverEngineConfig;
+  ctx: EngineContext;
+  log: CapturingLog;
+  mark(): Promise<PointInHistory>;
+}
+
+const isGet = (r: { method: string }) => r.method === 'GET';
+const isCreate = (r: { method: string; template: string | undefined }) => r.method === 'POST' && r.template === '/v1/tenant/{tenant_id}/timeline';
+const isRepoint = (r: { path: string }) => r.path === REPOINT_PATH;
+
+function pageserverFault(kind: FaultKind, times: number | 'always'): Fault {
+  switch (kind) {
+    case 'auth':
+      return { kind: 'status', status: 401, body: pageserverError('malformed or missing authorization header'), times };
+    case 'not-found':
+      return { kind: 'status', status: 404, body: { message: 'no such compute' }, match: isRepoint, times };
+    case 'busy':
+      return { kind: 'status', status: 409, body: { message: 'the compute is being reconfigured' }, match: isRepoint, times };
+    case 'rate-limited':
+      // Documented for timeline creation: the same id is being created; back off and retry.
+      return { kind: 'status', status: 429, body: pageserverError('creation already in progress'), retryAfterSeconds: 0, match: isCreate, times };
+    case 'server-error':
+      return { kind: 'status', status: 503, body: pageserverError('temporarily unavailable, please retry'), times };
+    case 'network':
+      return { kind: 'drop', match: isGet, times };
+  }
+}
+
+async function makePageserverSetup(pg: ScratchPostgres, doubleOptions: PageserverDoubleOptions = {}, secrets: Record<string, string> = {}): Promise<PageserverSetup> {
+  const double = await PageserverDouble.start({ token: TOKEN, repointToken: REPOINT_TOKEN, ...doubleOptions });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-pageserver-'));
+  const lockstepDir = path.join(dir, 'lockstep');
+  fs.mkdirSync(lockstepDir);
+  const log = new CapturingLog();
+  const url = new URL(pg.url);
+  const password = decodeURIComponent(url.password);
+  url.password = '';
+  const values: Record<string, string> = { [PAGESERVER_TOKEN_SECRET]: TOKEN, [REPOINT_TOKEN_SECRET]: REPOINT_TOKEN, [COMPUTE_PASSWORD_SECRET]: password, ...secrets };
+  const ctx: EngineContext = { lockstepDir, log, secrets: { get: async (name) => values[name] } };
+  const config: PageserverEngineConfig = {
+    apiUrl: double.apiUrl,
+    tenantId: double.tenantId,
+    timelineId: double.rootTimelineId,
+    repointUrl: double.repointUrl,
+    connectionString: url.toString(),
+  };
+  const engine = new PageserverEngine(config, ctx, FAST);
+  const setup: PageserverSetup = {
+    double,
+    engine,
+    config,
+    ctx,
+    log,
+    async write(label) {
+      double.write(label);
+    },
+    async readLabels() {
+      return double.content();
+    },
+    async address() {
+      const status = await engine.status();
+      assert.equal(status.state, 'running', status.summary);
+      return status.address!;
+    },
+    async expiredPoint() {
+      double.write('expire-a');
+      const m = await setup.mark();
+      double.write('expire-b');
+      double.gc(m.timelineId, (await engine.head()).lsn);
+      return m;
+    },
+    unknownTimelineId: randomBytes(16).toString('hex'),
+    injectFault(kind, times) {
+      double.inject(pageserverFault(kind, times));
+    },
+    clearFaults() {
+      double.clearFaults();
+    },
+    violations() {
+      return double.violations.map((v) => `${v.request}: ${v.problem}`);
+    },
+    async mark() {
+      const head = await engine.head();
+      return { ...head, createdAt: new Date().toISOString() };
+    },
+    async close() {
+      await engine.close();
+      await double.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return setup;
+}
+
+async function rejectsWith(work: Promise<unknown>, code: ErrorCode): Promise<LockstepError> {
+  try {
+    await work;
+  } catch (error) {
+    assert.ok(isLockstepError(error), `expected LockstepError ${code}, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+async function restore(s: PageserverSetup, at: PointInHistory) {
+  return s.engine.repoint(await s.engine.fork(at));
+}
+
+describe('pageserver engine (pageserver double, real Postgres as the compute)', function () {
+  this.timeout(120_000);
+  let pg: ScratchPostgres;
+
+  before(async function () {
+    pg = await startScratchPostgres();
+    await sql(pg.url, 'CREATE TABLE IF NOT EXISTS conformance (id serial PRIMARY KEY, label text NOT NULL)');
+  });
+
+  after(async function () {
+    await pg?.stop();
+  });
+
+  defineEngineConformance('pageserver', () => makePageserverSetup(pg), { faults: ['auth', 'not-found', 'busy', 'rate-limited', 'server-error', 'network'] });
+
+  describe('pageserver: on the wire', function () {
+    let s: PageserverSetup;
+    beforeEach(async () => {
+      s = await makePageserverSetup(pg);
+    });
+    afterEach(async function () {
+      const violations = s.violations!();
+      await s.close();
+      if (this.currentTest?.state === 'passed') assert.deepEqual(violations, []);
+    });
+
+    it('a restore is: read the ancestor, branch it at the marker, confirm, one POST to the compute owner, read the new head', async () => {
+      s.double.write('wire-a');
+      const m = await s.mark();
+      s.double.write('wire-b');
+      const from = s.double.log.length;
+      const head = await restore(s, m);
+      const calls = s.double.log.slice(from);
+      const t = `/v1/tenant/${s.double.tenantId}/timeline`;
+      const created = calls.find(isCreate)!;
+      const newId = (created.body as { new_timeline_id: string }).new_timeline_id;
+      assert.deepEqual(
+        calls.map((c) => `${c.method} ${c.path}`),
+        [`GET ${t}/${m.timelineId}`, `POST ${t}`, `GET ${t}/${newId}`, `POST ${REPOINT_PATH}`, `GET ${t}/${newId}`],
+      );
+      assert.match(newId, /^[0-9a-f]{32}$/);
+      assert.deepEqual(created.body, { new_timeline_id: newId, ancestor_timeline_id: m.timelineId, ancestor_start_lsn: m.lsn });
+      assert.deepEqual(calls.find(isRepoint)!.body, { tenant_id: s.double.tenantId, timeline_id: newId });
+      assert.deepEqual(s.double.repoints, [{ tenant_id: s.double.tenantId, timeline_id: newId }]);
+      assert.equal(head.timelineId, newId);
+      assert.equal(head.lsn, m.lsn, 'a fresh branch starts at its branch point');
+      assert.deepEqual(s.double.content(), ['wire-a']);
+      assert.equal(loadPageserverState(pageserverStateFile(s.ctx.lockstepDir), s.double.tenantId, s.double.rootTimelineId).serving, newId);
+    });
+
+    it('sends the pageserver token to the pageserver and the repoint token to the compute owner, never crossed', async () => {
+      s.double.write('tokens-a');
+      await restore(s, await s.mark());
+      const exchanges = s.double.server.log;
+      assert.ok(exchanges.length > 3);
+      // The double checks the tokens: a wrong or missing one would have been a 401 and a failed restore.
+      const refused = await makePageserverSetup(pg, {}, { [PAGESERVER_TOKEN_SECRET]: 'not-the-token' });
+      try {
+        const error = await rejectsWith(refused.engine.head(), 'AUTH');
+        assert.match(error.hint ?? '', /pageserver\.token/);
+        assert.ok(!`${error.message} ${error.hint}`.includes('not-the-token'));
+      } finally {
+        await refused.close();
+      }
+      const wrongOwner = await makePageserverSetup(pg, {}, { [REPOINT_TOKEN_SECRET]: TOKEN });
+      try {
+        wrongOwner.double.write('tokens-b');
+        const error = await rejectsWith(restore(wrongOwner, await wrongOwner.mark()), 'AUTH');
+        assert.match(error.message, /compute configuration endpoint/);
+        assert.equal(wrongOwner.double.serving, wrongOwner.double.rootTimelineId, 'the compute still serves the old timeline');
+        assert.equal((await wrongOwner.engine.head()).timelineId, wrongOwner.double.rootTimelineId);
+      } finally {
+        await wrongOwner.close();
+      }
+      for (const line of s.log.lines) assert.ok(!line.includes(TOKEN) && !line.includes(REPOINT_TOKEN), `a token in the log: ${line}`);
+    });
+
+    it('a repoint whose request was lost says the compute may serve either timeline', async () => {
+      s.double.write('lost-a');
+      const m = await s.mark();
+      s.double.inject({ kind: 'drop', match: isRepoint, times: 'always' });
+      const error = await rejectsWith(restore(s, m), 'NETWORK');
+      assert.match(error.message, /may serve either timeline/);
+      assert.equal(s.double.server.log.filter(isRepoint).length, 3, 'repointing is idempotent, so it was retried within the bound');
+    });
+
+    it('leases keep kept checkpoints above the GC cutoff; unkept ones expire', async () => {
+      s.double.write('lease-a');
+      const unkept = await s.mark();
+      s.double.write('lease-b');
+      const kept = await s.mark();
+      s.double.write('lease-c');
+      const report = await s.engine.prune([kept]);
+      assert.deepEqual(report.removed, []);
+      assert.deepEqual(s.double.leasesOn(kept.timelineId), [kept.lsn]);
+      const lease = s.double.log.find((c) => c.template?.endsWith('/lsn_lease'))!;
+      assert.deepEqual(lease.body, { lsn: kept.lsn });
+      s.double.gc(kept.timelineId, (await s.engine.head()).lsn);
+      assert.deepEqual(await s.engine.restorability(kept), { restorable: true });
+      const verdict = await s.engine.restorability(unkept);
+      assert.equal(!verdict.restorable && verdict.reason, 'expired');
+      await restore(s, kept);
+      assert.deepEqual(s.double.content(), ['lease-a', 'lease-b']);
+      const state = loadPageserverState(pageserverStateFile(s.ctx.lockstepDir), s.double.tenantId, s.double.rootTimelineId);
+      assert.equal(state.leases.length, 1);
+      assert.ok(Date.parse(state.leases[0]!.validUntil) > Date.now());
+    });
+
+    it('a pageserver without leases is asked once, then not again', async () => {
+      const plain = await makePageserverSetup(pg, { leasesOffered: false });
+      try {
+        plain.double.write('nolease-a');
+        const m = await plain.mark();
+        assert.deepEqual(await plain.engine.protect([m]), { leased: 0 });
+        assert.deepEqual(await plain.engine.protect([m]), { leased: 0 });
+        assert.equal(plain.double.log.filter((c) => c.template?.endsWith('/lsn_lease')).length, 1);
+        assert.equal(loadPageserverState(pageserverStateFile(plain.ctx.lockstepDir), plain.double.tenantId, plain.double.rootTimelineId).leasesUnsupported, true);
+        assert.deepEqual(plain.violations!(), []);
+      } finally {
+        await plain.close();
+      }
+    });
+
+    it('prune deletes the forks no kept checkpoint needs, keeping the serving one and every ancestor', async () => {
+      s.double.write('prune-a');
+      const m1 = await s.mark();
+      s.double.write('prune-b');
+      const m2 = await s.mark();
+      await restore(s, m1); // T1, child of root at m1
+      const t1 = s.double.serving;
+      s.double.write('prune-c');
+      const m3 = await s.mark(); // on T1
+      await restore(s, m2); // T2, child of root: T1 is abandoned
+      const t2 = s.double.serving;
+      await restore(s, m3); // T3, child of T1: T1 is an ancestor again
+      const t3 = s.double.serving;
+      await restore(s, m2); // T4, serving; T2 and T3 abandoned
+      const t4 = s.double.serving;
+      const report = await s.engine.prune([m2]);
+      const live = s.double.timelineIds();
+      assert.ok(live.includes(s.double.rootTimelineId) && live.includes(t4), 'root and the serving timeline stay');
+      assert.ok(!live.includes(t2) && !live.includes(t3), 'abandoned forks no kept checkpoint needs are gone');
+      assert.ok(!live.includes(t1), 'T1 held only m3, which is not kept, once T3 was gone');
+      assert.equal(report.removed.length, 3, report.removed.join('\n'));
+      const deletes = s.double.log.filter((c) => c.method === 'DELETE');
+      assert.ok(deletes.every((c) => c.status === 404 || c.status === 409 || c.status === 412), 'deletion polled until gone');
+      assert.deepEqual(await s.engine.restorability(m2), { restorable: true });
+    });
+
+    it('a listing judges many checkpoints with one call for all timelines', async () => {
+      s.double.write('many-a');
+      const old = await s.mark();
+      s.double.write('many-b');
+      const fresh = await s.mark();
+      s.double.gc(fresh.timelineId, fresh.lsn);
+      const from = s.double.log.length;
+      const verdicts = await s.engine.restorableMany([
+        fresh,
+        old,
+        { ...fresh, timelineId: randomBytes(16).toString('hex') },
+        { ...fresh, lsn: 'FF/0' },
+      ]);
+      assert.deepEqual(verdicts, [true, false, false, false]);
+      assert.deepEqual(s.double.log.slice(from).map((c) => `${c.method} ${c.template}`), ['GET /v1/tenant/{tenant_id}/timeline']);
+      const url = new URL(await s.engine.connectionUrl());
+      assert.equal(decodeURIComponent(url.password), decodeURIComponent(new URL(pg.url).password), 'the password comes from the secret store');
+    });
+
+    it('discard removes an unused fork; the serving timeline cannot be discarded', async () => {
+      s.double.write('discard-a');
+      const handle = await s.engine.fork(await s.mark());
+      assert.ok(s.double.timelineIds().includes(handle.timelineId));
+      await s.engine.discard(handle);
+      assert.ok(!s.double.timelineIds().includes(handle.timelineId));
+      await rejectsWith(s.engine.discard({ ...handle, timelineId: s.double.serving }), 'BAD_INPUT');
+      await s.engine.discard(await s.engine.serving());
+      assert.ok(s.double.timelineIds().includes(s.double.serving));
+    });
+
+    it('retention follows the serving timeline back through its ancestors', async () => {
+      s.double.write('ret-a');
+      const m = await s.mark();
+      s.double.write('ret-b');
+      await restore(s, m);
+      const retention = await s.engine.retention();
+      assert.equal(retention.oldest?.timelineId, s.double.rootTimelineId, 'the fork reads older history from its ancestor');
+      assert.equal(retention.oldest?.lsn, '0/1000000');
+      // Once GC passes the branch point on the ancestor, the fork's own history is all there is.
+      s.double.gc(s.double.rootTimelineId, 'FFFFFFFF/0');
+      const after = await s.engine.retention();
+      assert.deepEqual(after.oldest, { timelineId: s.double.serving, lsn: m.lsn });
+      assert.match(after.summary, new RegExp(`forks reach back to ${m.lsn.replace('/', '\\/')} on timeline ${s.double.serving}`));
+    });
+
+    it('describe reads the compute (password from the secret store) and refuses a past position', async () => {
+      const schema = await s.engine.describe();
+      const table = schema.tables.find((t) => t.name === 'conformance');
+      assert.ok(table);
+      assert.deepEqual(table.columns.map((c) => c.name), ['id', 'label']);
+      await rejectsWith(s.engine.describe(await s.mark()), 'BAD_INPUT');
+      const bare = new PageserverEngine({ ...s.config, connectionString: undefined }, s.ctx, FAST);
+      await rejectsWith(bare.describe(), 'CONFIG');
+      await bare.close();
+    });
+
+    it('connectPageserver checks the timeline and keeps passwords out of the configuration', async () => {
+      const choice = { apiUrl: s.double.apiUrl, tenantId: s.double.tenantId, timelineId: s.double.rootTimelineId, repointUrl: s.double.repointUrl };
+      assert.deepEqual(await connectPageserver(choice, s.ctx), choice);
+      await rejectsWith(connectPageserver({ ...choice, timelineId: randomBytes(16).toString('hex') }, s.ctx), 'NOT_FOUND');
+      await rejectsWith(connectPageserver({ ...choice, connectionString: 'postgresql://app:hunter2@db/app' }, s.ctx), 'BAD_INPUT');
+      await rejectsWith(connectPageserver({ ...choice, repointUrl: 'ftp://x' }, s.ctx), 'BAD_INPUT');
+      await rejectsWith(connectPageserver({ ...choice, timelineId: 'main' }, s.ctx), 'BAD_INPUT');
+    });
+  });
+});
