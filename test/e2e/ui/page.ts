@@ -1,0 +1,237 @@
+// Page helpers for UI tests: the VS Code 1.100 workbench in code-server, driven through its real DOM, with numbered screenshots.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+
+const STATUS_BAR = '[id="workbench.parts.statusbar"]';
+const SIDEBAR = '[id="workbench.parts.sidebar"]';
+const PANEL = '[id="workbench.parts.panel"]';
+const QUICK_INPUT = '.quick-input-widget';
+
+/** How long a step waits for the workbench to react before the test fails. */
+export const STEP_TIMEOUT_MS = 15_000;
+
+export class Workbench {
+  private shots = 0;
+
+  constructor(
+    readonly page: Page,
+    private readonly screenshotDir: string,
+  ) {
+    fs.mkdirSync(screenshotDir, { recursive: true });
+  }
+
+  /** Navigates to a workbench address (see CodeServer.workbenchUrl) and waits until it is usable. */
+  async load(url: string): Promise<void> {
+    await this.page.goto(url);
+    await this.waitUntilReady();
+  }
+
+  async waitUntilReady(timeoutMs = 60_000): Promise<void> {
+    await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: timeoutMs });
+    await this.page.locator(STATUS_BAR).waitFor({ state: 'visible', timeout: timeoutMs });
+    // The remote indicator appears once the server connection (and so the extension host) is up.
+    await this.page.locator(`${STATUS_BAR} #status\\.host`).waitFor({ state: 'visible', timeout: timeoutMs });
+  }
+
+  /** Saves `NN-step.png` in the run's screenshot folder and returns its path. */
+  async screenshot(step: string): Promise<string> {
+    this.shots += 1;
+    const slug = step.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const file = path.join(this.screenshotDir, `${String(this.shots).padStart(2, '0')}-${slug}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  async title(): Promise<string> {
+    return this.page.title();
+  }
+
+  // Status bar
+
+  statusBarItem(text: string | RegExp): Locator {
+    return this.page.locator(`${STATUS_BAR} .statusbar-item`).filter({ hasText: text }).first();
+  }
+
+  async clickStatusBarItem(text: string | RegExp): Promise<void> {
+    await this.statusBarItem(text).click({ timeout: STEP_TIMEOUT_MS });
+  }
+
+  // Command palette and quick picks
+
+  /** Opens the command palette; F1 is sometimes lost while the workbench is busy, so it retries. */
+  async openCommandPalette(): Promise<Locator> {
+    const input = this.page.locator(`${QUICK_INPUT} input`);
+    for (let attempt = 1; ; attempt += 1) {
+      await this.page.keyboard.press('F1');
+      try {
+        await input.waitFor({ state: 'visible', timeout: 3_000 });
+        return input;
+      } catch (error) {
+        if (attempt === 3) throw error;
+        await this.page.keyboard.press('Escape');
+      }
+    }
+  }
+
+  /** Runs a command by its full palette title, e.g. `Lockstep: Show Log`. */
+  async runCommand(title: string): Promise<void> {
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
+    for (;;) {
+      const input = await this.openCommandPalette();
+      await input.fill(`>${title}`);
+      const item = this.quickItem(title);
+      try {
+        await item.waitFor({ state: 'visible', timeout: 2_000 });
+        await item.click();
+        return;
+      } catch (error) {
+        if (Date.now() >= deadline) throw new Error(`no command "${title}" in the palette after ${STEP_TIMEOUT_MS} ms: ${String(error)}`);
+        // The palette lists the commands known when it opened; right after a load the extension's may still be on their way.
+        await this.page.keyboard.press('Escape');
+        await this.page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: STEP_TIMEOUT_MS });
+      }
+    }
+  }
+
+  /** The row of the open quick pick whose label is exactly `label` (or matches the pattern). */
+  quickItem(label: string | RegExp): Locator {
+    return this.page
+      .locator(`${QUICK_INPUT} .quick-input-list .monaco-list-row`)
+      .filter({ has: this.page.locator('.label-name', { hasText: exactly(label) }) })
+      .first();
+  }
+
+  async pickQuickItem(label: string | RegExp): Promise<void> {
+    await this.quickItem(label).click({ timeout: STEP_TIMEOUT_MS });
+  }
+
+  /** Labels of the quick pick's rendered rows (the list is virtual: only the visible ones). */
+  async quickItems(): Promise<string[]> {
+    const rows = this.page.locator(`${QUICK_INPUT} .quick-input-list .monaco-list-row .label-name`);
+    await rows.first().waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    return rows.allTextContents();
+  }
+
+  /** Answers a showInputBox (or types into a quick pick) and presses Enter; an empty string accepts the empty value. */
+  async answerInput(text: string): Promise<void> {
+    const input = this.page.locator(`${QUICK_INPUT} input`);
+    await input.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await input.fill(text);
+    await input.press('Enter');
+  }
+
+  /** Escape on the open quick input: cancels a pick or an input box. */
+  async cancelQuickInput(): Promise<void> {
+    await this.page.locator(`${QUICK_INPUT} input`).press('Escape');
+    await this.page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: STEP_TIMEOUT_MS });
+  }
+
+  // Modal dialogs and notifications
+
+  dialog(): Locator {
+    return this.page.locator('.monaco-dialog-box');
+  }
+
+  async dialogMessage(): Promise<string> {
+    const message = this.dialog().locator('.dialog-message');
+    await message.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    return (await message.innerText()).trim();
+  }
+
+  /** Clicks the modal dialog's button with exactly this label (e.g. `Restore`, `Cancel`) and waits for it to close. */
+  async answerDialog(button: string): Promise<void> {
+    const dialog = this.dialog();
+    await dialog.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await dialog.locator('.dialog-buttons .monaco-button', { hasText: exactly(button) }).first().click();
+    await dialog.waitFor({ state: 'hidden', timeout: STEP_TIMEOUT_MS });
+  }
+
+  notification(text: string | RegExp): Locator {
+    return this.page.locator('.notification-toast').filter({ hasText: text }).first();
+  }
+
+  async clickNotificationButton(text: string | RegExp, button: string): Promise<void> {
+    await this.notification(text).locator('.monaco-button', { hasText: exactly(button) }).first().click({ timeout: STEP_TIMEOUT_MS });
+  }
+
+  // Sidebar views and trees
+
+  /** Shows the view container whose activity bar entry starts with `label` (clicking an open one would close it). */
+  async openViewContainer(label: string): Promise<void> {
+    const item = this.page.locator(`.activitybar li.action-item:has(a[aria-label^="${label}"])`).first();
+    await item.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    if ((await item.getAttribute('aria-pressed')) !== 'true' && !((await item.getAttribute('class')) ?? '').includes('checked')) {
+      await item.click();
+    }
+    await this.page.locator(SIDEBAR).waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  }
+
+  /** A view in the sidebar by its header title, e.g. `Checkpoints` (matched case-insensitively). */
+  sidebarView(title: string): Locator {
+    return this.page
+      .locator(`${SIDEBAR} .pane`)
+      .filter({ has: this.page.locator('.pane-header .title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) })
+      .first();
+  }
+
+  /** Labels of the tree rows in the sidebar (in one view when `view` is given), top to bottom as rendered. */
+  async treeRows(view?: string): Promise<string[]> {
+    const scope = view ? this.sidebarView(view) : this.page.locator(SIDEBAR);
+    return scope.locator('.monaco-list-row .label-name').allTextContents();
+  }
+
+  treeRow(label: string | RegExp, view?: string): Locator {
+    const scope = view ? this.sidebarView(view) : this.page.locator(SIDEBAR);
+    return scope.locator('.monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: exactly(label) }) }).first();
+  }
+
+  /** Right-clicks a tree row and picks an entry of its context menu. */
+  async treeRowMenu(label: string | RegExp, entry: string, view?: string): Promise<void> {
+    await this.treeRow(label, view).click({ button: 'right', timeout: STEP_TIMEOUT_MS });
+    await this.page.locator('.monaco-menu .action-label', { hasText: exactly(entry) }).first().click({ timeout: STEP_TIMEOUT_MS });
+  }
+
+  // Panel
+
+  /** The channel the Output view shows (its dropdown's selected entry), e.g. `Lockstep`. */
+  async outputChannel(): Promise<string> {
+    const select = this.page.locator(`${PANEL} select.monaco-select-box`).filter({ visible: true }).first();
+    await select.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    return ((await select.locator('option:checked').textContent()) ?? '').trim();
+  }
+
+  /** The text shown by the editor in the bottom panel (the Output view, for instance). */
+  async panelText(): Promise<string> {
+    const lines = this.page.locator(`${PANEL} .monaco-editor .view-lines`).first();
+    await lines.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    return lines.innerText();
+  }
+}
+
+/** Polls `probe` until it returns something other than undefined; fails naming `what` after the timeout. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Labels are matched whole: "Restore" must not pick "Restore Data Only". */
+function exactly(label: string | RegExp): RegExp {
+  return typeof label === 'string' ? new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) : label;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
