@@ -171,8 +171,15 @@ export async function previewRestore(project: Project, request: RestoreRequest, 
   options.onProgress?.('Reading the schema now');
   const now = await engine.describe(undefined, options);
   options.onProgress?.(`Reading the schema at ${plan.target.lsn}`);
-  const then = await engine.describe(plan.target, options);
-  return { ...plan, schema: diffSchemas(now, then) };
+  try {
+    const then = await engine.describe(plan.target, options);
+    return { ...plan, schema: diffSchemas(now, then) };
+  } catch (error) {
+    // A preview is information, not a step: an engine that cannot read the past
+    // (a pageserver fork has no compute) still gets the rest of the plan.
+    if (error instanceof LockstepError && error.code === 'CANCELLED') throw error;
+    return { ...plan, warnings: [...plan.warnings, `the schema at the checkpoint could not be read: ${describeError(error)}`] };
+  }
 }
 
 /**

@@ -10,9 +10,9 @@ export interface ColumnChange {
 
 export interface RowCount {
   table: string;
-  /** Rows now; null when the table does not exist now. */
+  /** Rows now; null when the table does not exist now, -1 when unknown. */
   now: number | null;
-  /** Rows at the checkpoint; null when the table did not exist then. */
+  /** Rows at the checkpoint; null when the table did not exist then, -1 when unknown. */
   then: number | null;
 }
 
@@ -59,8 +59,14 @@ export function isEmptyDiff(diff: SchemaDiff): boolean {
     diff.tablesDisappearing.length === 0 &&
     diff.columnsAppearing.length === 0 &&
     diff.columnsDisappearing.length === 0 &&
-    diff.rows.every((r) => r.now === r.then)
+    diff.rows.every((r) => !rowsChange(r))
   );
+}
+
+/** Counts differ, both being known (-1 is "unknown": Neon's schema API gives no row counts). */
+function rowsChange(r: RowCount): boolean {
+  const known = (n: number | null) => n === null || n >= 0;
+  return known(r.now) && known(r.then) && r.now !== r.then;
 }
 
 /** Lines for a person: the CLI prints them, the extension shows them in its preview. */
@@ -77,7 +83,7 @@ export function describeSchemaDiff(diff: SchemaDiff): string[] {
   for (const [table, cols] of byTable(diff.columnsDisappearing)) lines.push(`- ${table}: column${cols.length > 1 ? 's' : ''} ${cols.join(', ')} disappear${cols.length > 1 ? '' : 's'}`);
   const count = (n: number | null) => (n === null ? '—' : n < 0 ? '?' : `~${n}`);
   for (const r of diff.rows) {
-    if (r.now !== r.then) lines.push(`  rows ${r.table}: ${count(r.now)} → ${count(r.then)}`);
+    if (rowsChange(r)) lines.push(`  rows ${r.table}: ${count(r.now)} → ${count(r.then)}`);
   }
   return lines;
 }
