@@ -63,7 +63,7 @@ const common = {
 async function main() {
   const builds = [
     { ...common, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist' },
-    { ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' }, minify: true },
+    { ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' }, minify: !process.env.LOCKSTEP_NO_MINIFY },
     ...VENDORED.map((name) => ({
       ...common,
       plugins: [pgNodeStreamsOnly],

@@ -44,6 +44,9 @@ export function newCheckpointId(): string {
   return randomBytes(6).toString('hex');
 }
 
+/** What `Date.toISOString()` writes; a regex rather than Date.parse, which costs 10,000 rows ~10 ms in a listing. */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
 export function isCheckpoint(value: unknown): value is Checkpoint {
   if (typeof value !== 'object' || value === null) return false;
   const c = value as Record<string, unknown>;
@@ -56,7 +59,7 @@ export function isCheckpoint(value: unknown): value is Checkpoint {
     typeof c.lsn === 'string' &&
     isLsn(c.lsn) &&
     typeof c.createdAt === 'string' &&
-    !Number.isNaN(Date.parse(c.createdAt)) &&
+    ISO_UTC.test(c.createdAt) &&
     typeof c.engine === 'string' &&
     (c.commitSha === null || typeof c.commitSha === 'string')
   );

@@ -33,7 +33,8 @@ export async function listCheckpoints(project: Project, options: ListOptions = {
       : await Promise.all(shown.map(async (c) => (await engine!.restorability(c)).restorable));
   }
   const servingId = options.head ? servingCheckpointId(all, options.head.timelineId, project.audit.list(50)) : undefined;
-  return shown.map((c, i) => ({ ...c, restorable: restorable[i] ?? false, serving: c.id === servingId }));
+  // The journal parsed these objects for this call alone: completing them in place spares 10,000 copies.
+  return shown.map((c, i) => Object.assign(c, { restorable: restorable[i] ?? false, serving: c.id === servingId }));
 }
 
 /**

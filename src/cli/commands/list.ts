@@ -32,7 +32,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const head = values.json ? undefined : await (await project.engine()).head().catch(() => undefined);
     const checkpoints = await listCheckpoints(project, { limit, head });
     if (values.json) {
-      io.out(JSON.stringify(checkpoints.map(toListing), null, 2));
+      // One compact object per line: easy to read and to grep, and cheap for 10,000 checkpoints.
+      io.out(checkpoints.length === 0 ? '[]' : `[\n${checkpoints.map((c) => JSON.stringify(toListing(c))).join(',\n')}\n]`);
     } else if (checkpoints.length === 0) {
       io.err('No checkpoints yet: commit, or run `lockstep snapshot`.');
     } else {

@@ -66,13 +66,26 @@ export function listBackups(backupsDir: string): BackupMeta[] {
  */
 export function chooseBackup(backups: readonly BackupMeta[], history: HistoryReader, timeline: number, lsn: bigint): BackupMeta | undefined {
   let best: BackupMeta | undefined;
+  let bestStop = -1n;
   for (const b of backups) {
-    const stop = parseLsn(b.stopLsn);
-    if (stop > lsn) continue;
+    const stop = stopOf(b);
+    if (stop > lsn || stop <= bestStop) continue;
     if (!isOnAncestry(history, timeline, b.timeline, stop)) continue;
-    if (!best || stop > parseLsn(best.stopLsn)) best = b;
+    best = b;
+    bestStop = stop;
   }
   return best;
+}
+
+/** Parsed once per backup: a listing asks for 10,000 checkpoints at a time. */
+const stops = new WeakMap<BackupMeta, bigint>();
+function stopOf(b: BackupMeta): bigint {
+  let stop = stops.get(b);
+  if (stop === undefined) {
+    stop = parseLsn(b.stopLsn);
+    stops.set(b, stop);
+  }
+  return stop;
 }
 
 function parseLabel(label: string): { timeline: number; startLsn: string } {

@@ -1,0 +1,65 @@
+// `npm run bench`: every benchmark in one run, printed as a table and written to bench/RESULTS.md.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { benchEngine } from './engine';
+import { benchHook } from './hook';
+import type { BenchRow } from './types';
+
+interface Section {
+  title: string;
+  command: string;
+  rows: BenchRow[];
+}
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function table(rows: readonly BenchRow[]): string {
+  const lines = ['| measurement | result | target | met |', '| --- | --- | --- | --- |'];
+  for (const r of rows) {
+    lines.push(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${r.value} | ${r.target || '—'} | ${r.met === null ? '' : r.met ? 'yes' : '**no**'} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const sections: Section[] = [];
+  const wanted = (name: string) => !only || only.includes(name);
+
+  if (wanted('engine')) {
+    log('engine: markers and restores (local engine, real Postgres)');
+    const sizesMb = quick ? [20, 200] : [20, 200, 1000];
+    sections.push({ title: 'Local engine: markers and restores', command: `npm run bench -- --only=engine${quick ? ' --quick' : ''}`, rows: await benchEngine({ sizesMb, repeats: quick ? 2 : 3, markers: quick ? 50 : 200, log }) });
+  }
+  if (wanted('hook')) {
+    log('hook: git commit, list, disk');
+    sections.push({ title: 'Checkpoints: the hook, list, disk', command: 'npm run bench -- --only=hook', rows: await benchHook({ commits: quick ? 11 : 21, log }) });
+  }
+  if (wanted('vscode')) {
+    const file = path.join(__dirname, 'vscode.ts');
+    if (fs.existsSync(file)) {
+      log('vscode: activation, tree, package');
+      const { benchVscode } = (await import('./vscode')) as { benchVscode: () => Promise<BenchRow[]> };
+      sections.push({ title: 'VS Code extension', command: 'npm run bench -- --only=vscode', rows: await benchVscode() });
+    }
+  }
+
+  const cpus = os.cpus();
+  const header = [
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus.length} × ${cpus[0]?.model.trim() ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, in ${Math.round((Date.now() - started) / 1000)} s.`,
+    'Medians; ratios are taken within one run, side by side. The machine is shared: absolute times vary from run to run, ratios less.',
+  ].join('\n');
+  const report = [header, ...sections.map((s) => `### ${s.title}\n\n\`${s.command}\`\n\n${table(s.rows)}`)].join('\n\n');
+  process.stdout.write(`\n${report}\n`);
+  if (!only && !quick) fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench\`\n\n${report}\n`);
+}
+
+main().catch((error: unknown) => {
+  log(`bench failed: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+});
