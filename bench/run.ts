@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     const file = path.join(__dirname, 'vscode.ts');
     if (fs.existsSync(file)) {
       log('vscode: activation, tree, package');
-      const { benchVscode } = (await import('./vscode')) as { benchVscode: () => Promise<BenchRow[]> };
+      const { benchVscode } = (await import(file)) as { benchVscode: () => Promise<BenchRow[]> };
       sections.push({ title: 'VS Code extension', command: 'npm run bench -- --only=vscode', rows: await benchVscode() });
     }
   }
