@@ -300,6 +300,29 @@ for (const source of SOURCES) {
       });
     });
 
+    it('works in a repository whose path has quotes, $, a backtick, a backslash and spaces', async () => {
+      const dir = traversableTempDir(`lockstep it's "q" $HOME \`b\` \\ x-`);
+      const lockstepDir = path.join(dir, 'lockstep');
+      fs.mkdirSync(lockstepDir);
+      const ctx = { lockstepDir, log: silentLog, secrets: { get: async () => undefined } };
+      const config = await setUpLocalDatabase(ctx, undefined, { pgSource: source, port: await freePort() });
+      const engine = new LocalEngine(config, ctx);
+      try {
+        const url = await engine.connectionUrl();
+        await sql(url, "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')");
+        const marker = await engine.head();
+        await sql(url, 'DELETE FROM t');
+        await restore(engine, marker);
+        assert.deepEqual(await sql(url, 'SELECT v FROM t'), [{ v: 'kept' }]);
+      } finally {
+        await engine.close();
+        for (const entry of fs.readdirSync(engine.layout.root)) {
+          if (entry.startsWith('data-')) await engine.cluster.stop(entry, 'immediate').catch(() => undefined);
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('runs Postgres as an unprivileged account when Lockstep runs as root', async () => {
       const pid = pg.engine.cluster.runningPid(pg.engine.layout.readState().serving);
       assert.ok(pid);

@@ -1,5 +1,6 @@
 // One project's Postgres: its data directories, starting and stopping them on the fixed port, connecting.
 
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -117,23 +118,66 @@ export class LocalCluster {
     }
     const logFile = this.layout.serverLog(dataDirName);
     fs.mkdirSync(this.layout.logs, { recursive: true });
-    const timeoutSeconds = Math.ceil((options.timeoutMs ?? 120_000) / 1000);
-    const result = await runAs(
-      this.options.account(),
-      path.join(this.options.binaries().bin, 'pg_ctl'),
-      ['start', '-D', this.layout.dataDir(dataDirName), '-l', logFile, '-w', '-t', String(timeoutSeconds), '-s'],
-      { cwd: this.layout.root, timeoutMs: (timeoutSeconds + 10) * 1000 },
-    );
-    if (result.code !== 0) {
+    // The postmaster is started directly, not through `pg_ctl start`: pg_ctl
+    // hands /bin/sh a command line with the paths in double quotes, which a
+    // repository path containing ", $, ` or \ breaks.
+    const log = fs.openSync(logFile, 'a', 0o600);
+    let exited: string | undefined;
+    try {
+      const account = this.options.account();
+      const child = spawn(path.join(this.options.binaries().bin, 'postgres'), ['-D', this.layout.dataDir(dataDirName)], {
+        cwd: this.layout.root,
+        uid: account.uid,
+        gid: account.gid,
+        detached: true, // its own session: it outlives us, and a signal to our group does not reach it
+        stdio: ['ignore', log, log],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
+      });
+      child.once('exit', (code, signal) => {
+        exited = signal ? `killed by ${signal}` : `exit code ${code}`;
+      });
+      child.once('error', (error) => {
+        exited = error.message;
+      });
+      child.unref();
+    } finally {
+      fs.closeSync(log);
+    }
+    await this.waitUntilReady(dataDirName, Date.now() + (options.timeoutMs ?? 120_000), () => exited, options.signal).catch((error: unknown) => {
       const tail = this.logTail(dataDirName, 15);
       if (/could not bind|Address already in use/i.test(tail)) {
         throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
           hint: 'Stop that program, or give Lockstep another port with `lockstep init --port N`.',
         });
       }
-      throw new LockstepError('ENGINE_DOWN', `Postgres did not start on ${dataDirName}: ${firstFatal(tail) ?? result.stderr.trim()}`, {
+      if (error instanceof LockstepError && error.code === 'CANCELLED') throw error;
+      throw new LockstepError('ENGINE_DOWN', `Postgres did not start on ${dataDirName}: ${firstFatal(tail) ?? (error as Error).message}`, {
         hint: `Server log: ${logFile}`,
       });
+    });
+  }
+
+  /**
+   * What `pg_ctl start -w` waits for: the postmaster writes "ready" (or, in
+   * recovery with hot standby, "standby") as the 8th line of its pid file.
+   */
+  private async waitUntilReady(dataDirName: string, deadline: number, exited: () => string | undefined, signal?: AbortSignal): Promise<void> {
+    const pidFile = path.join(this.layout.dataDir(dataDirName), 'postmaster.pid');
+    let delay = 5;
+    for (;;) {
+      let status = '';
+      try {
+        status = (fs.readFileSync(pidFile, 'utf8').split('\n')[7] ?? '').trim();
+      } catch {
+        // not written yet
+      }
+      if (status === 'ready' || status === 'standby') return;
+      const died = exited();
+      if (died !== undefined) throw new Error(`the postmaster exited (${died})`);
+      if (Date.now() > deadline) throw new Error('it did not become ready in time');
+      throwIfAborted(signal, 'starting the database');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 50);
     }
   }
 
