@@ -1,6 +1,6 @@
 // Taking checkpoints: the commit hook's record, manual snapshots, and the pre-restore marker of "now".
 
-import { readHead } from '../git/repository';
+import { readCommit, readHead, resolveCommit } from '../git/repository';
 import { shouldRecord } from '../git/hook';
 import { newCheckpointId, type Checkpoint, type CheckpointKind } from './checkpoint';
 import type { OperationOptions } from './engine';
@@ -9,6 +9,8 @@ import type { Project } from './project';
 export interface MarkerRequest extends OperationOptions {
   kind: CheckpointKind;
   label?: string | null;
+  /** Pair the position with this commit (full sha) instead of HEAD's. */
+  commitSha?: string;
 }
 
 /**
@@ -18,14 +20,24 @@ export interface MarkerRequest extends OperationOptions {
 export async function takeMarker(project: Project, request: MarkerRequest): Promise<Checkpoint> {
   const checkpoint = await readMarker(project, request);
   await project.journal.append(checkpoint);
+  // Not while restoring: the pre-restore marker must not push out the checkpoint being restored.
+  if (request.kind !== 'pre-restore') await pruneIfOverKeep(project);
   return checkpoint;
+}
+
+async function pruneIfOverKeep(project: Project): Promise<void> {
+  const keep = project.config().keep;
+  if (project.journal.exceeds(keep)) await pruneJournal(project, keep);
 }
 
 /** The checkpoint a marker would be, not yet in the journal. */
 async function readMarker(project: Project, request: MarkerRequest): Promise<Checkpoint> {
   const config = project.config();
   const engine = await project.engine();
-  const [position, commit] = await Promise.all([engine.head({ signal: request.signal }), readHead(project.repo)]);
+  const [position, commit] = await Promise.all([
+    engine.head({ signal: request.signal }),
+    request.commitSha ? readCommit(project.repo, request.commitSha) : readHead(project.repo),
+  ]);
   const checkpoint: Checkpoint = {
     id: newCheckpointId(),
     kind: request.kind,
@@ -48,16 +60,24 @@ export type RecordOutcome =
   | { recorded: false; reason: string; quiet: boolean };
 
 /**
- * What the post-commit hook runs. Never throws for the expected cases (not set
- * up, rebase): it says why it did not record. Engine failures do throw; the
- * CLI turns them into one stderr line and exit code 0.
+ * What the post-commit hook runs (for HEAD's commit, or `commit` when given).
+ * Never throws for the expected cases (not set up, rebase, no such commit): it
+ * says why it did not record. Engine failures do throw; the CLI turns them into
+ * one stderr line and exit code 0.
  */
-export async function recordCommit(project: Project, options: OperationOptions = {}): Promise<RecordOutcome> {
+export async function recordCommit(project: Project, options: OperationOptions & { commit?: string } = {}): Promise<RecordOutcome> {
   const config = project.tryConfig();
   if (!config) return { recorded: false, reason: 'Lockstep is not set up in this repository (`lockstep init`)', quiet: false };
-  const decision = shouldRecord(project.repo);
-  if (!decision.record) return { recorded: false, reason: decision.reason ?? 'not recorded', quiet: true };
-  const checkpoint = await readMarker(project, { kind: 'commit', signal: options.signal });
+  let commitSha: string | undefined;
+  if (options.commit) {
+    // A commit named by hand is recorded whatever git is doing.
+    commitSha = (await resolveCommit(project.repo, options.commit)) ?? undefined;
+    if (!commitSha) return { recorded: false, reason: `no commit matches "${options.commit}"`, quiet: false };
+  } else {
+    const decision = shouldRecord(project.repo);
+    if (!decision.record) return { recorded: false, reason: decision.reason ?? 'not recorded', quiet: true };
+  }
+  const checkpoint = await readMarker(project, { kind: 'commit', signal: options.signal, commitSha });
   // Recording the same commit at the same position twice (hook, then by hand) adds nothing.
   const same = project.journal
     .recent()
@@ -66,7 +86,7 @@ export async function recordCommit(project: Project, options: OperationOptions =
   await project.journal.append(checkpoint);
   const engine = await project.engine();
   const maintenanceDue = engine.maintenanceDue?.({ timelineId: checkpoint.timelineId, lsn: checkpoint.lsn }) ?? false;
-  if (project.journal.exceeds(config.keep)) await pruneJournal(project, config.keep);
+  await pruneIfOverKeep(project);
   return { recorded: true, checkpoint, maintenanceDue };
 }
 

@@ -382,11 +382,14 @@ lockstep_bounded() {
     kill -KILL "$lockstep_pid" 2>/dev/null
   ) </dev/null >/dev/null 2>&1 &
   lockstep_watchdog=$!
-  wait "$lockstep_pid"
+  wait "$lockstep_pid" 2>/dev/null
   lockstep_rc=$?
   kill "$lockstep_watchdog" 2>/dev/null
   if [ "$lockstep_rc" -gt 128 ]; then
-    echo 'lockstep: recording took longer than ${termAfter} s and was stopped; this commit has no checkpoint' >&2
+    # Killed before it could say so itself (Node still starting): say it here, and log it as record would.
+    echo 'lockstep: could not record a checkpoint for this commit: stopped by the commit hook after ${termAfter} s' >&2
+    lockstep_common=$(git rev-parse --git-common-dir 2>/dev/null) && [ -d "$lockstep_common/lockstep" ] &&
+      printf '%s record failed: stopped by the commit hook after ${termAfter} s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$lockstep_common/lockstep/lockstep.log" 2>/dev/null
   fi
 }
 

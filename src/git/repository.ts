@@ -183,7 +183,23 @@ const HEAD_FORMAT = '%H%x00%D%x00%an%x00%s%x00';
  * The commit HEAD points at, or null on an unborn branch. One git process: the
  * commit hook calls this on every commit.
  */
-export async function readHead(repo: Repository): Promise<HeadCommit | null> {
+export function readHead(repo: Repository): Promise<HeadCommit | null> {
+  return readCommitInfo(repo, 'HEAD');
+}
+
+/**
+ * A given commit (full sha), as a checkpoint shows it. Its branch is HEAD's
+ * when HEAD is at it, else null. Throws NOT_FOUND when there is no such commit.
+ */
+export async function readCommit(repo: Repository, sha: string): Promise<HeadCommit> {
+  if (!FULL_SHA.test(sha)) throw new LockstepError('BAD_INPUT', `not a full commit sha: ${sha}`);
+  const commit = await readCommitInfo(repo, sha);
+  if (!commit) throw new LockstepError('NOT_FOUND', `commit ${sha.slice(0, 12)} is not in this repository`);
+  const head = await readHead(repo);
+  return { ...commit, branch: head?.sha === commit.sha ? head.branch : null };
+}
+
+async function readCommitInfo(repo: Repository, revision: string): Promise<HeadCommit | null> {
   const run = await runGit(repo.topLevel, [
     'log',
     '-1',
@@ -201,13 +217,13 @@ export async function readHead(repo: Repository): Promise<HeadCommit | null> {
     '--no-show-signature',
     '--no-ext-diff',
     '--no-textconv',
-    // An unborn HEAD prints nothing instead of failing.
+    // An unborn HEAD (or a missing commit) prints nothing instead of failing.
     '--ignore-missing',
-    'HEAD',
+    revision,
     '--',
   ]);
   if (run.exitCode !== 0) {
-    throw new LockstepError('GIT_FAILED', `could not read HEAD in ${repo.topLevel}: ${firstLines(run.stderr, 2)}`);
+    throw new LockstepError('GIT_FAILED', `could not read ${revision} in ${repo.topLevel}: ${firstLines(run.stderr, 2)}`);
   }
   if (run.stdout.trim() === '') return null;
   const fields = run.stdout.split('\0');

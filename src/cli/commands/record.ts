@@ -10,21 +10,21 @@ import { noPositionals, parse } from '../args';
 import type { CliIo } from '../io';
 import { openProject } from '../project';
 
-const USAGE = `Usage: lockstep record [--quiet]
+const USAGE = `Usage: lockstep record [--commit SHA] [--quiet]
 
-Takes a checkpoint of HEAD's commit: the database's (timeline, LSN) now, paired
-with the commit. The post-commit hook runs it after every commit. It never
+Takes a checkpoint of HEAD's commit (or of --commit SHA, a full sha or unique
+prefix): the database's (timeline, LSN) now, paired with the commit. The post-commit hook runs it after every commit. It never
 fails a commit: it always exits 0, gives up after ${'1.5'} s, and when it could not
 record it prints one line to stderr and notes it in .git/lockstep/lockstep.log.
 During a rebase it records nothing (the replayed commits are old work).`;
 
-/** Below the hook's own kill timer (1.7 s), so that we can still say why we gave up. */
+/** Below the hook's own kill timer (1.7 s after it starts us), so that we can still say why we gave up. */
 export const RECORD_BUDGET_MS = 1500;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
-    parsed = parse<{ quiet?: boolean }>(args, { quiet: { type: 'boolean', short: 'q' } }, USAGE);
+    parsed = parse<{ quiet?: boolean; commit?: string }>(args, { quiet: { type: 'boolean', short: 'q' }, commit: { type: 'string' } }, USAGE);
     if (parsed.help) {
       io.out(USAGE);
       return 0;
@@ -38,15 +38,23 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const quiet = parsed.values.quiet === true || fromHook;
   let project: Project | undefined;
 
+  // Counted from this process's start, as the hook's kill timer is: Node's start-up and
+  // loading this command (slow on a loaded machine, or with VS Code's binary as Node) spend the budget too.
   const giveUp = setTimeout(() => {
     fail(io, project, `the database did not answer within ${RECORD_BUDGET_MS / 1000} s`);
     process.exit(0);
-  }, RECORD_BUDGET_MS);
+  }, Math.max(0, RECORD_BUDGET_MS - performance.now()));
   giveUp.unref();
+  // The hook stops us with SIGTERM when even that was too slow: still one line
+  // and a log entry, and exit 0 so that the shell reports no killed job.
+  process.once('SIGTERM', () => {
+    fail(io, project, 'stopped by the commit hook after 1.7 s');
+    process.exit(0);
+  });
 
   try {
     ({ project } = await openProject(io));
-    const outcome = await recordCommit(project);
+    const outcome = await recordCommit(project, { commit: parsed.values.commit });
     if (outcome.recorded) {
       if (!quiet) io.out(`${outcome.checkpoint.id} ${outcome.checkpoint.commitSha?.slice(0, 7) ?? ''} timeline ${outcome.checkpoint.timelineId} @ ${outcome.checkpoint.lsn}`);
       if (outcome.maintenanceDue) startBackgroundBackup(io);

@@ -159,9 +159,18 @@ export async function setUpLocalDatabase(
   }
 }
 
-/** An existing database: apply a new port (the connection string changes once), else nothing to do. */
+/** An existing database: apply a new port (the connection string changes once), and make sure it runs. */
 async function reconfigure(ctx: EngineContext, existing: LocalEngineConfig, options: LocalSetupOptions): Promise<LocalEngineConfig> {
-  if (options.port === undefined || options.port === existing.port) return existing;
+  if (options.port === undefined || options.port === existing.port) {
+    // `init` leaves the database running, whatever state it found it in.
+    const engine = new LocalEngine(existing, ctx);
+    try {
+      if (!engine.isRunning()) await engine.start(options);
+    } finally {
+      await engine.close();
+    }
+    return existing;
+  }
   const engine = new LocalEngine(existing, ctx);
   const moved: LocalEngineConfig = { ...existing, port: options.port };
   const target = new LocalEngine(moved, ctx);
