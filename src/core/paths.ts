@@ -47,11 +47,6 @@ export class LockstepPaths {
     return path.join(this.root, `${kind}-state.json`);
   }
 
-  /** Default home of the local engine's cluster, WAL archive and base backups. */
-  get localRoot(): string {
-    return path.join(this.root, 'local');
-  }
-
   /** CLI credentials (API keys) when no environment variable or SecretStorage provides them; mode 0600. */
   get credentials(): string {
     return path.join(this.root, 'credentials.json');

@@ -1,14 +1,16 @@
 // Real Postgres servers for tests: a project-style local database in a temp dir, on a free port, cleaned up after.
 
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LocalEngineConfig } from '../../src/core/config';
 import type { EngineContext } from '../../src/core/engine';
 import { silentLog, type Log } from '../../src/core/log';
 import { LocalEngine } from '../../src/engines/local/engine';
+import { freePort } from '../../src/engines/local/ports';
 import { setUpLocalDatabase } from '../../src/engines/local/setup';
+
+export { freePort };
 
 export interface ScratchPostgres {
   /** postgresql://lockstep:…@127.0.0.1:PORT/app */
@@ -20,17 +22,6 @@ export interface ScratchPostgres {
   /** The temp dir holding `lockstep/` (delete with stop()). */
   dir: string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** A temp dir that the Postgres account can traverse when tests run as root (mkdtemp makes 0700). */

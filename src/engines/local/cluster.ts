@@ -2,7 +2,6 @@
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import { LockstepError, throwIfAborted } from '../../core/errors';
@@ -11,6 +10,7 @@ import { archiveSettings, confQuote } from './archive';
 import type { PostgresBinaries } from './binaries';
 import type { LocalLayout } from './layout';
 import type { PostgresAccount } from './osUser';
+import { portInUse } from './ports';
 import { runAs } from './processes';
 
 export const LOCKSTEP_CONF = 'lockstep.conf';
@@ -94,12 +94,8 @@ export class LocalCluster {
     }
   }
 
-  async portInUse(port = this.port): Promise<boolean> {
-    return new Promise((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(true));
-      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(false)));
-    });
+  portInUse(port = this.port): Promise<boolean> {
+    return portInUse(port);
   }
 
   /**

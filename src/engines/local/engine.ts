@@ -22,7 +22,6 @@ import { directorySize } from '../../core/files';
 import { withLock } from '../../core/locks';
 import { scopedLog, type Log } from '../../core/log';
 import { formatLsn, isLsn, parseLsn, timelineOfWalFile, walFileName } from '../../core/lsn';
-import { LockstepPaths } from '../../core/paths';
 import { describeDatabase } from '../postgresSchema';
 import { archivedTimelines, confQuote, historyFileName, historyReader, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
 import { chooseBackup, listBackups, takeBaseBackup, type BackupMeta } from './baseBackup';
@@ -31,13 +30,14 @@ import { LocalCluster, RECOVERY_CONF } from './cluster';
 import { copyTree } from './copyTree';
 import { LocalLayout, type LocalState } from './layout';
 import { chownTree, resolvePostgresAccount, type PostgresAccount } from './osUser';
+import { freePort } from './ports';
 
 const DEFAULT_ARCHIVE_TIMEOUT_MS = 60_000;
 /** Replay runs at 60–175 MB/s here; allow far slower disks before calling a recovery stuck. */
 const MIN_REPLAY_BYTES_PER_SECOND = 5 * 1024 * 1024;
 
 export function localRoot(config: LocalEngineConfig, lockstepDir: string): string {
-  return config.dataRoot ?? new LockstepPaths(path.dirname(lockstepDir)).localRoot;
+  return config.dataRoot ?? path.join(lockstepDir, 'local');
 }
 
 export class LocalEngine implements Engine {
@@ -673,17 +673,5 @@ function engineDown(port: number, error: unknown): LockstepError {
   return new LockstepError('ENGINE_DOWN', `the local database on 127.0.0.1:${port} is not answering (${(error as Error).message})`, {
     hint: 'Start it with `lockstep db start` (or "Lockstep: Start Local Database").',
     cause: error,
-  });
-}
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
   });
 }

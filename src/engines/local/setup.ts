@@ -12,6 +12,7 @@ import { copyTree } from './copyTree';
 import { LocalEngine, localRoot } from './engine';
 import { LocalLayout, type LocalState } from './layout';
 import { canTraverse, chownTree, resolvePostgresAccount, runningAsRoot, type PostgresAccount } from './osUser';
+import { portInUse } from './ports';
 import { runAs } from './processes';
 
 export interface LocalSetupOptions extends OperationOptions {
@@ -79,7 +80,7 @@ export async function setUpLocalDatabase(
         hint: `Move ${root} away, then run \`lockstep init\` again.`,
       });
     }
-    if (await cluster.portInUse(port)) {
+    if (await portInUse(port)) {
       throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
         hint: 'Choose another with `lockstep init --port N`.',
       });
@@ -174,7 +175,7 @@ async function reconfigure(ctx: EngineContext, existing: LocalEngineConfig, opti
   const engine = new LocalEngine(existing, ctx);
   const moved: LocalEngineConfig = { ...existing, port: options.port };
   const target = new LocalEngine(moved, ctx);
-  if (await target.cluster.portInUse(options.port)) {
+  if (await portInUse(options.port)) {
     throw new LockstepError('PORT_TAKEN', `port ${options.port} on 127.0.0.1 is used by another program`);
   }
   const wasRunning = engine.isRunning();
@@ -194,18 +195,7 @@ function parseSize(setting: string): number {
 }
 
 async function firstFreePort(from: number): Promise<number> {
-  const probe = new LocalCluster({
-    layout: new LocalLayout('/nonexistent'),
-    account: () => ({ name: 'probe' }),
-    port: from,
-    user: '',
-    database: '',
-    log: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    binaries: () => {
-      throw new Error('unused');
-    },
-  });
-  for (let port = from; port < from + 200; port++) if (!(await probe.portInUse(port))) return port;
+  for (let port = from; port < from + 200; port++) if (!(await portInUse(port))) return port;
   throw new LockstepError('PORT_TAKEN', `no free port between ${from} and ${from + 199}`, { hint: 'Pass one with `lockstep init --port N`.' });
 }
 
