@@ -1,6 +1,7 @@
 // Restore: bring a checkpoint's data and code back together, safely (preview, lock, undo point), and put everything back if a step fails.
 
 import {
+  branchPointsAt,
   checkoutCommit,
   commitExists,
   diffStat,
@@ -46,7 +47,8 @@ export interface RestorePlan {
   mode: RestoreMode;
   checkout: CheckoutMode;
   data?: { from: Position; to: Position };
-  code?: { from: HeadRef; to: string; diff: DiffStat | null; unchanged: boolean };
+  /** `branch`: the existing branch the checkpoint was taken on (when it still points at the commit), else null for a new restore branch. */
+  code?: { from: HeadRef; to: string; diff: DiffStat | null; unchanged: boolean; branch: string | null };
   tree: WorkingTreeState;
   /** Uncommitted work that will be stashed (with `stash`) or that blocks the restore. */
   dirty: boolean;
@@ -146,7 +148,8 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
       }
       const unchanged = from.sha === target.commitSha;
       const diff = from.sha && !unchanged ? await diffStat(project.repo, from.sha, target.commitSha) : null;
-      code = { from, to: target.commitSha, diff, unchanged };
+      const branch = checkout === 'branch' && target.branch && (await branchPointsAt(project.repo, target.branch, target.commitSha)) ? target.branch : null;
+      code = { from, to: target.commitSha, diff, unchanged, branch };
     }
   }
 
@@ -259,7 +262,7 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     }
     if (plan.code && !plan.code.unchanged) {
       previousHead = plan.code.from;
-      checkout = await step(`Checking out ${plan.code.to.slice(0, 7)}`, () => checkoutCommit(project.repo, plan.code!.to, plan.checkout));
+      checkout = await step(`Checking out ${plan.code.to.slice(0, 7)}`, () => checkoutCommit(project.repo, plan.code!.to, plan.checkout, plan.code!.branch));
     }
   } catch (error) {
     const notes = await compensate(project, engine, { fork, previousServing, repointed, previousHead, checkout, stash });

@@ -381,12 +381,12 @@ export async function unstash(repo: Repository, stash: StashRef): Promise<void> 
 }
 
 /**
- * Checks out `sha`. With 'branch', on `lockstep/restore-<sha7>`, created at
- * `sha`; if that name is taken by a branch pointing elsewhere, `-2`, `-3`… An
- * existing branch is never moved. The caller makes sure the tree is clean
+ * Checks out `sha`. With 'branch': on `preferBranch` if it points at `sha`,
+ * else on `lockstep/restore-<sha7>`, created at `sha`; if that name is taken
+ * by a branch pointing elsewhere, `-2`, `-3`… An existing branch is never moved. The caller makes sure the tree is clean
  * first (`workingTreeState`): git would carry uncommitted changes along.
  */
-export async function checkoutCommit(repo: Repository, sha: string, mode: CheckoutMode): Promise<CheckoutResult> {
+export async function checkoutCommit(repo: Repository, sha: string, mode: CheckoutMode, preferBranch?: string | null): Promise<CheckoutResult> {
   if (!FULL_SHA.test(sha)) throw new LockstepError('BAD_INPUT', `not a full commit sha: ${sha}`);
   const operation = operationInProgress(repo);
   if (operation !== null) {
@@ -404,6 +404,12 @@ export async function checkoutCommit(repo: Repository, sha: string, mode: Checko
   if (mode === 'detached') {
     await checkout(git, ['--detach', full], `could not check out ${full.slice(0, 12)}`);
     return { sha: full, branch: null, createdBranch: false };
+  }
+  // The branch the checkpoint was taken on, when it still points at the commit
+  // (an undo, or the newest commit of a branch): back on it, rather than on a new one.
+  if (preferBranch && (await branchTip(git, preferBranch)) === full) {
+    await checkout(git, [preferBranch, '--'], `could not check out ${preferBranch}`);
+    return { sha: full, branch: preferBranch, createdBranch: false };
   }
   const base = `${RESTORE_BRANCH_PREFIX}${full.slice(0, 7)}`;
   for (let n = 1; n <= 1000; n++) {
@@ -430,6 +436,11 @@ async function checkout(git: SimpleGit, args: string[], what: string): Promise<v
   } catch (error) {
     throw gitFailure(what, error);
   }
+}
+
+/** Whether local branch `name` exists and points at `sha`. */
+export async function branchPointsAt(repo: Repository, name: string, sha: string): Promise<boolean> {
+  return (await branchTip(await gitClient(repo.topLevel), name)) === sha.toLowerCase();
 }
 
 async function branchTip(git: SimpleGit, name: string): Promise<string | null> {

@@ -174,6 +174,7 @@ describe('cli: restore code and data together, preview, modes and undo', functio
     assert.equal(result.code, 0, explain(result));
     assert.deepEqual(await fingerprint(repo.url), s.mistake, 'the data as it was just before the restore, bad UPDATE included');
     assertCodeIs(repo, s.v2);
+    assert.equal(repo.git('branch', '--show-current'), 'main', 'back on the branch it was on, not on a new restore branch');
   });
 
   it('--data-only restores the data and leaves the code, branch and files alone', async () => {
