@@ -16,6 +16,7 @@ interface Section {
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const sizes = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length).split(',').map(Number);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function table(rows: readonly BenchRow[]): string {
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
 
   if (wanted('engine')) {
     log('engine: markers and restores (local engine, real Postgres)');
-    const sizesMb = quick ? [20, 200] : [20, 200, 1000];
+    const sizesMb = sizes ?? (quick ? [20, 200] : [20, 200, 1000]);
     sections.push({ title: 'Local engine: markers and restores', command: `npm run bench -- --only=engine${quick ? ' --quick' : ''}`, rows: await benchEngine({ sizesMb, repeats: quick ? 2 : 3, markers: quick ? 50 : 200, log }) });
   }
   if (wanted('hook')) {
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const report = [header, ...sections.map((s) => `### ${s.title}\n\n\`${s.command}\`\n\n${table(s.rows)}`)].join('\n\n');
   process.stdout.write(`\n${report}\n`);
-  if (!only && !quick) fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench\`\n\n${report}\n`);
+  if (!only && !quick && !sizes) fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench\`\n\n${report}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -85,6 +85,15 @@ export interface OperationOptions {
   onProgress?: (step: string) => void;
 }
 
+export interface PruneOptions extends OperationOptions {
+  /**
+   * The background upkeep's prune: keep what served just before the last
+   * restore (the local engine's previous data directory holds any write that
+   * raced the restore). `lockstep prune` removes it too.
+   */
+  keepPrevious?: boolean;
+}
+
 export interface PruneReport {
   /** What was removed, one line each, for the audit trail. */
   removed: string[];
@@ -134,7 +143,7 @@ export interface Engine {
   describe(at?: PointInHistory, options?: OperationOptions): Promise<SchemaSummary>;
 
   /** Reclaim what no kept position needs. Engines without storage of their own report nothing. */
-  prune(keep: readonly PointInHistory[], options?: OperationOptions): Promise<PruneReport>;
+  prune(keep: readonly PointInHistory[], options?: PruneOptions): Promise<PruneReport>;
 
   /** Release connections and timers (never stops a database). */
   close(): Promise<void>;

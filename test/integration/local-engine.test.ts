@@ -191,6 +191,54 @@ for (const source of SOURCES) {
       }
     });
 
+    it('a restore claims the prepared copy of the newest backup; previews never do; the upkeep makes a new one', async () => {
+      const prepared = () => fs.readdirSync(pg.engine.layout.root).filter((n) => n.startsWith('prepared-'));
+      const backups = listBackups(pg.engine.layout.backups);
+      assert.deepEqual(prepared(), [`prepared-${backups.at(-1)!.id}`], 'init leaves one ready for the first restore');
+      await sql(pg.url, "CREATE TABLE t (v text); INSERT INTO t VALUES ('a')");
+      const a = await pg.engine.head();
+      await sql(pg.url, "INSERT INTO t VALUES ('b')");
+      const b = await pg.engine.head();
+      await sql(pg.url, "INSERT INTO t VALUES ('c')");
+      await pg.engine.describe(a);
+      assert.equal(prepared().length, 1, 'a preview copies, leaving the prepared copy for the restore');
+
+      const first = await pg.engine.fork(b);
+      assert.equal(first.ref.prepared, true);
+      assert.deepEqual(prepared(), []);
+      await pg.engine.repoint(first);
+      assert.deepEqual(await sql(pg.url, 'SELECT v FROM t ORDER BY v'), [{ v: 'a' }, { v: 'b' }]);
+      assert.equal(pg.engine.maintenanceDue(await pg.engine.head()), true, 'the upkeep is due: no prepared copy left');
+
+      const second = await pg.engine.fork(a);
+      assert.equal(second.ref.prepared, false, 'without a prepared copy the backup is copied');
+      await pg.engine.repoint(second);
+      assert.deepEqual(await sql(pg.url, 'SELECT v FROM t ORDER BY v'), [{ v: 'a' }]);
+
+      assert.match((await pg.engine.maintain()) ?? '', /ready copy of base backup/);
+      assert.equal(prepared().length, 1);
+      assert.equal(pg.engine.maintenanceDue(await pg.engine.head()), false);
+    });
+
+    it('prune leaves a fork that is prepared and not yet served; the background prune keeps the previous data directory', async () => {
+      await sql(pg.url, "CREATE TABLE t (v text); INSERT INTO t VALUES ('a')");
+      const a = await pg.engine.head();
+      await sql(pg.url, "INSERT INTO t VALUES ('b')");
+      const fork = await pg.engine.fork(a);
+      await pg.engine.prune([]); // another process's prune, between this restore's fork and repoint
+      assert.ok(fs.existsSync(pg.engine.layout.dataDir(String(fork.ref.dataDir))), 'the pending fork survived');
+      await pg.engine.repoint(fork);
+      assert.deepEqual(await sql(pg.url, 'SELECT v FROM t'), [{ v: 'a' }]);
+
+      const dataDirs = () => fs.readdirSync(pg.engine.layout.root).filter((n) => n.startsWith('data-')).sort();
+      assert.deepEqual(dataDirs(), ['data-1', 'data-2']);
+      await pg.engine.prune([], { keepPrevious: true });
+      assert.deepEqual(dataDirs(), ['data-1', 'data-2'], 'the upkeep keeps what served before the restore');
+      const report = await pg.engine.prune([]);
+      assert.deepEqual(dataDirs(), ['data-2'], '`lockstep prune` removes it');
+      assert.ok(report.removed.includes('data directory data-1'));
+    });
+
     it('prunes backups, WAL and old data directories that no kept marker needs; old markers then expire', async () => {
       const old = await pg.engine.head();
       await sql(pg.url, "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");

@@ -132,8 +132,35 @@ export interface LockstepRepo extends TestRepo {
   /** The journal's lines as they are on disk, blank ones dropped. */
   journalLines(): string[];
   audit(): AuditRecord[];
+  /** Waits until no background upkeep (`db backup --if-due`, started after commits and restores) runs for this repository. */
+  waitForUpkeep(): Promise<void>;
   /** `lockstep db stop`, any Postgres of this repository still running stopped by pid, and the directory removed. */
   cleanup(): Promise<void>;
+}
+
+/** Pids of `lockstep db backup --if-due` processes working in `dir` (Linux /proc). */
+function upkeepProcesses(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('backup') && argv.includes('--if-due') && fs.readlinkSync(`/proc/${entry}/cwd`) === dir) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
+
+async function waitForUpkeepIn(dir: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // It is started detached just before the command that started it exits: give it a moment to appear.
+  await new Promise((r) => setTimeout(r, 300));
+  while (upkeepProcesses(dir).length > 0) {
+    if (Date.now() > deadline) throw new Error(`the background upkeep in ${dir} is still running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export interface InitRepoOptions {
@@ -184,12 +211,15 @@ export async function initRepo(options: InitRepoOptions = {}): Promise<LockstepR
             .filter((l) => l.trim() !== '')
             .map((l) => JSON.parse(l) as AuditRecord)
         : [],
+    waitForUpkeep: () => waitForUpkeepIn(dir),
     async cleanup() {
+      await waitForUpkeepIn(dir).catch(() => undefined);
       if (initialised) await lockstep(dir, ['db', 'stop'], { timeoutMs: 60_000 }).catch(() => undefined);
       await stopStrayPostgres(localRootOf(lockstepDir));
       const dataRoot = localRootOf(lockstepDir);
-      if (!dataRoot.startsWith(dir)) fs.rmSync(dataRoot, { recursive: true, force: true, maxRetries: 5 });
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+      if (!dataRoot.startsWith(dir)) fs.rmSync(dataRoot, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+      // A background upkeep the last command started may still be starting up (it stops at once, finding the database down).
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
   };
   try {

@@ -12,8 +12,10 @@ const USAGE = `Usage: lockstep db start|stop|status|url|backup [--json] [--if-du
   stop     archive all WAL, then stop it (a restore can still reach every checkpoint)
   status   state, address, timeline and LSN (--json for tools)
   url      the connection URL alone on stdout, password included
-  backup   take a base backup now (--if-due: only when the policy says one is due),
-           then reclaim backups and WAL that no kept checkpoint needs`;
+  backup   take a base backup now (--if-due: only when the policy says one is due)
+           and a ready copy of it for the next restore, then reclaim backups, WAL and
+           data directories no kept checkpoint needs (keeping the one that served
+           before the last restore: \`lockstep prune\` removes that too)`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals, help } = parse<{ json?: boolean; 'if-due'?: boolean; quiet?: boolean }>(
@@ -59,8 +61,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         const done = await engine.maintain({ onProgress, force: !values['if-due'] });
         if (!values.quiet) io.out(done ? `taken: ${done}` : 'no base backup due');
         if (done) {
-          const kept = await listCheckpoints(project);
-          const report = await engine.prune(kept);
+          // Not under the restore lock, so that a person's next restore is never refused for it:
+          // the engine leaves a fork that a restore has prepared and not yet served alone.
+          const report = await engine.prune(await listCheckpoints(project), { keepPrevious: true });
           if (!values.quiet) for (const line of report.removed) io.out(`  removed ${line}`);
         }
         return 0;

@@ -1,6 +1,7 @@
 // `lockstep prune`: keep the newest checkpoints, then let the engine reclaim what no kept checkpoint needs.
 
 import { listCheckpoints } from '../../core/listing';
+import { withLock } from '../../core/locks';
 import { pruneJournal } from '../../core/markers';
 import { integer, noPositionals, parse } from '../args';
 import { progress, type CliIo } from '../io';
@@ -11,7 +12,10 @@ const USAGE = `Usage: lockstep prune [--keep N]
 Keeps the newest N checkpoints (default: the configured number, 50), plus the
 target of the last restore and its undo point. Markers themselves cost nothing;
 the local engine then deletes base backups, archived WAL and old data
-directories that no kept checkpoint needs, so disk use stays bounded.`;
+directories that no kept checkpoint needs, so disk use stays bounded. (The
+background upkeep after commits and restores does the same, but keeps the data
+directory that served before the last restore, which holds any write that raced
+it.) Waits for a running restore to finish.`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals, help } = parse<{ keep?: string }>(args, { keep: { type: 'string' } }, USAGE);
@@ -24,12 +28,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   try {
     const config = project.config();
     const keep = integer(values.keep, '--keep', 1) ?? config.keep;
-    const removed = await pruneJournal(project, keep);
-    io.out(`checkpoints: removed ${removed.length}, kept ${project.journal.list().length}`);
-    const engine = await project.engine();
-    const report = await engine.prune(await listCheckpoints(project), { onProgress: progress(io) });
-    for (const line of report.removed) io.out(`  removed ${line}`);
-    io.out(`reclaimed ${(report.bytesFreed / 1024 / 1024).toFixed(1)} MB`);
+    // Never during a restore: it could remove the fork a restore is about to serve.
+    await withLock(project.paths.restoreLock, { waitMs: 120_000, what: 'restores in this repository', hint: 'A restore is running; prune after it.' }, async () => {
+      const removed = await pruneJournal(project, keep);
+      io.out(`checkpoints: removed ${removed.length}, kept ${project.journal.list().length}`);
+      const engine = await project.engine();
+      const report = await engine.prune(await listCheckpoints(project), { onProgress: progress(io) });
+      for (const line of report.removed) io.out(`  removed ${line}`);
+      io.out(`reclaimed ${(report.bytesFreed / 1024 / 1024).toFixed(1)} MB`);
+    });
     return 0;
   } finally {
     await project.close();

@@ -12,6 +12,7 @@ import { readJsonFile, writeJsonFile } from '../../core/files';
  *   data-<n>/           Postgres data directories; one serves, others are past timelines
  *   archive/            the WAL archive (one per cluster lineage, shared by all timelines)
  *   backups/<id>/       base backups: data/ (the copy) and meta.json
+ *   prepared-<id>/      a ready copy of the newest base backup, which a restore claims by renaming it
  *   logs/<data-n>.log   server logs
  */
 export class LocalLayout {
@@ -48,6 +49,10 @@ export class LocalLayout {
   }
   backupDir(id: string): string {
     return path.join(this.backups, id);
+  }
+  /** A ready-to-run copy of a base backup's data directory, made in the background so a restore need not copy. */
+  preparedDir(backupId: string): string {
+    return path.join(this.root, `prepared-${backupId}`);
   }
 
   readPassword(): string {
@@ -107,4 +112,6 @@ export interface LocalState {
   bin?: string;
   /** System identifier of the cluster lineage: every fork must share it. */
   systemIdentifier?: string;
+  /** Data directories prepared by `fork` and not yet served or discarded, with when: prune leaves them alone. */
+  pendingForks?: Record<string, string>;
 }

@@ -147,6 +147,7 @@ export async function setUpLocalDatabase(
     const engine = new LocalEngine(config, ctx);
     try {
       await engine.takeBaseBackup({ waitMs: 60_000 });
+      await engine.maintain(); // the prepared copy for the first restore
     } finally {
       await engine.close();
     }

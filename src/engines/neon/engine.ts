@@ -8,6 +8,7 @@ import type {
   OperationOptions,
   PointInHistory,
   Position,
+  PruneOptions,
   PruneReport,
   Restorability,
   Retention,
@@ -243,7 +244,7 @@ export class NeonEngine implements Engine {
    * `keepPreservedBranches`, unless a kept checkpoint's history lives there.
    * Neon frees no bytes Lockstep can count (storage is shared copy-on-write).
    */
-  async prune(keep: readonly PointInHistory[], options: OperationOptions = {}): Promise<PruneReport> {
+  async prune(keep: readonly PointInHistory[], options: PruneOptions = {}): Promise<PruneReport> {
     const branchId = await this.servingBranch(options.signal);
     const needed = new Set<string>();
     for (const at of keep) {

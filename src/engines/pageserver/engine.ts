@@ -10,6 +10,7 @@ import type {
   OperationOptions,
   PointInHistory,
   Position,
+  PruneOptions,
   PruneReport,
   Restorability,
   Retention,
@@ -283,7 +284,7 @@ export class PageserverEngine implements Engine {
     return earliest === undefined ? { leased: leases.length } : { leased: leases.length, validUntil: earliest };
   }
 
-  async prune(keep: readonly PointInHistory[], options: OperationOptions = {}): Promise<PruneReport> {
+  async prune(keep: readonly PointInHistory[], options: PruneOptions = {}): Promise<PruneReport> {
     await this.protect(keep, options).catch((error: unknown) => {
       if (isLockstepError(error, 'CANCELLED')) throw error;
       this.log.warn(`could not renew leases: ${describeError(error)}`);
