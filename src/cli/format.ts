@@ -1,25 +1,11 @@
 // How the CLI prints checkpoints, restore plans and results for a person.
 
 import { checkpointTitle, type Checkpoint } from '../core/checkpoint';
+import { relativeTime } from '../core/relativeTime';
 import type { ListedCheckpoint } from '../core/listing';
 import type { RestorePlan, RestorePreview, RestoreResult } from '../core/restore';
 import { describeSchemaDiff, isEmptyDiff } from '../core/schemaDiff';
 
-export function relativeTime(iso: string, now = Date.now()): string {
-  const seconds = Math.round((now - Date.parse(iso)) / 1000);
-  if (seconds < 45) return 'just now';
-  const units: [number, string][] = [
-    [60, 'minute'],
-    [3600, 'hour'],
-    [86400, 'day'],
-    [86400 * 30, 'month'],
-    [86400 * 365, 'year'],
-  ];
-  let chosen: [number, string] = units[0]!;
-  for (const unit of units) if (seconds >= unit[0]) chosen = unit;
-  const n = Math.max(1, Math.round(seconds / chosen[0]));
-  return `${n} ${chosen[1]}${n === 1 ? '' : 's'} ago`;
-}
 
 const KIND_MARK: Record<Checkpoint['kind'], string> = { commit: 'commit', snapshot: 'snap', safety: 'safety', 'pre-restore': 'undo' };
 
@@ -52,7 +38,12 @@ export function renderPlan(plan: RestorePlan | RestorePreview): string[] {
     if (plan.code.unchanged) {
       lines.push(`  code: already at ${plan.code.to.slice(0, 7)}`);
     } else {
-      const to = plan.checkout === 'branch' ? `branch lockstep/restore-${plan.code.to.slice(0, 7)}` : `${plan.code.to.slice(0, 7)} (detached)`;
+      const to =
+        plan.checkout === 'detached'
+          ? `${plan.code.to.slice(0, 7)} (detached)`
+          : plan.code.branch
+            ? `branch ${plan.code.branch} (where it still points)`
+            : `branch lockstep/restore-${plan.code.to.slice(0, 7)}`;
       lines.push(`  code: ${from} → ${to}`);
       const stat = plan.code.diff?.text.trimEnd();
       if (stat) for (const line of stat.split('\n')) lines.push(`    ${line.trim()}`);

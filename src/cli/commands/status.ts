@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { checkpointTitle } from '../../core/checkpoint';
 import { hookStatus } from '../../git/hook';
 import { noPositionals, parse } from '../args';
-import { relativeTime } from '../format';
+import { relativeTime } from '../../core/relativeTime';
 import type { CliIo } from '../io';
 import { openProject } from '../project';
 

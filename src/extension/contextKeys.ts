@@ -1,0 +1,59 @@
+// Every context key the extension sets (for `when`/`enablement` in package.json) and every tree item contextValue, in one place.
+import * as vscode from 'vscode';
+
+/** Context keys; each describes the active repository (the one of the active editor, else the first). */
+export const enum ContextKey {
+  /** The extension has looked at the workspace's folders at least once (welcome views wait for it). */
+  Loaded = 'lockstep.loaded',
+  /** Git repositories among the workspace folders. */
+  RepositoryCount = 'lockstep.repositoryCount',
+  Initialised = 'lockstep.initialised',
+  /** `local`, `neon` or `pageserver`; unset when not initialised. */
+  Engine = 'lockstep.engine',
+  /** `installed`, `stale` or `not-installed`. */
+  HookState = 'lockstep.hookState',
+  /** `running`, `stopped`, `unreachable` or `not-initialised`. */
+  DatabaseState = 'lockstep.databaseState',
+  HasCheckpoints = 'lockstep.hasCheckpoints',
+  /** An operation (restore, snapshot, set-up) runs in the active repository. */
+  Busy = 'lockstep.busy',
+}
+
+/**
+ * contextValue of tree items, matched in package.json menus with `viewItem =~ /…/`.
+ * A checkpoint's reads `checkpoint:<restorable|expired>:<commit|nocommit>[:serving]`.
+ */
+export const enum TreeItemContext {
+  Checkpoint = 'checkpoint',
+  Restorable = 'restorable',
+  Expired = 'expired',
+  WithCommit = 'commit',
+  WithoutCommit = 'nocommit',
+  Serving = 'serving',
+  Repository = 'repository',
+  RepositoryUninitialised = 'repository:uninitialised',
+  ShowMore = 'showMore',
+  Action = 'action',
+}
+
+export function checkpointContext(restorable: boolean, hasCommit: boolean, serving: boolean): string {
+  return [
+    TreeItemContext.Checkpoint,
+    restorable ? TreeItemContext.Restorable : TreeItemContext.Expired,
+    hasCommit ? TreeItemContext.WithCommit : TreeItemContext.WithoutCommit,
+    ...(serving ? [TreeItemContext.Serving] : []),
+  ].join(':');
+}
+
+export type ContextValue = string | number | boolean | undefined;
+
+/** Sets context keys, skipping the round trip to the workbench when a value has not changed. */
+export class ContextKeys {
+  private readonly values = new Map<ContextKey, ContextValue>();
+
+  set(key: ContextKey, value: ContextValue): void {
+    if (this.values.has(key) && this.values.get(key) === value) return;
+    this.values.set(key, value);
+    void vscode.commands.executeCommand('setContext', key, value);
+  }
+}

@@ -1,0 +1,140 @@
+// What a restore will change and what it did, in words: the preview document, the confirmation and the result message (no VS Code API here).
+import { checkpointTitle } from '../core/checkpoint';
+import { relativeTime } from '../core/relativeTime';
+import type { RestoreMode, RestorePreview, RestoreResult } from '../core/restore';
+import { describeSchemaDiff, isEmptyDiff } from '../core/schemaDiff';
+
+export const MODE_WORDS: Record<RestoreMode, string> = {
+  both: 'code and data',
+  'data-only': 'data only',
+  'code-only': 'code only',
+};
+
+/** The confirmation's buttons: the dirty-tree choice is made in the same modal. */
+export const RESTORE = 'Restore';
+export const STASH_AND_RESTORE = 'Stash and Restore';
+
+export interface Confirmation {
+  message: string;
+  detail: string;
+  button: typeof RESTORE | typeof STASH_AND_RESTORE;
+}
+
+/** The modal's question and what will change, short enough for a dialog; the preview document has the rest. */
+export function confirmation(preview: RestorePreview): Confirmation {
+  const title = checkpointTitle(preview.target);
+  const lines: string[] = [];
+  if (preview.data) {
+    lines.push(`Data: the database goes back to timeline ${preview.data.to.timelineId} @ ${preview.data.to.lsn} (now timeline ${preview.data.from.timelineId} @ ${preview.data.from.lsn}); the connection string stays the same.`);
+    if (preview.schema) {
+      const changes = describeSchemaDiff(preview.schema).map((line) => line.trim());
+      if (isEmptyDiff(preview.schema)) lines.push('  No change in tables, columns or row counts.');
+      for (const change of changes.slice(0, 6)) lines.push(`  ${change}`);
+      if (changes.length > 6) lines.push(`  …and ${changes.length - 6} more (see the preview)`);
+    }
+  } else {
+    lines.push('Data: unchanged.');
+  }
+  if (preview.code) {
+    if (preview.code.unchanged) lines.push(`Code: already at ${preview.code.to.slice(0, 7)}.`);
+    else {
+      const files = preview.code.diff ? `; ${preview.code.diff.files.length} file(s) differ` : '';
+      lines.push(`Code: checks out ${preview.code.to.slice(0, 7)} ${checkoutWords(preview)}${files}.`);
+    }
+  } else {
+    lines.push('Code: unchanged.');
+  }
+  if (preview.willStash) {
+    const count = preview.tree.modified.length + preview.tree.untracked.length;
+    lines.push(`Uncommitted work: ${count} file(s) will be stashed (untracked included) and stay in the stash list.`);
+  }
+  for (const warning of preview.warnings) lines.push(`Warning: ${warning}.`);
+  lines.push('', 'A pre-restore checkpoint of now is taken first: Undo Restore puts everything back.');
+  return {
+    message: `Restore ${MODE_WORDS[preview.mode]} to “${title}”?`,
+    detail: lines.join('\n'),
+    button: preview.willStash ? STASH_AND_RESTORE : RESTORE,
+  };
+}
+
+/** The read-only preview document: everything the dry run found, as Markdown that also reads well as source. */
+export function previewMarkdown(preview: RestorePreview, now = Date.now()): string {
+  const t = preview.target;
+  const out: string[] = [];
+  out.push(`# Restore preview: ${checkpointTitle(t)}`, '');
+  out.push(`Checkpoint \`${t.id}\` (${t.kind}), ${t.commitSha ? `commit \`${t.commitSha.slice(0, 7)}\`` : 'no commit'}, taken ${relativeTime(t.createdAt, now)} (${t.createdAt}).`);
+  out.push(`Restores ${MODE_WORDS[preview.mode]}${preview.mode !== preview.requestedMode ? ` (asked for ${MODE_WORDS[preview.requestedMode]})` : ''}. Nothing has changed yet.`, '');
+
+  out.push('## Database', '');
+  if (preview.data) {
+    out.push(`Now timeline \`${preview.data.from.timelineId}\` @ \`${preview.data.from.lsn}\` → timeline \`${preview.data.to.timelineId}\` @ \`${preview.data.to.lsn}\`, on the same connection string.`, '');
+    if (preview.schema) {
+      if (isEmptyDiff(preview.schema)) out.push('No change in tables, columns or row counts.', '');
+      else {
+        for (const line of describeSchemaDiff(preview.schema)) out.push(`- ${line.trim()}`);
+        out.push('');
+      }
+      const rows = preview.schema.rows;
+      if (rows.length > 0) {
+        out.push('| table | rows now | rows at the checkpoint |', '| --- | ---: | ---: |');
+        for (const row of rows) out.push(`| ${row.table} | ${count(row.now)} | ${count(row.then)} |`);
+        out.push('');
+      }
+    }
+  } else {
+    out.push('Unchanged.', '');
+  }
+
+  out.push('## Code', '');
+  if (preview.code) {
+    const from = preview.code.from.branch ? `${preview.code.from.branch} @ ${preview.code.from.sha?.slice(0, 7) ?? '(no commit)'}` : `${preview.code.from.sha?.slice(0, 7)} (detached)`;
+    if (preview.code.unchanged) out.push(`Already at \`${preview.code.to.slice(0, 7)}\`.`, '');
+    else {
+      out.push(`\`${from}\` → \`${preview.code.to.slice(0, 7)}\` ${checkoutWords(preview, '`')}.`, '');
+      const stat = preview.code.diff?.text.trimEnd();
+      if (stat) out.push('```', ...stat.split('\n').map((line) => line.trim()), '```', '');
+    }
+  } else {
+    out.push('Unchanged.', '');
+  }
+
+  if (preview.mode !== 'data-only') {
+    out.push('## Working tree', '');
+    if (!preview.dirty) out.push('Clean.', '');
+    else {
+      const files = [...preview.tree.modified, ...preview.tree.untracked];
+      out.push(`${files.length} uncommitted file(s)${preview.willStash ? ': they will be stashed (untracked included) and stay in the stash list.' : '.'}`, '');
+      for (const file of files.slice(0, 20)) out.push(`- ${file}`);
+      if (files.length > 20) out.push(`- …and ${files.length - 20} more`);
+      out.push('');
+    }
+  }
+  if (preview.warnings.length > 0 || preview.blockers.length > 0) {
+    out.push('## Before you go on', '');
+    for (const warning of preview.warnings) out.push(`- Warning: ${warning}`);
+    for (const blocker of preview.blockers) out.push(`- Blocked: ${blocker.message}${blocker.hint ? ` (${blocker.hint})` : ''}`);
+    out.push('');
+  }
+  out.push('---', '', 'A pre-restore checkpoint of now is taken before anything changes: **Undo Restore** puts code and data back. If a step fails, everything is put back as it was.', '');
+  return out.join('\n');
+}
+
+/** The result notification's text. */
+export function resultMessage(result: RestoreResult): string {
+  const what = MODE_WORDS[result.mode];
+  const parts = [`Restored ${what} to “${checkpointTitle(result.target)}” in ${(result.durationMs / 1000).toFixed(1)} s.`];
+  if (result.checkout) parts.push(result.checkout.branch ? `Now on branch ${result.checkout.branch}.` : `HEAD is detached at ${result.checkout.sha.slice(0, 7)}.`);
+  if (result.stash) parts.push(`Your uncommitted work is stashed (git stash apply ${result.stash.sha.slice(0, 12)}).`);
+  for (const warning of result.warnings) parts.push(`Warning: ${warning}.`);
+  return parts.join(' ');
+}
+
+/** Where the commit is checked out: its own branch when that still points at it, else a new restore branch, or detached. */
+function checkoutWords(preview: RestorePreview, quote = ''): string {
+  if (preview.checkout !== 'branch' || !preview.code) return 'detached';
+  return preview.code.branch ? `on its branch ${quote}${preview.code.branch}${quote}` : `on a new branch ${quote}lockstep/restore-${preview.code.to.slice(0, 7)}${quote}`;
+}
+
+function count(n: number | null): string {
+  return n === null ? '—' : n < 0 ? '?' : `~${n}`;
+}

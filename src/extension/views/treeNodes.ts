@@ -1,0 +1,142 @@
+// The nodes of the Checkpoints tree, one class per kind of row, each knowing how it looks as a TreeItem.
+import * as vscode from 'vscode';
+import { checkpointTitle, type CheckpointKind } from '../../core/checkpoint';
+import { relativeTime } from '../../core/relativeTime';
+import type { ListedCheckpoint } from '../../core/listing';
+import { checkpointContext, TreeItemContext } from '../contextKeys';
+import type { WorkspaceRepository } from '../repository';
+import { escapeMarkdown } from '../markdown';
+
+/** The codicon of each kind of checkpoint, in the tree and the QuickPick alike. */
+export const KIND_ICON: Record<CheckpointKind, string> = {
+  commit: 'git-commit',
+  snapshot: 'device-camera',
+  safety: 'shield',
+  'pre-restore': 'discard',
+};
+
+const KIND_NAME: Record<CheckpointKind, string> = {
+  commit: 'Commit',
+  snapshot: 'Snapshot',
+  safety: 'Safety checkpoint',
+  'pre-restore': 'Pre-restore checkpoint',
+};
+
+/** A repository of a multi-root workspace; its children are its checkpoints. */
+export class RepositoryNode {
+  constructor(readonly repository: WorkspaceRepository) {}
+
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.repository.name, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = `repository:${this.repository.repo.topLevel}`;
+    item.iconPath = new vscode.ThemeIcon('repo');
+    item.tooltip = this.repository.repo.topLevel;
+    const { state } = this.repository;
+    item.description = !state.loaded ? '' : !state.config ? 'not set up' : problems(this.repository).map((p) => p.short).join(' · ') || state.config.engine;
+    item.contextValue = state.config ? TreeItemContext.Repository : TreeItemContext.RepositoryUninitialised;
+    return item;
+  }
+}
+
+export interface Problem {
+  /** A few words, for a repository row's description. */
+  short: string;
+  /** A sentence with the way out, for the line above the rows. */
+  message: string;
+}
+
+/** What needs attention in a set-up repository. */
+export function problems(repository: WorkspaceRepository): Problem[] {
+  const { state } = repository;
+  const found: Problem[] = [];
+  if (state.engine?.state === 'stopped') {
+    found.push({ short: 'database stopped', message: 'The local database is stopped: snapshots and data restores need it (⋯ → Start Local Database).' });
+  } else if (state.engine && state.engine.state !== 'running') {
+    found.push({ short: 'database not answering', message: `The database does not answer: ${state.engine.summary}` });
+  }
+  if (state.hook?.state === 'not-installed') {
+    found.push({ short: 'commit hook not installed', message: 'The commit hook is not installed: new commits are not checkpointed (⋯ → Install Commit Hook).' });
+  } else if (state.hook?.state === 'stale') {
+    found.push({ short: 'commit hook stale', message: `The commit hook is stale (${state.hook.problems[0] ?? 'it cannot run'}): ⋯ → Install Commit Hook.` });
+  }
+  return found;
+}
+
+export class CheckpointNode {
+  constructor(
+    readonly repository: WorkspaceRepository,
+    readonly checkpoint: ListedCheckpoint,
+  ) {}
+
+  toTreeItem(now = Date.now()): vscode.TreeItem {
+    const c = this.checkpoint;
+    const item = new vscode.TreeItem(checkpointTitle(c), vscode.TreeItemCollapsibleState.None);
+    item.id = `checkpoint:${c.id}`;
+    const when = relativeTime(c.createdAt, now);
+    item.description = [c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...(c.serving ? ['serving'] : []), ...(c.restorable ? [] : ['expired'])].join(' · ');
+    item.iconPath = new vscode.ThemeIcon(
+      KIND_ICON[c.kind],
+      c.serving ? new vscode.ThemeColor('charts.green') : c.restorable ? undefined : new vscode.ThemeColor('disabledForeground'),
+    );
+    item.contextValue = checkpointContext(c.restorable, c.commitSha !== null, c.serving);
+    item.tooltip = this.tooltip(when);
+    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${checkpointTitle(c)}, ${when}${c.serving ? ', serving now' : ''}${c.restorable ? '' : ', expired'}` };
+    return item;
+  }
+
+  private tooltip(when: string): vscode.MarkdownString {
+    const c = this.checkpoint;
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`$(${KIND_ICON[c.kind]}) **${escapeMarkdown(checkpointTitle(c))}**\n\n`);
+    const commit = c.commitSha ? `${KIND_NAME[c.kind]} at \`${c.commitSha.slice(0, 7)}\`${c.branch ? ` on \`${c.branch}\`` : ' (detached)'}` : `${KIND_NAME[c.kind]} before the first commit`;
+    md.appendMarkdown(`${commit}${c.author ? ` by ${escapeMarkdown(c.author)}` : ''}  \n${c.createdAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${when})\n\n`);
+    md.appendMarkdown('| | |\n|---|---|\n');
+    md.appendMarkdown(`| Timeline | \`${c.timelineId}\` |\n| LSN | \`${c.lsn}\` |\n`);
+    if (c.filesChanged !== null) md.appendMarkdown(`| Files changed | ${c.filesChanged} |\n`);
+    md.appendMarkdown(`| Engine | ${c.engine} |\n| Checkpoint | \`${c.id}\` |\n\n`);
+    if (c.kind === 'pre-restore' && c.subject) md.appendMarkdown(`Commit: ${escapeMarkdown(c.subject)}\n\n`);
+    if (c.serving) md.appendMarkdown('$(pass-filled) The database serves this checkpoint’s history now.\n\n');
+    if (!c.restorable) md.appendMarkdown('$(warning) Expired: its data is past the retention window; only its code can be restored.\n\n');
+    return md;
+  }
+}
+
+/** The last row of a page: the next page of older checkpoints. */
+export class ShowMoreNode {
+  constructor(
+    readonly repository: WorkspaceRepository,
+    readonly shown: number,
+    readonly pageSize: number,
+  ) {}
+
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(`Show ${this.pageSize} More…`, vscode.TreeItemCollapsibleState.None);
+    item.id = `more:${this.repository.repo.topLevel}:${this.shown}`;
+    item.description = `${this.shown} shown`;
+    item.iconPath = new vscode.ThemeIcon('ellipsis');
+    item.contextValue = TreeItemContext.ShowMore;
+    item.command = { command: 'lockstep.showMore', title: 'Show More', arguments: [this] };
+    return item;
+  }
+}
+
+/** A row that runs a command: the set-up of a repository that is not set up (multi-root, where welcome views cannot say it). */
+export class ActionNode {
+  constructor(
+    readonly repository: WorkspaceRepository,
+    readonly label: string,
+    readonly icon: string,
+    readonly command: string,
+  ) {}
+
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.label, vscode.TreeItemCollapsibleState.None);
+    item.id = `action:${this.repository.repo.topLevel}:${this.command}`;
+    item.iconPath = new vscode.ThemeIcon(this.icon);
+    item.contextValue = TreeItemContext.Action;
+    item.command = { command: this.command, title: this.label, arguments: [this.repository] };
+    return item;
+  }
+}
+
+export type TreeNode = RepositoryNode | CheckpointNode | ShowMoreNode | ActionNode;
