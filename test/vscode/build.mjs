@@ -23,8 +23,9 @@ export async function buildSuite() {
     format: 'cjs',
     sourcemap: 'inline',
     logLevel: 'warning',
-    // vscode is provided by the extension host; mocha must be one shared instance across the bundles.
-    external: ['vscode', 'mocha'],
+    // vscode is provided by the extension host; mocha must be one shared instance across the bundles; pg-native is
+    // an optional binding pg loads only on request (the tests use pg to look at the data).
+    external: ['vscode', 'mocha', 'pg-native'],
   });
   return suiteIndex;
 }

@@ -15,6 +15,8 @@ const require = createRequire(import.meta.url);
 const { GitWorkspace } = require('../e2e/harness/gitWorkspace.ts');
 /** @type {typeof import('../e2e/harness/codeServer')} */
 const { quietUserSettings } = require('../e2e/harness/codeServer.ts');
+/** @type {typeof import('../e2e/harness/databases')} */
+const { stopDatabasesUnder } = require('../e2e/harness/databases.ts');
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Inside .tools/ so the downloads are gitignored and survive between runs.
@@ -49,6 +51,8 @@ const suiteIndex = await buildSuite();
 let failed = 0;
 for (const [version, vscodeExecutablePath] of executables) {
   const runDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-vscode-')));
+  // Run as root, Lockstep runs Postgres as an unprivileged account, which must reach the workspace's .git/lockstep/local.
+  fs.chmodSync(runDir, 0o755);
   try {
     const workspace = GitWorkspace.create(path.join(runDir, 'host-workspace'));
     const userDataDir = path.join(runDir, 'user-data');
@@ -78,6 +82,8 @@ for (const [version, vscodeExecutablePath] of executables) {
     failed += 1;
     console.error(`test:vscode: VS Code ${version} failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
+    // Every database the suite started, whatever happened to it.
+    for (const line of stopDatabasesUnder(runDir)) console.log(`test:vscode: ${line}`);
     fs.rmSync(runDir, { recursive: true, force: true });
   }
 }

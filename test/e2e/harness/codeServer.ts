@@ -1,5 +1,5 @@
 // One code-server (VS Code 1.100 for the browser) per test run, in its own process group, started fresh and always stopped whole.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -20,6 +20,8 @@ export interface CodeServerOptions {
   env: Record<string, string>;
   /** Written to the user's settings.json before the server starts. */
   userSettings: Record<string, unknown>;
+  /** Packaged extensions (.vsix) installed with `--install-extension` before the server starts, as a user would. */
+  installExtensions?: string[];
   startTimeoutMs?: number;
 }
 
@@ -71,6 +73,15 @@ export class CodeServer {
     for (const dir of [path.join(userDataDir, 'User'), extensionsDir, home, tmp]) fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(options.userSettings, null, 2));
 
+    for (const vsix of options.installExtensions ?? []) {
+      const install = spawnSync(
+        options.binary,
+        ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'],
+        { encoding: 'utf8', timeout: 120_000, env: serverEnvironment(home, tmp, options.env) },
+      );
+      if (install.status !== 0) throw new Error(`code-server --install-extension ${vsix} failed (${install.status ?? install.signal}):\n${install.stdout}${install.stderr}`);
+    }
+
     const port = await freePort();
     fs.writeFileSync(configFile, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
     fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
@@ -115,6 +126,19 @@ export class CodeServer {
     const payload: [string, string][] = [['extensionDevelopmentPath', remote(page.extensionDevelopmentPath)]];
     if (page.extensionTestsPath) payload.push(['extensionTestsPath', remote(page.extensionTestsPath)]);
     return `${this.origin}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  }
+
+  /** Like workbenchUrl, for a multi-root workspace: the `.code-workspace` file to open. */
+  workspaceFileUrl(file: string, page: WorkbenchPageOptions): string {
+    const folderUrl = new URL(this.workbenchUrl(file, page));
+    folderUrl.searchParams.delete('folder');
+    folderUrl.searchParams.set('workspace', file);
+    return folderUrl.toString();
+  }
+
+  /** The page address of a plain workbench on `folder`: installed extensions only, as a user opens it. */
+  folderUrl(folder: string): string {
+    return `${this.origin}/?folder=${encodeURIComponent(folder)}`;
   }
 
   /** Stops the whole process group: TERM, then KILL for whatever is left after a grace period. */

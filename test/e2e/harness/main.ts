@@ -9,13 +9,15 @@ import { GitWorkspace } from './gitWorkspace';
 import { runHostSuite } from './hostSuite';
 import type { PhaseResult } from './phase';
 import { runUiTests } from './uiTests';
+import { runVsixCheck } from './vsixCheck';
+import { stopDatabasesUnder } from './databases';
 
 const repo = path.resolve(__dirname, '../../..');
 const resultsDir = path.join(repo, 'test-results/e2e');
 const codeServerBinary = path.join(repo, '.tools/code-server/node_modules/.bin/code-server');
 
-const usage = `usage: node test/e2e/run.mjs [--phase host|ui]… [--grep PATTERN] [--keep]
-  --phase  run only this phase (repeatable; default: host then ui)
+const usage = `usage: node test/e2e/run.mjs [--phase host|ui|vsix]… [--grep PATTERN] [--keep]
+  --phase  run only this phase (repeatable; default: host, ui, then vsix: the packaged extension installed)
   --grep   run only the tests whose full title matches, in both phases
   --keep   keep the run's temp folder (workspaces, server data) and print where it is`;
 
@@ -33,9 +35,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const phases = new Set(values.phase ?? ['host', 'ui']);
+  // A --grep picks tests; the packaging check has none to pick, so it runs only when asked for then.
+  const phases = new Set(values.phase ?? (values.grep ? ['host', 'ui'] : ['host', 'ui', 'vsix']));
   for (const phase of phases) {
-    if (phase !== 'host' && phase !== 'ui') {
+    if (phase !== 'host' && phase !== 'ui' && phase !== 'vsix') {
       console.error(`unknown phase ${phase}\n${usage}`);
       return 2;
     }
@@ -56,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
   fs.rmSync(resultsDir, { recursive: true, force: true });
   fs.mkdirSync(resultsDir, { recursive: true });
   const runDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-e2e-')));
+  // Run as root, Lockstep runs Postgres as an unprivileged account, which must reach the workspaces' .git/lockstep/local.
+  fs.chmodSync(runDir, 0o755);
   const results: PhaseResult[] = [];
   let server: CodeServer | undefined;
 
@@ -123,10 +128,25 @@ export async function main(argv: string[]): Promise<number> {
         }),
       );
     }
+    if (phases.has('vsix') && !interruptedBy) {
+      // Its own fresh server: two at once would need twice the memory.
+      await server.stop();
+      console.log('\ne2e: the packaged .vsix, installed into a fresh code-server');
+      results.push(
+        await runVsixCheck({
+          repo,
+          codeServerBinary,
+          dir: path.join(runDir, 'vsix'),
+          resultsDir: path.join(resultsDir, 'vsix'),
+        }),
+      );
+    }
   } catch (error) {
     results.push({ name: 'harness', passed: 0, failed: 1, durationMs: 0, problems: [error instanceof Error ? error.message : String(error)] });
   } finally {
     await server?.stop();
+    // Every database a test started, whatever happened to the test.
+    for (const line of stopDatabasesUnder(runDir)) console.log(`e2e: ${line}`);
     process.removeListener('SIGINT', interrupted);
     process.removeListener('SIGTERM', interrupted);
     await closeAllBrowsers();

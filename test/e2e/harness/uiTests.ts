@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Mocha from 'mocha';
 import { Workbench } from '../ui/page';
-import { beginUiSession, endUiSession, type UiSession } from '../ui/session';
+import { beginUiSession, endUiSession, type MultiRootFolders, type NewWorkspaceOptions, type UiSession } from '../ui/session';
 import { firstPage, launchChromium } from './browser';
 import type { CodeServer } from './codeServer';
 import { GitWorkspace } from './gitWorkspace';
@@ -54,11 +54,27 @@ export async function runUiTests(options: UiTestsOptions): Promise<PhaseResult> 
       workbench,
       workspace: options.workspace,
       runDir: options.runDir,
-      async openNewWorkspace(name: string): Promise<GitWorkspace> {
+      async openNewWorkspace(name: string, extra: NewWorkspaceOptions = {}): Promise<GitWorkspace> {
         const workspace = GitWorkspace.create(path.join(options.runDir, name));
+        if (extra.settings) {
+          fs.mkdirSync(path.join(workspace.dir, '.vscode'), { recursive: true });
+          fs.writeFileSync(path.join(workspace.dir, '.vscode', 'settings.json'), JSON.stringify(extra.settings, null, 2));
+          fs.mkdirSync(path.join(workspace.dir, '.git', 'info'), { recursive: true });
+          fs.appendFileSync(path.join(workspace.dir, '.git', 'info', 'exclude'), '\n.vscode/\n');
+        }
         await workbench.load(urlFor(workspace.dir));
         session.workspace = workspace;
         return workspace;
+      },
+      async openMultiRootWorkspace(name: string, folders: MultiRootFolders): Promise<GitWorkspace[]> {
+        const root = path.join(options.runDir, name);
+        const repositories = folders.repositories.map((folder) => GitWorkspace.create(path.join(root, folder)));
+        for (const folder of folders.plain ?? []) fs.mkdirSync(path.join(root, folder), { recursive: true });
+        const file = path.join(root, `${name}.code-workspace`);
+        const names = [...folders.repositories, ...(folders.plain ?? [])];
+        fs.writeFileSync(file, JSON.stringify({ folders: names.map((folder) => ({ path: folder })) }, null, 2));
+        await workbench.load(options.server.workspaceFileUrl(file, { extensionDevelopmentPath: options.extensionDevelopmentPath }));
+        return repositories;
       },
     };
     beginUiSession(session);

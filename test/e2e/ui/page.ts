@@ -139,6 +139,13 @@ export class Workbench {
     return (await message.innerText()).trim();
   }
 
+  /** The modal dialog's detail text (under its message). */
+  async dialogDetail(): Promise<string> {
+    const detail = this.dialog().locator('.dialog-message-detail');
+    await detail.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    return (await detail.innerText()).trim();
+  }
+
   /** Clicks the modal dialog's button with exactly this label (e.g. `Restore`, `Cancel`) and waits for it to close. */
   async answerDialog(button: string): Promise<void> {
     const dialog = this.dialog();
@@ -167,12 +174,40 @@ export class Workbench {
     await this.page.locator(SIDEBAR).waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
   }
 
+  /** Drags the sash at the sidebar's right edge until the sidebar is about `width` pixels wide (rows show their descriptions). */
+  async resizeSidebar(width: number): Promise<void> {
+    const box = await this.page.locator(SIDEBAR).boundingBox();
+    if (!box) throw new Error('the sidebar is not visible');
+    const y = box.y + box.height / 2;
+    await this.page.mouse.move(box.x + box.width, y);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + width, y, { steps: 8 });
+    await this.page.mouse.up();
+  }
+
   /** A view in the sidebar by its header title, e.g. `Checkpoints` (matched case-insensitively). */
   sidebarView(title: string): Locator {
     return this.page
       .locator(`${SIDEBAR} .pane`)
       .filter({ has: this.page.locator('.pane-header .title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) })
       .first();
+  }
+
+  /** The text of a view's welcome content (shown while its tree is empty), or '' when none shows. */
+  async welcomeText(view: string): Promise<string> {
+    const content = this.sidebarView(view).locator('.welcome-view-content');
+    return (await content.count()) > 0 && (await content.first().isVisible()) ? (await content.first().innerText()).trim() : '';
+  }
+
+  /** Clicks a button of a view's welcome content, e.g. `Start a Local Database`. */
+  async clickWelcomeButton(view: string, label: string): Promise<void> {
+    await this.sidebarView(view).locator('.welcome-view-content .monaco-button', { hasText: exactly(label) }).first().click({ timeout: STEP_TIMEOUT_MS });
+  }
+
+  /** Descriptions of the tree rows (the dimmer text after the label), top to bottom as rendered. */
+  async treeRowDescriptions(view?: string): Promise<string[]> {
+    const scope = view ? this.sidebarView(view) : this.page.locator(SIDEBAR);
+    return scope.locator('.monaco-list-row .label-description').allTextContents();
   }
 
   /** Labels of the tree rows in the sidebar (in one view when `view` is given), top to bottom as rendered. */
@@ -189,7 +224,52 @@ export class Workbench {
   /** Right-clicks a tree row and picks an entry of its context menu. */
   async treeRowMenu(label: string | RegExp, entry: string, view?: string): Promise<void> {
     await this.treeRow(label, view).click({ button: 'right', timeout: STEP_TIMEOUT_MS });
-    await this.page.locator('.monaco-menu .action-label', { hasText: exactly(entry) }).first().click({ timeout: STEP_TIMEOUT_MS });
+    const item = this.page.locator('.monaco-menu .action-label', { hasText: exactly(entry) }).first();
+    await item.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    // A menu ignores the mouse for a moment after it opens (so the right-click's own release picks nothing): wait, and retry.
+    for (let attempt = 1; ; attempt += 1) {
+      await this.page.waitForTimeout(300);
+      await item.click({ timeout: STEP_TIMEOUT_MS });
+      try {
+        await item.waitFor({ state: 'hidden', timeout: 2_000 });
+        return;
+      } catch (error) {
+        if (attempt === 3) throw new Error(`the context menu entry "${entry}" did not respond: ${String(error)}`);
+      }
+    }
+  }
+
+  /** Hovers a status bar item and returns the text of the hover it opens (its tooltip). */
+  async statusBarTooltip(text: string | RegExp): Promise<string> {
+    return this.hoverText(this.statusBarItem(text));
+  }
+
+  /** Hovers an element and returns the text of the hover (tooltip) it opens. */
+  async hoverText(target: Locator): Promise<string> {
+    await target.hover({ timeout: STEP_TIMEOUT_MS });
+    const hover = this.page.locator('.monaco-hover:not(.hidden) .hover-contents').filter({ visible: true }).first();
+    await hover.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    return (await hover.innerText()).trim();
+  }
+
+  /** Clears the notification toasts (for screenshots of what is behind them). */
+  async clearNotifications(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications');
+    await this.page.locator('.notification-toast').first().waitFor({ state: 'hidden', timeout: STEP_TIMEOUT_MS }).catch(() => undefined);
+  }
+
+  // Editors
+
+  /** The tab titles of the editor area. */
+  async editorTabs(): Promise<string[]> {
+    return this.page.locator('[id="workbench.parts.editor"] .tabs-container .tab .label-name').allTextContents();
+  }
+
+  /** The text of the active editor (what is rendered of it: the editor draws only the visible lines). */
+  async activeEditorText(): Promise<string> {
+    const lines = this.page.locator('[id="workbench.parts.editor"] .editor-group-container.active .monaco-editor .view-lines').first();
+    await lines.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    return plainText(await lines.innerText());
   }
 
   // Panel
@@ -205,7 +285,7 @@ export class Workbench {
   async panelText(): Promise<string> {
     const lines = this.page.locator(`${PANEL} .monaco-editor .view-lines`).first();
     await lines.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
-    return lines.innerText();
+    return plainText(await lines.innerText());
   }
 }
 
@@ -225,6 +305,11 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** The editor draws spaces as no-break spaces; tests compare with ordinary text. */
+function plainText(rendered: string): string {
+  return rendered.replace(/\u00a0/g, ' ');
 }
 
 /** Labels are matched whole: "Restore" must not pick "Restore Data Only". */

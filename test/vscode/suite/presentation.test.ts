@@ -1,0 +1,126 @@
+// Extension-host tests of the extension's pure parts: status bar looks, restore wording, settings differences, hook ownership.
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Checkpoint } from '../../../src/core/checkpoint';
+import type { ProjectConfig } from '../../../src/core/config';
+import type { RestorePreview } from '../../../src/core/restore';
+import { isOtherVersionOfThisExtension } from '../../../src/extension/commitHook';
+import type { RepositoryState } from '../../../src/extension/repository';
+import { confirmation, STASH_AND_RESTORE } from '../../../src/extension/restoreDescription';
+import { differences } from '../../../src/extension/settingsSync';
+import { presentStatus } from '../../../src/extension/statusBar';
+
+const config: ProjectConfig = { version: 1, engine: 'local', keep: 50, checkout: 'branch', local: { port: 55432, database: 'app', user: 'lockstep', baseBackupWalBytes: 1 } };
+
+const checkpoint: Checkpoint = {
+  id: 'a1b2c3d4e5f6',
+  kind: 'commit',
+  commitSha: '1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d',
+  branch: 'main',
+  subject: 'Add users',
+  author: 'Ada',
+  filesChanged: 2,
+  label: null,
+  createdAt: new Date(Date.now() - 120_000).toISOString(),
+  engine: 'local',
+  timelineId: '1',
+  lsn: '0/16B3748',
+};
+
+function state(partial: Partial<RepositoryState>): RepositoryState {
+  return { loaded: true, config, configProblem: undefined, engine: undefined, hook: undefined, newest: undefined, ...partial };
+}
+
+describe('status bar presentation', () => {
+  it('hides itself where Lockstep is not set up', () => {
+    assert.equal(presentStatus({ repositoryName: undefined, state: state({ config: undefined }), operation: undefined }).visible, false);
+    assert.equal(presentStatus({ repositoryName: undefined, state: undefined, operation: undefined }).visible, false);
+  });
+
+  it('offers a snapshot and names engine, timeline, LSN and the last checkpoint', () => {
+    const look = presentStatus({
+      repositoryName: undefined,
+      state: state({ engine: { engine: 'local', state: 'running', summary: 'running on 127.0.0.1:55432', head: { timelineId: '2', lsn: '0/3000028' } }, newest: checkpoint }),
+      operation: undefined,
+    });
+    assert.equal(look.text, '$(database) Snapshot');
+    assert.equal(look.command, 'lockstep.takeSnapshot');
+    assert.equal(look.backgroundColor, undefined);
+    const tooltip = look.tooltip!.value;
+    for (const part of ['local', 'Timeline `2`', 'LSN `0/3000028`', 'Add users', '1a2b3c4', '2 minutes ago']) assert.ok(tooltip.includes(part), `the tooltip lacks ${part}:\n${tooltip}`);
+  });
+
+  it('warns when the database is stopped or does not answer', () => {
+    for (const engineState of ['stopped', 'unreachable'] as const) {
+      const look = presentStatus({ repositoryName: undefined, state: state({ engine: { engine: 'local', state: engineState, summary: engineState } }), operation: undefined });
+      assert.deepEqual(look.backgroundColor, new vscode.ThemeColor('statusBarItem.warningBackground'));
+      assert.equal(look.text, '$(database) Snapshot');
+    }
+  });
+
+  it('spins while an operation runs', () => {
+    const look = presentStatus({ repositoryName: undefined, state: state({}), operation: { title: 'Restoring a checkpoint', short: 'Restoring…' } });
+    assert.equal(look.text, '$(loading~spin) Restoring…');
+  });
+});
+
+describe('restore confirmation', () => {
+  const preview: RestorePreview = {
+    target: checkpoint,
+    requestedMode: 'both',
+    mode: 'both',
+    checkout: 'branch',
+    data: { from: { timelineId: '2', lsn: '0/3000028' }, to: { timelineId: '1', lsn: '0/16B3748' } },
+    code: { from: { sha: 'f'.repeat(40), branch: 'main' }, to: checkpoint.commitSha!, diff: { files: [], insertions: 0, deletions: 0, text: '' }, unchanged: false, branch: null },
+    tree: { modified: ['a.ts'], untracked: ['b.ts'], conflicted: [] },
+    dirty: true,
+    willStash: true,
+    warnings: [],
+    blockers: [],
+    schema: { tablesAppearing: [], tablesDisappearing: ['orders'], columnsAppearing: [], columnsDisappearing: [], rows: [{ table: 'users', now: 12, then: 3 }] },
+  };
+
+  it('names what changes and makes the stash the button when the tree is dirty', () => {
+    const ask = confirmation(preview);
+    assert.equal(ask.message, 'Restore code and data to “Add users”?');
+    assert.equal(ask.button, STASH_AND_RESTORE);
+    assert.match(ask.detail, /table orders disappears/);
+    assert.match(ask.detail, /users: ~12 → ~3/);
+    assert.match(ask.detail, /checks out 1a2b3c4 on a new branch lockstep\/restore-1a2b3c4/);
+    assert.match(ask.detail, /2 file\(s\) will be stashed/);
+  });
+
+  it('names the checkpoint’s own branch when the restore goes back to it', () => {
+    assert.match(confirmation({ ...preview, code: { ...preview.code!, branch: 'main' } }).detail, /checks out 1a2b3c4 on its branch main/);
+  });
+
+  it('asks a plain Restore when the tree is clean', () => {
+    assert.equal(confirmation({ ...preview, dirty: false, willStash: false, tree: { modified: [], untracked: [], conflicted: [] } }).button, 'Restore');
+  });
+});
+
+describe('settings against a repository', () => {
+  it('lists only what differs, and never an unset port', () => {
+    assert.deepEqual(differences({ engine: 'local', localPort: null, checkpointsKept: 50, checkoutMode: 'branch' }, config), []);
+    assert.deepEqual(
+      differences({ engine: 'local', localPort: 60000, checkpointsKept: 80, checkoutMode: 'detached' }, config).map((d) => d.what),
+      ['checkpoints kept', 'checkout mode', 'local database port'],
+    );
+  });
+});
+
+describe('commit hook ownership', () => {
+  const extensions = path.join(path.sep, 'home', 'ada', '.vscode', 'extensions');
+  const current = path.join(extensions, 'lockstep.lockstep-0.2.0');
+
+  it('recognises the CLI of another installed version of this extension', () => {
+    assert.equal(isOtherVersionOfThisExtension(path.join(extensions, 'lockstep.lockstep-0.1.0', 'dist', 'cli.js'), current, 'lockstep.lockstep'), true);
+  });
+
+  it('leaves this version’s, other extensions’ and npm-installed CLIs alone', () => {
+    assert.equal(isOtherVersionOfThisExtension(path.join(current, 'dist', 'cli.js'), current, 'lockstep.lockstep'), false);
+    assert.equal(isOtherVersionOfThisExtension(path.join(extensions, 'someone.lockstep-fork-1.0.0', 'dist', 'cli.js'), current, 'lockstep.lockstep'), false);
+    assert.equal(isOtherVersionOfThisExtension('/usr/lib/node_modules/lockstep/dist/cli.js', current, 'lockstep.lockstep'), false);
+  });
+});
