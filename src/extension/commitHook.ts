@@ -1,4 +1,5 @@
 // The post-commit hook as the extension installs it (running the CLI shipped inside the extension), and keeping it working across updates.
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describeError, isLockstepError } from '../core/errors';
@@ -16,6 +17,24 @@ import type { WorkspaceRepository } from './repository';
  */
 export function cliPathIn(extensionPath: string): string {
   return path.join(extensionPath, 'dist', 'cli.js');
+}
+
+/**
+ * The upkeep a restore leaves due (the next base backup by policy, a prepared
+ * copy for the next restore, pruning): the same detached `db backup --if-due`
+ * the CLI and the hook start, run by the bundled CLI with this runtime, so it
+ * never runs in the extension host and outlives a closed window.
+ */
+export function startUpkeep(repository: WorkspaceRepository, extensionPath: string): void {
+  const child = spawn(process.execPath, [cliPathIn(extensionPath), 'db', 'backup', '--if-due', '--quiet'], {
+    cwd: repository.repo.topLevel,
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}) },
+  });
+  child.on('error', (error) => repository.log.warn(`could not start the background upkeep: ${error.message}`));
+  child.unref();
+  repository.log.info('background upkeep started (base backup by policy, a prepared copy for the next restore)');
 }
 
 export async function installExtensionHook(repository: WorkspaceRepository, extensionPath: string, allowSharedHooksDir = false): Promise<HookInstallResult> {

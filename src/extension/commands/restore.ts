@@ -9,6 +9,7 @@ import type { Lockstep } from '../container';
 import type { WorkspaceRepository } from '../repository';
 import { confirmation, MODE_WORDS, previewMarkdown, resultMessage, STASH_AND_RESTORE } from '../restoreDescription';
 import { CheckpointNode, KIND_ICON } from '../views/treeNodes';
+import { startUpkeep } from '../commitHook';
 import { optionsOf, repositoryOf, requireInitialised, type InternalOptions } from './targets';
 
 export interface RestoreCommandOptions extends InternalOptions {
@@ -107,6 +108,7 @@ export async function runRestore(ctx: Lockstep, repository: WorkspaceRepository,
     }
     // The mode the plan settled on (an expired checkpoint: code only); the core would settle on the same again.
     const result = await restoreWithProgress(repository, preview.target, preview.mode, preview.willStash);
+    if (result.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
     offerUndo(ctx, repository, result);
     return result;
   });
@@ -186,6 +188,7 @@ export async function undoRestore(ctx: Lockstep, repository: WorkspaceRepository
       if (choice !== STASH_AND_RESTORE) return undefined;
     }
     const result = await restoreWithProgress(repository, target, plan.mode, plan.willStash);
+    if (result.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
     offerUndo(ctx, repository, result);
     return result;
   });

@@ -149,6 +149,9 @@ describe('checkpoints in a repository with a local database', function () {
       assert.equal(await itemCount(), 1);
       const serving = await eventually('the restored checkpoint marked as serving', async () => (await rows()).find((item) => /:serving$/.test(String(item.contextValue))));
       assert.equal(labelOf(serving), 'One item');
+      // The restore used up the prepared copy of the newest base backup; the background upkeep makes the next one.
+      const local = path.join(dir, '.git', 'lockstep', 'local');
+      await eventually('a new prepared copy from the background upkeep', async () => fs.readdirSync(local).find((n) => n.startsWith('prepared-')), 60_000);
     });
 
     it('is undone by restoring its pre-restore checkpoint', async () => {
