@@ -371,6 +371,14 @@ for (const source of SOURCES) {
       }
     });
 
+    it('keeps a SCRAM verifier of fewer iterations for its generated password, and password auth works with it', async () => {
+      const [row] = await sql(pg.url, "SELECT rolpassword FROM pg_authid WHERE rolname = current_user");
+      assert.match(String(row!.rolpassword), /^SCRAM-SHA-256\$256:/);
+      const wrong = new URL(pg.url);
+      wrong.password = 'not-the-password';
+      await assert.rejects(sql(wrong.toString(), 'SELECT 1'), /password authentication failed/);
+    });
+
     it('runs Postgres as an unprivileged account when Lockstep runs as root', async () => {
       const pid = pg.engine.cluster.runningPid(pg.engine.layout.readState().serving);
       assert.ok(pid);

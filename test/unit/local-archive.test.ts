@@ -52,3 +52,12 @@ describe('local engine: archive and backups', () => {
     assert.equal(chooseBackup(backups, historyReader(dir), 1, parseLsn('0/1000000')), undefined, 'older than every backup');
   });
 });
+
+describe('local engine: the generated password verifier', () => {
+  it('is a SCRAM-SHA-256 verifier Postgres accepts, with the documented iteration count', async () => {
+    const { scramVerifier, GENERATED_PASSWORD_ITERATIONS } = await import('../../src/engines/local/scram');
+    const v = scramVerifier('pa55word');
+    assert.match(v, new RegExp(`^SCRAM-SHA-256\\$${GENERATED_PASSWORD_ITERATIONS}:[A-Za-z0-9+/=]{24}\\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$`));
+    assert.notEqual(scramVerifier('pa55word'), v, 'a fresh salt each time');
+  });
+});

@@ -225,7 +225,8 @@ export class LocalEngine implements Engine {
     return withLock(this.layout.clusterLock, { waitMs: 120_000, what: 'the local database' }, async () => {
       const { timeline, lsn, backup } = await this.checkTarget(at, options);
       const name = this.allocateDataDir();
-      options.onProgress?.(`Copying base backup ${backup.id}`);
+      const ready = fs.existsSync(this.layout.preparedDir(backup.id));
+      options.onProgress?.(ready ? `Taking the prepared copy of base backup ${backup.id}` : `Copying base backup ${backup.id}`);
       const prepared = await this.materialise(backup, name, { port: this.config.port, timeline, lsn, action: 'promote' }, { usePrepared: true });
       const predicted = Math.max(this.layout.readState().servingTimeline, ...archivedTimelines(this.layout.archive)) + 1;
       return {

@@ -14,6 +14,7 @@ import { LocalLayout, type LocalState } from './layout';
 import { canTraverse, chownTree, resolvePostgresAccount, runningAsRoot, type PostgresAccount } from './osUser';
 import { portInUse } from './ports';
 import { runAs } from './processes';
+import { scramVerifier } from './scram';
 
 export interface LocalSetupOptions extends OperationOptions {
   port?: number;
@@ -133,6 +134,7 @@ export async function setUpLocalDatabase(
     const client = await cluster.connect({ database: 'postgres' });
     try {
       await client.query(`CREATE DATABASE ${config.database}`);
+      await client.query(`ALTER ROLE ${config.user} PASSWORD '${scramVerifier(password)}'`);
       const { rows } = await client.query<{ system: string; segment: string }>(
         "SELECT system_identifier::text AS system, current_setting('wal_segment_size') AS segment FROM pg_control_system()",
       );
