@@ -8,7 +8,7 @@ export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   /** Whether a person is at the terminal (confirmations need one). */
-  interactive: boolean;
+  readonly interactive: boolean;
   /** Reads one line from stdin (confirmations). */
   ask(question: string): Promise<string>;
 }
@@ -19,7 +19,10 @@ export function processIo(): CliIo {
     env: process.env,
     out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
-    interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+    // A getter: touching process.stdin makes Node set it up (~8 ms), and only a restore's confirmation asks.
+    get interactive() {
+      return Boolean(process.stdin.isTTY && process.stderr.isTTY);
+    },
     ask: async (question) => {
       const readline = await import('node:readline/promises');
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
