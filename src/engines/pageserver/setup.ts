@@ -7,14 +7,8 @@ import type { RetryPolicy } from '../../core/http';
 import { scopedLog } from '../../core/log';
 import { PAGESERVER_TOKEN_SECRET, PageserverApi } from './api';
 
-export interface PageserverChoice {
-  apiUrl: string;
-  tenantId: string;
-  timelineId: string;
-  repointUrl: string;
-  connectionString?: string;
-  leaseSeconds?: number;
-}
+/** What a person gives `lockstep init --engine pageserver`: the configuration itself, checked before it is saved. */
+export type PageserverChoice = PageserverEngineConfig;
 
 /**
  * Validates the URLs, that the pageserver answers, and that the tenant has the

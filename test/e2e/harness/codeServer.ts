@@ -1,8 +1,8 @@
 // One code-server (VS Code 1.100 for the browser) per test run, in its own process group, started fresh and always stopped whole.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { freePort } from '../../../src/engines/local/ports';
 
 export interface CodeServerOptions {
   /** The code-server entry script (`.tools/code-server/node_modules/.bin/code-server`). */
@@ -233,17 +233,6 @@ async function groupGone(pid: number | undefined, timeoutMs: number): Promise<bo
   return false;
 }
 
-/** A port nobody listens on right now; the server binds it a moment later. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Whether `promise` settles within `ms`; the timer is cleared so it cannot hold the process open afterwards. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {

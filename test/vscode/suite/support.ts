@@ -2,10 +2,11 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LockstepInternals } from '../../../src/extension/container';
+import { freePort } from '../../../src/engines/local/ports';
+export { freePort };
 
 export const EXTENSION_ID = 'lockstep.lockstep';
 
@@ -54,16 +55,6 @@ export function commit(cwd: string, message: string, files: Record<string, strin
   return git(cwd, 'rev-parse', 'HEAD');
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Polls `probe` until it returns something other than undefined; fails naming `what` after the timeout. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
