@@ -22,15 +22,8 @@ export interface PruneResult {
 export class Journal {
   private readonly file: JsonLinesFile<Checkpoint>;
 
-  constructor(
-    private readonly paths: LockstepPaths,
-    log: Log,
-  ) {
+  constructor(paths: LockstepPaths, log: Log) {
     this.file = new JsonLinesFile(paths.journal, paths.journalLock, isCheckpoint, log);
-  }
-
-  get path(): string {
-    return this.paths.journal;
   }
 
   async append(checkpoint: Checkpoint): Promise<void> {
@@ -50,10 +43,6 @@ export class Journal {
   /** The newest checkpoints appended, read from the end of the file only (the commit hook's path). */
   recent(): Checkpoint[] {
     return sortNewestFirst(this.file.readTail(16 * 1024));
-  }
-
-  find(id: string): Checkpoint | undefined {
-    return this.list().find((c) => c.id === id);
   }
 
   async remove(ids: readonly string[]): Promise<Checkpoint[]> {
@@ -134,7 +123,7 @@ export class AuditTrail {
   private readonly file: JsonLinesFile<AuditEvent>;
 
   constructor(paths: LockstepPaths, log: Log) {
-    this.file = new JsonLinesFile(paths.audit, `${paths.audit}`, isAuditEvent, log);
+    this.file = new JsonLinesFile(paths.audit, paths.audit, isAuditEvent, log);
   }
 
   async append(event: Omit<AuditEvent, 'at'>): Promise<AuditEvent> {

@@ -155,7 +155,7 @@ export class JsonLinesFile<T> {
   }
 
   private withLock<R>(work: () => R): Promise<R> {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    // withLock creates the lock's directory, which is the file's.
     return withLock(this.lockPath, { waitMs: 10_000, what: path.basename(this.file) }, work);
   }
 

@@ -79,12 +79,6 @@ function release(dir: string): void {
   }
 }
 
-/** Whether someone holds the lock now (for status displays). */
-export function isLocked(lockPath: string): boolean {
-  const dir = `${lockPath}.lock`;
-  return fs.existsSync(dir) && !isAbandoned(dir);
-}
-
 function isAbandoned(dir: string): boolean {
   let stat: fs.Stats;
   try {

@@ -168,7 +168,11 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
 
 /** The dry run: everything a restore would change, and nothing changed. */
 export async function previewRestore(project: Project, request: RestoreRequest, options: OperationOptions = {}): Promise<RestorePreview> {
-  const plan = await planRestore(project, request, options);
+  return withSchemaChanges(project, await planRestore(project, request, options), options);
+}
+
+/** A plan completed with the schema comparison (for a confirmation that already has the plan). */
+export async function withSchemaChanges(project: Project, plan: RestorePlan, options: OperationOptions = {}): Promise<RestorePreview> {
   if (!plan.data) return plan;
   const engine = await project.engine();
   options.onProgress?.('Reading the schema now');

@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { describeError } from '../../core/errors';
 import { recordCommit } from '../../core/markers';
-import { LockstepPaths } from '../../core/paths';
 import type { Project } from '../../core/project';
 import { noPositionals, parse } from '../args';
 import type { CliIo } from '../io';
@@ -74,7 +73,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 function fail(io: CliIo, project: Project | undefined, why: string): void {
   io.err(`lockstep: could not record a checkpoint for this commit: ${why}`);
   if (!project) return;
-  const paths = new LockstepPaths(project.repo.commonDir);
+  const { paths } = project;
   try {
     if (!fs.existsSync(paths.root)) return;
     rotate(paths.log);

@@ -1,7 +1,7 @@
 // `lockstep restore REF`: preview, confirm, and restore code and data together (or one of them).
 
 import { LockstepError } from '../../core/errors';
-import { previewRestore, restore, type RestoreMode } from '../../core/restore';
+import { previewRestore, restore, withSchemaChanges, type RestoreMode } from '../../core/restore';
 import { oneOf, parse } from '../args';
 import { renderPlan, renderResult } from '../format';
 import { progress, type CliIo } from '../io';
@@ -72,9 +72,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       onProgress,
       confirm: values.yes
         ? undefined
-        : async () => {
-            // A person at the terminal: show the full preview, then ask.
-            const preview = await previewRestore(project, request, { onProgress });
+        : async (plan) => {
+            // A person at the terminal: the plan restore() made, with the schema comparison, then ask.
+            const preview = await withSchemaChanges(project, plan, { onProgress });
             io.err(renderPlan(preview).join('\n'));
             const answer = await io.ask('Restore? This changes the database and checks out code. [y/N] ');
             return /^y(es)?$/i.test(answer.trim());
