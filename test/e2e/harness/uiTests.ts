@@ -40,6 +40,12 @@ export async function runUiTests(options: UiTestsOptions): Promise<PhaseResult> 
       fs.appendFileSync(logFile, `[${type}] ${Array.isArray(args) ? args.map(String).join(' ') : String(args)}\n`);
     });
     const page = await firstPage(context);
+    // The workbench's own errors and warnings (a workspace file it could not read, say) are kept beside the screenshots.
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') {
+        fs.appendFileSync(logFile, `[console.${message.type()}] ${message.text()}\n`);
+      }
+    });
     const workbench = new Workbench(page, path.join(options.resultsDir, 'screenshots'));
     const urlFor = (folder: string): string =>
       options.server.workbenchUrl(folder, { extensionDevelopmentPath: options.extensionDevelopmentPath });
@@ -73,7 +79,7 @@ export async function runUiTests(options: UiTestsOptions): Promise<PhaseResult> 
         const file = path.join(root, `${name}.code-workspace`);
         const names = [...folders.repositories, ...(folders.plain ?? [])];
         fs.writeFileSync(file, JSON.stringify({ folders: names.map((folder) => ({ path: folder })) }, null, 2));
-        await workbench.load(options.server.workspaceFileUrl(file, { extensionDevelopmentPath: options.extensionDevelopmentPath }));
+        await workbench.loadWorkspaceFile(options.server.workspaceFileUrl(file, { extensionDevelopmentPath: options.extensionDevelopmentPath }), names);
         return repositories;
       },
     };

@@ -27,6 +27,30 @@ export class Workbench {
     await this.waitUntilReady();
   }
 
+  /**
+   * Opens a `.code-workspace` file and waits until the Explorer lists its
+   * `folders`. code-server sometimes comes up with none of them ("no folder
+   * opened") when it reads the workspace file from the server too early; it
+   * never corrects itself, and a reload does, so the page is reloaded then.
+   */
+  async loadWorkspaceFile(url: string, folders: string[], attempts = 3): Promise<void> {
+    await this.load(url);
+    for (let attempt = 1; ; attempt += 1) {
+      await this.openViewContainer('Explorer');
+      const shown = await eventually('the workspace folders in the Explorer', async () => {
+        const labels = new Set((await this.treeRows()).map((label) => label.trim()));
+        return folders.every((name) => labels.has(name)) ? true : undefined;
+      }, 10_000).then(() => true, () => false);
+      if (shown) return;
+      if (attempt === attempts) {
+        throw new Error(`the workbench did not open the workspace's folders (${folders.join(', ')}) after ${attempts} loads`);
+      }
+      console.log(`      (the workbench came up without the workspace's folders; reloading, attempt ${attempt + 1} of ${attempts})`);
+      await this.page.reload();
+      await this.waitUntilReady();
+    }
+  }
+
   async waitUntilReady(timeoutMs = 60_000): Promise<void> {
     await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: timeoutMs });
     await this.page.locator(STATUS_BAR).waitFor({ state: 'visible', timeout: timeoutMs });
@@ -123,7 +147,10 @@ export class Workbench {
 
   /** Escape on the open quick input: cancels a pick or an input box. */
   async cancelQuickInput(): Promise<void> {
-    await this.page.locator(`${QUICK_INPUT} input`).press('Escape');
+    // The widget stays in the page, hidden, between uses: an Escape before it shows cancels nothing.
+    const input = this.page.locator(`${QUICK_INPUT} input`);
+    await input.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await input.press('Escape');
     await this.page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: STEP_TIMEOUT_MS });
   }
 
