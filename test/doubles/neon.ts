@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { compareLsn, isLsn, type Lsn } from '../../src/core/lsn';
 import { CONTRACTS_DIR, OpenApiContract } from './contract';
 import { HistoryModel } from './history';
-import { ContractServer, type DoubleRequest, type DoubleResponse, type Fault, type LoggedExchange, type Violation } from './server';
+import { ContractDouble, ContractServer, type DoubleRequest, type DoubleResponse } from './server';
 
 export type OperationStatus = 'scheduling' | 'running' | 'finished' | 'failed' | 'error' | 'cancelling' | 'cancelled' | 'skipped';
 
@@ -67,7 +67,7 @@ interface RestoreRecord {
 
 const TERMINAL_OK: ReadonlySet<OperationStatus> = new Set(['finished', 'skipped']);
 
-export class NeonDouble {
+export class NeonDouble extends ContractDouble {
   readonly server: ContractServer;
   readonly history = new HistoryModel();
   readonly projectId: string;
@@ -84,6 +84,7 @@ export class NeonDouble {
   private readonly createdAt = new Date().toISOString();
 
   private constructor(private readonly options: NeonDoubleOptions) {
+    super();
     this.projectId = options.projectId ?? 'lockstep-test-1234';
     this.historyRetentionSeconds = options.historyRetentionSeconds ?? 86_400;
     this.databaseName = options.databaseName ?? 'neondb';
@@ -119,26 +120,6 @@ export class NeonDouble {
     const double = new NeonDouble(options);
     double.apiUrl = `${await double.server.start()}/api/v2`;
     return double;
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  get violations(): Violation[] {
-    return this.server.violations;
-  }
-
-  get log(): LoggedExchange[] {
-    return this.server.log;
-  }
-
-  inject(fault: Fault): void {
-    this.server.inject(fault);
-  }
-
-  clearFaults(): void {
-    this.server.clearFaults();
   }
 
   /** The operations the next restores return, one script per operation (default: two that finish). */

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { compareLsn, formatLsn, isLsn, parseLsn, type Lsn } from '../../src/core/lsn';
 import { CONTRACTS_DIR, OpenApiContract } from './contract';
 import { HistoryModel } from './history';
-import { ContractServer, type DoubleRequest, type DoubleResponse, type Fault, type LoggedExchange, type Violation } from './server';
+import { ContractDouble, ContractServer, type DoubleRequest, type DoubleResponse } from './server';
 
 /** Error statuses the pageserver's HTTP layer can answer on any route, always with `{msg}`. */
 const GENERIC_ERRORS = [400, 401, 403, 404, 409, 412, 429, 500, 503];
@@ -32,7 +32,7 @@ interface TimelineRecord {
   deleted: boolean;
 }
 
-export class PageserverDouble {
+export class PageserverDouble extends ContractDouble {
   readonly server: ContractServer;
   readonly history = new HistoryModel();
   readonly tenantId: string;
@@ -47,6 +47,7 @@ export class PageserverDouble {
   private readonly leases: { timelineId: string; lsn: Lsn; validUntil: number }[] = [];
 
   private constructor(private readonly options: PageserverDoubleOptions) {
+    super();
     this.tenantId = options.tenantId ?? randomBytes(16).toString('hex');
     this.leasesOffered = options.leasesOffered ?? true;
     this.rootTimelineId = randomBytes(16).toString('hex');
@@ -84,26 +85,6 @@ export class PageserverDouble {
     double.apiUrl = await double.server.start();
     double.repointUrl = `${double.apiUrl}${REPOINT_PATH}`;
     return double;
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  get violations(): Violation[] {
-    return this.server.violations;
-  }
-
-  get log(): LoggedExchange[] {
-    return this.server.log;
-  }
-
-  inject(fault: Fault): void {
-    this.server.inject(fault);
-  }
-
-  clearFaults(): void {
-    this.server.clearFaults();
   }
 
   /** The compute wrote `label` on the timeline it serves: WAL moves on. */

@@ -48,6 +48,31 @@ export type Fault = ({ kind: 'status'; status: number; body: unknown; retryAfter
 
 export type Handler = (request: DoubleRequest) => DoubleResponse | Promise<DoubleResponse>;
 
+/** What both doubles share: their ContractServer's lifecycle, exchange log, violations and faults. */
+export abstract class ContractDouble {
+  abstract readonly server: ContractServer;
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  get violations(): Violation[] {
+    return this.server.violations;
+  }
+
+  get log(): LoggedExchange[] {
+    return this.server.log;
+  }
+
+  inject(fault: Fault): void {
+    this.server.inject(fault);
+  }
+
+  clearFaults(): void {
+    this.server.clearFaults();
+  }
+}
+
 /**
  * Requests the contract does not allow are answered 400/404/405 (as a strict
  * server would) and recorded as violations; so are responses the double got
