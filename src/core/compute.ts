@@ -3,7 +3,7 @@
 import { Client } from 'pg';
 import { LockstepError, throwIfAborted } from './errors';
 import { isLsn, type Lsn } from './lsn';
-import { redact } from './log';
+import { passwordOf, redact } from './log';
 import type { SchemaSummary, TableSummary } from './engine';
 
 export interface ComputeQueryOptions {
@@ -101,14 +101,6 @@ function computeError(error: unknown, what: string, connectionString: string): L
   });
 }
 
-function passwordOf(connectionString: string): string | undefined {
-  try {
-    const password = new URL(connectionString).password;
-    return password ? decodeURIComponent(password) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The address clients use, with the password removed. */
 export function withoutPassword(connectionString: string): string {

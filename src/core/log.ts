@@ -28,6 +28,16 @@ export function scopedLog(log: Log, component: string): Log {
   };
 }
 
+/** The password of a connection string, to hand to `redact` (undefined when it has none or is not a URL). */
+export function passwordOf(connectionString: string): string | undefined {
+  try {
+    const password = new URL(connectionString).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Removes passwords from connection strings and API keys from text before it is logged or shown. */
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
   let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]+@/gi, '$1****@');

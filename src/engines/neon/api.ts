@@ -2,7 +2,7 @@
 
 import { LockstepError } from '../../core/errors';
 import { JsonHttpClient, type JsonHttpClientOptions } from '../../core/http';
-import type { Log } from '../../core/log';
+import { passwordOf, type Log } from '../../core/log';
 
 export const DEFAULT_NEON_API_URL = 'https://console.neon.tech/api/v2';
 /** The name under which the faces (env, SecretStorage, credentials file) hand over the API key. */
@@ -233,11 +233,3 @@ export class NeonApi {
   }
 }
 
-function passwordOf(uri: string): string | undefined {
-  try {
-    const password = new URL(uri).password;
-    return password ? decodeURIComponent(password) : undefined;
-  } catch {
-    return undefined;
-  }
-}
