@@ -42,13 +42,13 @@ export class LockstepPaths {
     return path.join(this.root, 'journal');
   }
 
-  /** Engine-owned state (Neon branch mapping, pageserver leases…). */
-  engineState(kind: string): string {
-    return path.join(this.root, `${kind}-state.json`);
-  }
-
   /** CLI credentials (API keys) when no environment variable or SecretStorage provides them; mode 0600. */
   get credentials(): string {
     return path.join(this.root, 'credentials.json');
   }
+}
+
+/** Engine-owned state (the Neon branch mapping, pageserver forks and leases) in the lockstep directory the engine is given. */
+export function engineStateFile(lockstepDir: string, kind: string): string {
+  return path.join(lockstepDir, `${kind}-state.json`);
 }

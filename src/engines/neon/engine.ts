@@ -20,10 +20,10 @@ import { LockstepError, describeError, isLockstepError, throwIfAborted } from '.
 import { RemoteCallError, sleep, type RetryPolicy } from '../../core/http';
 import { scopedLog, type Log } from '../../core/log';
 import { compareLsn, isLsn } from '../../core/lsn';
+import { engineStateFile } from '../../core/paths';
 import { NEON_API_KEY_SECRET, NeonApi, neonApiUrl, type NeonProject } from './api';
 import {
   loadNeonState,
-  neonStateFile,
   preservedBranchName,
   preservedBranchesToDelete,
   resolveSource,
@@ -76,7 +76,7 @@ export class NeonEngine implements Engine {
       ...(options.retry ? { retry: options.retry } : {}),
       ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
     });
-    this.stateFile = neonStateFile(ctx.lockstepDir);
+    this.stateFile = engineStateFile(ctx.lockstepDir, 'neon');
     this.poll = { ...DEFAULT_POLL, ...options.poll };
     this.computeTimeoutMs = options.computeTimeoutMs ?? 20_000;
     this.branchId = config.branchId;

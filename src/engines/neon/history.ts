@@ -41,11 +41,6 @@ export interface NeonState {
   restores: NeonRestoreRecord[];
 }
 
-/** Same file name as `LockstepPaths.engineState('neon')`, under the lockstep directory the engine is given. */
-export function neonStateFile(lockstepDir: string): string {
-  return path.join(lockstepDir, 'neon-state.json');
-}
-
 export function loadNeonState(file: string, projectId: string): NeonState {
   let raw: unknown;
   try {

@@ -21,6 +21,7 @@ import { LockstepError, describeError, isLockstepError, throwIfAborted } from '.
 import { RemoteCallError, sleep, type RetryPolicy } from '../../core/http';
 import { scopedLog, type Log } from '../../core/log';
 import { compareLsn, isLsn } from '../../core/lsn';
+import { engineStateFile } from '../../core/paths';
 import {
   COMPUTE_PASSWORD_SECRET,
   ComputeConfigEndpoint,
@@ -29,7 +30,7 @@ import {
   REPOINT_TOKEN_SECRET,
   type TimelineInfo,
 } from './api';
-import { forksToDelete, loadPageserverState, pageserverStateFile, savePageserverState, type PageserverState } from './state';
+import { forksToDelete, loadPageserverState, savePageserverState, type PageserverState } from './state';
 
 export interface PageserverEngineOptions {
   retry?: Partial<RetryPolicy>;
@@ -79,7 +80,7 @@ export class PageserverEngine implements Engine {
     };
     this.api = new PageserverApi(config.apiUrl, config.tenantId, () => ctx.secrets.get(PAGESERVER_TOKEN_SECRET), this.log, http);
     this.endpoint = new ComputeConfigEndpoint(config.repointUrl, () => ctx.secrets.get(REPOINT_TOKEN_SECRET), this.log, http);
-    this.stateFile = pageserverStateFile(ctx.lockstepDir);
+    this.stateFile = engineStateFile(ctx.lockstepDir, 'pageserver');
     this.deleteTimeoutMs = options.deleteTimeoutMs ?? 120_000;
     this.deletePollMs = options.deletePollMs ?? 1_000;
     this.computeTimeoutMs = options.computeTimeoutMs ?? 20_000;

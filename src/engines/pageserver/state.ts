@@ -31,11 +31,6 @@ export interface PageserverState {
   leasesUnsupported?: boolean;
 }
 
-/** Same file name as `LockstepPaths.engineState('pageserver')`, under the lockstep directory the engine is given. */
-export function pageserverStateFile(lockstepDir: string): string {
-  return path.join(lockstepDir, 'pageserver-state.json');
-}
-
 export function loadPageserverState(file: string, tenantId: string, configuredTimeline: string): PageserverState {
   let raw: unknown;
   try {

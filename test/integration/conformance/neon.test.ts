@@ -7,9 +7,10 @@ import * as path from 'node:path';
 import type { EngineContext, PointInHistory } from '../../../src/core/engine';
 import { LockstepError, isLockstepError, type ErrorCode } from '../../../src/core/errors';
 import { isLsn } from '../../../src/core/lsn';
+import { engineStateFile } from '../../../src/core/paths';
 import { NEON_API_KEY_SECRET } from '../../../src/engines/neon/api';
 import { NeonEngine, type NeonEngineOptions } from '../../../src/engines/neon/engine';
-import { loadNeonState, neonStateFile } from '../../../src/engines/neon/history';
+import { loadNeonState } from '../../../src/engines/neon/history';
 import { connectNeonProject } from '../../../src/engines/neon/setup';
 import { CapturingLog } from '../../doubles/log';
 import { FAILS_FOREVER, FAILS_THEN_FINISHES, FINISHES, IS_CANCELLED, NEVER_ENDS, NeonDouble, neonError } from '../../doubles/neon';
@@ -208,7 +209,7 @@ describe('neon engine (Neon double, real Postgres for the compute)', function ()
 
       assert.deepEqual(s.double.content(), ['wire-a']);
       assert.equal(head.timelineId, s.double.mainBranchId, 'the branch id, and so the connection string, stays');
-      const state = loadNeonState(neonStateFile(s.ctx.lockstepDir), s.double.projectId);
+      const state = loadNeonState(engineStateFile(s.ctx.lockstepDir, 'neon'), s.double.projectId);
       assert.equal(state.restores.length, 1);
       const preserved = s.double.liveBranches().find((b) => b.name === body.preserve_under_name);
       assert.ok(preserved, 'Neon kept the pre-restore state');
@@ -223,7 +224,7 @@ describe('neon engine (Neon double, real Postgres for the compute)', function ()
       await s.write('map-b');
       const m2 = await s.mark();
       await restore(s, m1);
-      const preservedId = loadNeonState(neonStateFile(s.ctx.lockstepDir), s.double.projectId).restores[0]!.preservedBranchId!;
+      const preservedId = loadNeonState(engineStateFile(s.ctx.lockstepDir, 'neon'), s.double.projectId).restores[0]!.preservedBranchId!;
       const from = s.double.log.length;
       await restore(s, m2);
       const post = s.double.log.slice(from).find(restoreCall)!;
@@ -358,7 +359,7 @@ describe('neon engine (Neon double, real Postgres for the compute)', function ()
         }
         // Four restores, each preserving the state before it.
         for (const m of [markers[0]!, markers[1]!, markers[2]!, markers[3]!]) await restore(pruned, m);
-        const state = () => loadNeonState(neonStateFile(pruned.ctx.lockstepDir), pruned.double.projectId);
+        const state = () => loadNeonState(engineStateFile(pruned.ctx.lockstepDir, 'neon'), pruned.double.projectId);
         const preserved = state().restores.map((r) => r.preservedBranchId!);
         assert.equal(new Set(preserved).size, 4);
         // markers[3] was taken before the first restore: its history is the first preserved branch.

@@ -8,10 +8,11 @@ import * as path from 'node:path';
 import type { PageserverEngineConfig } from '../../../src/core/config';
 import type { EngineContext, PointInHistory } from '../../../src/core/engine';
 import { LockstepError, isLockstepError, type ErrorCode } from '../../../src/core/errors';
+import { engineStateFile } from '../../../src/core/paths';
 import { COMPUTE_PASSWORD_SECRET, PAGESERVER_TOKEN_SECRET, REPOINT_TOKEN_SECRET } from '../../../src/engines/pageserver/api';
 import { PageserverEngine, type PageserverEngineOptions } from '../../../src/engines/pageserver/engine';
 import { connectPageserver } from '../../../src/engines/pageserver/setup';
-import { loadPageserverState, pageserverStateFile } from '../../../src/engines/pageserver/state';
+import { loadPageserverState } from '../../../src/engines/pageserver/state';
 import { CapturingLog } from '../../doubles/log';
 import { PageserverDouble, REPOINT_PATH, pageserverError, type PageserverDoubleOptions } from '../../doubles/pageserver';
 import type { Fault } from '../../doubles/server';
@@ -188,7 +189,7 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
       assert.equal(head.timelineId, newId);
       assert.equal(head.lsn, m.lsn, 'a fresh branch starts at its branch point');
       assert.deepEqual(s.double.content(), ['wire-a']);
-      assert.equal(loadPageserverState(pageserverStateFile(s.ctx.lockstepDir), s.double.tenantId, s.double.rootTimelineId).serving, newId);
+      assert.equal(loadPageserverState(engineStateFile(s.ctx.lockstepDir, 'pageserver'), s.double.tenantId, s.double.rootTimelineId).serving, newId);
     });
 
     it('sends the pageserver token to the pageserver and the repoint token to the compute owner, never crossed', async () => {
@@ -244,7 +245,7 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
       assert.equal(!verdict.restorable && verdict.reason, 'expired');
       await restore(s, kept);
       assert.deepEqual(s.double.content(), ['lease-a', 'lease-b']);
-      const state = loadPageserverState(pageserverStateFile(s.ctx.lockstepDir), s.double.tenantId, s.double.rootTimelineId);
+      const state = loadPageserverState(engineStateFile(s.ctx.lockstepDir, 'pageserver'), s.double.tenantId, s.double.rootTimelineId);
       assert.equal(state.leases.length, 1);
       assert.ok(Date.parse(state.leases[0]!.validUntil) > Date.now());
     });
@@ -257,7 +258,7 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
         assert.deepEqual(await plain.engine.protect([m]), { leased: 0 });
         assert.deepEqual(await plain.engine.protect([m]), { leased: 0 });
         assert.equal(plain.double.log.filter((c) => c.template?.endsWith('/lsn_lease')).length, 1);
-        assert.equal(loadPageserverState(pageserverStateFile(plain.ctx.lockstepDir), plain.double.tenantId, plain.double.rootTimelineId).leasesUnsupported, true);
+        assert.equal(loadPageserverState(engineStateFile(plain.ctx.lockstepDir, 'pageserver'), plain.double.tenantId, plain.double.rootTimelineId).leasesUnsupported, true);
         assert.deepEqual(plain.violations!(), []);
       } finally {
         await plain.close();
