@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
+import { eventually as poll } from '../../support/eventually';
 
 const STATUS_BAR = '[id="workbench.parts.statusbar"]';
 const SIDEBAR = '[id="workbench.parts.sidebar"]';
@@ -317,21 +318,8 @@ export class Workbench {
 }
 
 /** Polls `probe` until it returns something other than undefined; fails naming `what` after the timeout. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+export function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
+  return poll(what, probe, { timeoutMs, intervalMs: 200 });
 }
 
 /** The editor draws spaces as no-break spaces; tests compare with ordinary text. */

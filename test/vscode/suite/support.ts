@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LockstepInternals } from '../../../src/extension/container';
 import { freePort } from '../../../src/engines/local/ports';
+import { eventually as poll } from '../../support/eventually';
 export { freePort };
 
 export const EXTENSION_ID = 'lockstep.lockstep';
@@ -55,21 +56,9 @@ export function commit(cwd: string, message: string, files: Record<string, strin
   return git(cwd, 'rev-parse', 'HEAD');
 }
 
-
 /** Polls `probe` until it returns something other than undefined; fails naming `what` after the timeout. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+export function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  return poll(what, probe, { timeoutMs, intervalMs: 100 });
 }
 
 export function labelOf(item: vscode.TreeItem): string {
