@@ -11,6 +11,9 @@ import { confirmation, STASH_AND_RESTORE } from '../../../src/extension/restoreD
 import { differences } from '../../../src/extension/settingsSync';
 import { presentStatus } from '../../../src/extension/statusBar';
 
+// A fixed clock: relative times are asserted against it, never against when (or how slowly) the suite runs.
+const NOW = Date.parse('2026-06-01T12:00:00.000Z');
+
 const config: ProjectConfig = { version: 1, engine: 'local', keep: 50, checkout: 'branch', local: { port: 55432, database: 'app', user: 'lockstep', baseBackupWalBytes: 1 } };
 
 const checkpoint: Checkpoint = {
@@ -22,7 +25,7 @@ const checkpoint: Checkpoint = {
   author: 'Ada',
   filesChanged: 2,
   label: null,
-  createdAt: new Date(Date.now() - 120_000).toISOString(),
+  createdAt: new Date(NOW - 120_000).toISOString(),
   engine: 'local',
   timelineId: '1',
   lsn: '0/16B3748',
@@ -43,6 +46,7 @@ describe('status bar presentation', () => {
       repositoryName: undefined,
       state: state({ engine: { engine: 'local', state: 'running', summary: 'running on 127.0.0.1:55432', head: { timelineId: '2', lsn: '0/3000028' } }, newest: checkpoint }),
       operation: undefined,
+      now: NOW,
     });
     assert.equal(look.text, '$(database) Snapshot');
     assert.equal(look.command, 'lockstep.takeSnapshot');
