@@ -22,6 +22,17 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   }
 }
 
+/** `writeFileAtomic`, then the directory fsynced too: the rename itself survives a power loss. */
+export function writeFileDurable(file: string, data: string, mode = 0o644): void {
+  writeFileAtomic(file, data, mode);
+  const fd = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function readJsonFile<T>(file: string): T | undefined {
   let text: string;
   try {
@@ -58,4 +69,23 @@ export function directorySize(dir: string): number {
     }
   }
   return total;
+}
+
+/** The prefix of a tree on its way out: `removeTree` renames to it first, and a sweep may delete what a crash left. */
+export const REMOVING_PREFIX = '.removing-';
+
+/**
+ * Delete a directory tree so that no one ever sees half of it under its name:
+ * rename it away first (atomic: a concurrent claimer that renames the same
+ * tree either gets it whole or finds it gone), then delete the renamed tree.
+ */
+export function removeTree(dir: string): void {
+  const away = path.join(path.dirname(dir), `${REMOVING_PREFIX}${path.basename(dir)}.${process.pid}.${Date.now()}`);
+  try {
+    fs.renameSync(dir, away);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  fs.rmSync(away, { recursive: true, force: true });
 }
