@@ -60,6 +60,10 @@ export function renderPlan(plan: RestorePlan | RestorePreview): string[] {
   }
   for (const w of plan.warnings) lines.push(`  warning: ${w}`);
   for (const b of plan.blockers) lines.push(`  blocked: ${b.message}${b.hint ? ` (${b.hint})` : ''}`);
+  if (plan.undoes) {
+    const extras = [plan.undoes.stash ? `re-applies the work it stashed (${plan.undoes.stash.slice(0, 12)})` : '', plan.undoes.createdBranch ? `deletes its branch ${plan.undoes.createdBranch} if nothing was committed on it` : ''].filter(Boolean);
+    lines.push(`  undoes the restore to ${plan.undoes.checkpointId ?? 'a checkpoint'}${extras.length > 0 ? `: also ${extras.join(', and ')}` : ''}`);
+  }
   return lines;
 }
 
@@ -68,6 +72,7 @@ export function renderResult(result: RestoreResult): string[] {
   if (result.head) lines.push(`  database: timeline ${result.head.timelineId} @ ${result.head.lsn} (same connection string)`);
   if (result.checkout) lines.push(`  code: ${result.checkout.branch ? `on branch ${result.checkout.branch}` : `detached at ${result.checkout.sha.slice(0, 7)}`}`);
   if (result.stash) lines.push(`  your uncommitted work is stashed: ${result.stash.message} (git stash apply ${result.stash.sha.slice(0, 12)})`);
+  for (const note of result.undid) lines.push(`  undone: ${note}`);
   for (const w of result.warnings) lines.push(`  warning: ${w}`);
   if (result.undo) lines.push(`  undo: lockstep restore ${result.undo.id}`);
   lines.push(`  steps: ${result.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(2)} s`).join(', ')}`);

@@ -47,6 +47,8 @@ export interface EngineStatus {
   /** The address clients use, with the password removed. */
   address?: string;
   serverVersion?: string;
+  /** Problems a person should know of while it runs (WAL archiving failing): one line each. */
+  warnings?: string[];
 }
 
 export interface Retention {
@@ -85,6 +87,16 @@ export interface OperationOptions {
   onProgress?: (step: string) => void;
 }
 
+export interface RepointOptions extends OperationOptions {
+  /**
+   * Called at the cut-over, once the old timeline has stopped for good and
+   * before the target serves, with where it ended: every acknowledged commit
+   * lies before `end`, so it is the exact undo point. Engines that cannot tell
+   * never call it; the core then keeps the marker it took before the restore.
+   */
+  onCutOver?: (end: Position) => Promise<void>;
+}
+
 export interface PruneOptions extends OperationOptions {
   /**
    * The background upkeep's prune: keep what served just before the last
@@ -103,8 +115,14 @@ export interface PruneReport {
 export interface Engine {
   readonly kind: EngineKind;
 
+  /** `repoint` reports where the old timeline ended (`RepointOptions.onCutOver`): the undo point is taken there. */
+  readonly reportsCutOverEnd?: boolean;
+
   /** The durable position to pin now. Must be cheap (a marker, not a copy) and write nothing. */
   head(options?: OperationOptions): Promise<Position>;
+
+  /** What the last `head()` noticed that makes new checkpoints unsafe (WAL archiving failing): one line each. */
+  warnings?(): string[];
 
   /**
    * Prepare the database as of `at` as a new timeline without serving it. `at`
@@ -121,10 +139,17 @@ export interface Engine {
    * timeline answers, not the old one. Returns the new head. On failure, the
    * timeline that served before serves again (or the error says it could not).
    */
-  repoint(target: TimelineHandle, options?: OperationOptions): Promise<Position>;
+  repoint(target: TimelineHandle, options?: RepointOptions): Promise<Position>;
 
   /** Drop a fork that will not be served (after a failed or cancelled restore). */
   discard(handle: TimelineHandle): Promise<void>;
+
+  /**
+   * After a restore was interrupted before its cut-over: stop and remove every
+   * fork no restore serves, including one whose handle was never returned (the
+   * process died while it recovered). Returns what was removed, in words.
+   */
+  abandonForks?(): Promise<string[]>;
 
   /** Whether a fork at `at` is possible now, and why not. */
   restorability(at: PointInHistory, options?: OperationOptions): Promise<Restorability>;

@@ -107,7 +107,18 @@ export interface AuditEvent {
   checkpointId?: string;
   /** The pre-restore checkpoint that undoes this restore. */
   undoCheckpointId?: string;
+  /** A finished restore's own changes beside data and code, so that its undo can take them back. */
+  restore?: RestoreFootprint;
   detail?: string;
+}
+
+/** What a finished restore made besides moving data and code: its undo puts these back. */
+export interface RestoreFootprint {
+  /** The stash it made of uncommitted work (full sha). */
+  stash?: string;
+  /** The `lockstep/restore-*` branch it created, and the commit it was created at. */
+  createdBranch?: string;
+  targetSha?: string;
 }
 
 function isAuditEvent(value: unknown): value is AuditEvent {

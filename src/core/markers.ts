@@ -31,7 +31,7 @@ async function pruneIfOverKeep(project: Project): Promise<void> {
 }
 
 /** The checkpoint a marker would be, not yet in the journal. */
-async function readMarker(project: Project, request: MarkerRequest): Promise<Checkpoint> {
+export async function readMarker(project: Project, request: MarkerRequest): Promise<Checkpoint> {
   const config = project.config();
   const engine = await project.engine();
   const [position, commit] = await Promise.all([

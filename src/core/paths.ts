@@ -37,6 +37,11 @@ export class LockstepPaths {
     return path.join(this.root, 'restore');
   }
 
+  /** The restore in progress, step by step (written atomically, fsynced, before each step); absent when none is. */
+  get restoreRecord(): string {
+    return path.join(this.root, 'restore-in-progress.json');
+  }
+
   /** Held while the journal file is rewritten (pruning) or appended to. */
   get journalLock(): string {
     return path.join(this.root, 'journal');

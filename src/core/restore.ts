@@ -1,11 +1,16 @@
-// Restore: bring a checkpoint's data and code back together, safely (preview, lock, undo point), and put everything back if a step fails.
+// Restore: bring a checkpoint's data and code back together as a transaction — planned, recorded step by step, finished or reverted, even after a kill.
+
+import * as fs from 'node:fs';
 
 import {
+  branchExists,
   branchPointsAt,
   checkoutCommit,
   commitExists,
+  deleteBranchIfAt,
   diffStat,
   isClean,
+  isStashed,
   operationInProgress,
   readHeadRef,
   restoreHeadState,
@@ -22,8 +27,11 @@ import {
 import { checkpointTitle, newCheckpointId, type Checkpoint } from './checkpoint';
 import type { Engine, OperationOptions, Position, TimelineHandle } from './engine';
 import { describeError, LockstepError, throwIfAborted } from './errors';
+import { faultPoint } from './faults';
+import type { RestoreFootprint } from './journal';
+import { readJsonFile, writeFileDurable } from './files';
 import { withLock } from './locks';
-import { takeMarker } from './markers';
+import { readMarker } from './markers';
 import type { Project } from './project';
 import { resolveRef } from './refs';
 import { diffSchemas, type SchemaDiff } from './schemaDiff';
@@ -56,6 +64,14 @@ export interface RestorePlan {
   warnings: string[];
   /** Reasons the restore would refuse to run. A dry run reports them; a restore throws the first. */
   blockers: LockstepError[];
+  /** The target is the undo point of this finished restore: restoring it also takes back that restore's stash and branch. */
+  undoes?: UndoneRestore;
+}
+
+export interface UndoneRestore extends RestoreFootprint {
+  operationId: string;
+  /** The checkpoint that restore went to. */
+  checkpointId?: string;
 }
 
 export interface RestorePreview extends RestorePlan {
@@ -81,6 +97,8 @@ export interface RestoreResult {
   durationMs: number;
   /** The engine wants background upkeep (e.g. a base backup on the new timeline). */
   maintenanceDue: boolean;
+  /** When this restore undid another: what of that restore's own changes it took back (stash, branch), one sentence each. */
+  undid: string[];
 }
 
 export interface RestoreOptions extends OperationOptions {
@@ -163,7 +181,9 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
       }),
     );
   }
-  return { target, requestedMode, mode, checkout, data, code, tree, dirty, willStash, warnings, blockers };
+  const undone = project.audit.list().find((e) => e.op === 'restore' && e.phase === 'finished' && e.undoCheckpointId === target.id);
+  const undoes = undone ? { operationId: undone.operationId, checkpointId: undone.checkpointId, ...undone.restore } : undefined;
+  return { target, requestedMode, mode, checkout, data, code, tree, dirty, willStash, warnings, blockers, undoes };
 }
 
 /** The dry run: everything a restore would change, and nothing changed. */
@@ -190,19 +210,97 @@ export async function withSchemaChanges(project: Project, plan: RestorePlan, opt
 }
 
 /**
- * Restore, one at a time per repository. Order: checks, confirmation, a
- * pre-restore checkpoint of now (the undo point), stash, data (fork, then
- * repoint), code (checkout). A failure at any step puts back what the earlier
- * steps changed — data repointed to what served before, HEAD and files as they
- * were, the stash re-applied — and the audit trail says so.
+ * A restore is a transaction written down. Before each step, the record
+ * (`.git/lockstep/restore-in-progress.json`, atomic and fsynced) says what
+ * exists so far; the steps, in order:
+ *
+ *   planned       the undo point read (not yet in the journal), nothing changed
+ *   stashed       uncommitted work stashed (with --stash)
+ *   recovering    the fork being recovered and promoted where no client reaches it
+ *   recovered     the fork ready; the old server still serves
+ *   cutting-over  ── the point of no return ── old server stops, undo point = its end, fork starts on the port
+ *   served        the target serves
+ *   checking-out  the commit being checked out
+ *   (done: the record is removed)
+ *
+ * A process that finds a record whose owner is gone (the restore lock is free)
+ * finishes it when it reached `cutting-over`, else reverts it
+ * (`settleInterruptedRestore`); `lockstep restore --continue|--abort` choose.
+ */
+export type RestoreStep = 'planned' | 'stashed' | 'recovering' | 'recovered' | 'cutting-over' | 'served' | 'checking-out';
+
+const STEP_ORDER: readonly RestoreStep[] = ['planned', 'stashed', 'recovering', 'recovered', 'cutting-over', 'served', 'checking-out'];
+
+export function pastPointOfNoReturn(step: RestoreStep): boolean {
+  return STEP_ORDER.indexOf(step) >= STEP_ORDER.indexOf('cutting-over');
+}
+
+/** What settling does unasked: finish past the point of no return, revert before it or once reverting began. */
+function settleActionFor(record: RestoreRecord): SettleAction {
+  return !record.reverting && pastPointOfNoReturn(record.step) ? 'continue' : 'abort';
+}
+
+export interface RestoreRecord {
+  version: 1;
+  operationId: string;
+  pid: number;
+  startedAt: string;
+  step: RestoreStep;
+  target: Checkpoint;
+  mode: RestoreMode;
+  checkout: CheckoutMode;
+  /** The code side: from → to, and the branch to check out (null: a new restore branch). */
+  code: { from: HeadRef; to: string; branch: string | null } | null;
+  stash: StashRef | null;
+  /** The undo point; `final` once placed at the old timeline's end (or when the engine cannot tell). */
+  undo: Checkpoint | null;
+  undoFinal: boolean;
+  previousServing: TimelineHandle | null;
+  fork: TimelineHandle | null;
+  checkoutResult: CheckoutResult | null;
+  /** A step failed and the restore is being put back: an interruption now is settled by reverting, whatever the step. */
+  reverting?: boolean;
+  /** This restore undoes that one: after the checkout, its stash and branch are taken back too. */
+  undoes?: UndoneRestore;
+}
+
+export function readRestoreRecord(project: Project): RestoreRecord | undefined {
+  try {
+    return readJsonFile<RestoreRecord>(project.paths.restoreRecord);
+  } catch (error) {
+    project.log.warn(`the restore record ${project.paths.restoreRecord} cannot be read: ${describeError(error)}`);
+    return undefined;
+  }
+}
+
+function writeRecord(project: Project, record: RestoreRecord): void {
+  writeFileDurable(project.paths.restoreRecord, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+}
+
+function clearRecord(project: Project): void {
+  fs.rmSync(project.paths.restoreRecord, { force: true });
+}
+
+/**
+ * Restore, one at a time per repository. Order: checks, confirmation, the undo
+ * point, stash, fork (recovered privately), cut-over, checkout. A failure at
+ * any step puts back what the earlier steps changed and checks it; a process
+ * killed at any step leaves a record the next command settles.
  */
 export async function restore(project: Project, request: RestoreRequest, options: RestoreOptions = {}): Promise<RestoreResult> {
-  return withLock(
-    project.paths.restoreLock,
-    { waitMs: 0, what: 'restore in this repository', hint: 'Another restore is running in this repository; wait for it to finish.' },
-    () => runRestore(project, request, options),
-  );
+  return withLock(project.paths.restoreLock, RESTORE_LOCK, async () => {
+    const left = readRestoreRecord(project);
+    if (left) {
+      // Faces settle it first and say so; this is the last guard.
+      const outcome = await settleLocked(project, left, settleActionFor(left), options);
+      project.log.warn(outcome.summary);
+      if (!outcome.ok) throw new LockstepError('CONFLICT', outcome.summary);
+    }
+    return runRestore(project, request, options);
+  });
 }
+
+const RESTORE_LOCK = { waitMs: 0, what: 'restore in this repository', hint: 'Another restore is running in this repository; wait for it to finish.' };
 
 async function runRestore(project: Project, request: RestoreRequest, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
@@ -227,12 +325,14 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
   const title = checkpointTitle(plan.target);
   await project.audit.append({ op: 'restore', phase: 'started', operationId, checkpointId: plan.target.id, detail: `${plan.mode}: ${title}` });
 
-  // Undo point first: nothing has changed yet, so a failure here simply stops.
-  let undo: Checkpoint | null = null;
+  // The undo point. Read now, so that a database that does not answer stops the
+  // restore before anything changes; written to the journal before the first
+  // change. An engine that reports where the old timeline ended moves it there
+  // at the cut-over: every write acknowledged before then is in reach of undo.
+  let provisional: Checkpoint | null = null;
+  const label = `Before restoring ${plan.target.id}${plan.target.subject ? ` (${plan.target.subject})` : ''}`;
   try {
-    undo = await step('Taking a pre-restore checkpoint', () =>
-      takeMarker(project, { kind: 'pre-restore', label: `Before restoring ${plan.target.id}${plan.target.subject ? ` (${plan.target.subject})` : ''}`, signal: options.signal }),
-    );
+    provisional = await step('Taking a pre-restore checkpoint', () => readMarker(project, { kind: 'pre-restore', label, signal: options.signal }));
   } catch (error) {
     if (plan.mode !== 'code-only') {
       await project.audit.append({ op: 'restore', phase: 'failed', operationId, checkpointId: plan.target.id, detail: `pre-restore checkpoint: ${describeError(error)}` });
@@ -240,109 +340,378 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     }
     plan.warnings.push(`no pre-restore checkpoint (the database did not answer: ${describeError(error)}); the code can be undone with git`);
   }
+  const record: RestoreRecord = {
+    version: 1,
+    operationId,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    step: 'planned',
+    target: plan.target,
+    mode: plan.mode,
+    checkout: plan.checkout,
+    code: plan.code && !plan.code.unchanged ? { from: plan.code.from, to: plan.code.to, branch: plan.code.branch } : null,
+    stash: null,
+    undo: provisional,
+    undoFinal: !(plan.data !== undefined && engine.reportsCutOverEnd === true),
+    previousServing: null,
+    fork: null,
+    checkoutResult: null,
+    undoes: plan.undoes,
+  };
+  writeRecord(project, record);
 
-  let stash: StashRef | null = null;
-  let fork: TimelineHandle | undefined;
-  let previousServing: TimelineHandle | undefined;
-  let repointed = false;
-  let previousHead: HeadRef | undefined;
-  let checkout: CheckoutResult | undefined;
   let head: Position | undefined;
   try {
+    if (record.undo && record.undoFinal) await project.journal.append(record.undo);
+    faultPoint('after-undo-point');
     if (plan.willStash) {
-      stash = await step('Stashing uncommitted work', () => stashAll(project.repo, `lockstep: before restore to ${plan.target.id}`));
+      record.stash = await step('Stashing uncommitted work', () => stashAll(project.repo, `lockstep: before restore to ${plan.target.id}`));
+      record.step = 'stashed';
+      writeRecord(project, record);
+      faultPoint('after-stash');
     }
     if (plan.data) {
-      previousServing = await engine.serving(options);
-      fork = await step(`Forking the database at ${plan.target.lsn}`, () => engine.fork(plan.target, options));
+      record.previousServing = await engine.serving(options);
+      record.step = 'recovering';
+      writeRecord(project, record);
+      record.fork = await step(`Recovering the database at ${plan.target.lsn}`, () => engine.fork(plan.target, options));
+      record.step = 'recovered';
+      writeRecord(project, record);
       throwIfAborted(options.signal, 'the restore');
-      options.onPointOfNoReturn?.();
-      // Past this point the restore runs to the end or is undone, never half-cancelled.
-      const { onProgress } = options;
-      head = await step('Repointing the database', () => engine.repoint(fork!, { onProgress }));
-      repointed = true;
-    } else {
-      options.onPointOfNoReturn?.();
     }
-    if (plan.code && !plan.code.unchanged) {
-      previousHead = plan.code.from;
-      checkout = await step(`Checking out ${plan.code.to.slice(0, 7)}`, () => checkoutCommit(project.repo, plan.code!.to, plan.checkout, plan.code!.branch));
-    }
+    options.onPointOfNoReturn?.();
+    // Past this point the restore runs to the end or is undone, never half-cancelled.
+    record.step = 'cutting-over';
+    writeRecord(project, record);
+    if (record.fork) head = await step('Cutting over', () => cutOver(project, engine, record, { onProgress: options.onProgress }));
+    record.step = 'served';
+    writeRecord(project, record);
+    if (record.code) await step(`Checking out ${record.code.to.slice(0, 7)}`, () => checkOutTarget(project, record));
   } catch (error) {
-    const notes = await compensate(project, engine, { fork, previousServing, repointed, previousHead, checkout, stash });
-    const failedNotes = notes.filter((n) => n.startsWith('could not'));
+    record.reverting = true;
+    writeRecord(project, record);
+    const undone = await compensate(project, engine, record);
     await project.audit.append({
       op: 'restore',
-      phase: failedNotes.length > 0 ? 'compensation-failed' : 'compensated',
+      phase: undone.allBack ? 'compensated' : 'compensation-failed',
       operationId,
       checkpointId: plan.target.id,
-      undoCheckpointId: undo?.id,
-      detail: `${describeError(error)} | ${notes.join('; ') || 'nothing to undo'}`,
+      undoCheckpointId: record.undoFinal ? record.undo?.id : undefined,
+      detail: `${describeError(error)} | ${describeCompensation(undone)}`,
     });
+    if (undone.allBack) clearRecord(project);
     if (error instanceof LockstepError) {
-      throw new LockstepError(error.code, `${error.message}\n${failedNotes.length > 0 ? 'NOT everything could be put back' : 'Everything was put back as it was'}: ${notes.join('; ') || 'nothing had changed'}`, {
-        hint: error.hint,
-        cause: error,
-      });
+      throw new LockstepError(error.code, `${error.message}\n${describeCompensation(undone)}`, { hint: error.hint, cause: error });
     }
     throw error;
   }
 
+  // Past the checkout nothing can fail the restore: taking back what an undone restore made only says what it did.
+  const undid = await takeBackUndoneRestore(project, record);
   await project.audit.append({
     op: 'restore',
     phase: 'finished',
     operationId,
     checkpointId: plan.target.id,
-    undoCheckpointId: undo?.id,
-    detail: `${plan.mode}${checkout?.branch ? ` on ${checkout.branch}` : ''}${stash ? `; stashed ${stash.sha.slice(0, 12)}` : ''}`,
+    undoCheckpointId: record.undo?.id,
+    restore: footprintOf(record),
+    detail: `${plan.mode}${record.checkoutResult?.branch ? ` on ${record.checkoutResult.branch}` : ''}${record.stash ? `; stashed ${record.stash.sha.slice(0, 12)}` : ''}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
   });
+  clearRecord(project);
   const maintenanceDue = head ? (engine.maintenanceDue?.(head) ?? false) : false;
-  return { target: plan.target, mode: plan.mode, undo, head, checkout, stash, warnings: plan.warnings, steps, durationMs: Date.now() - started, maintenanceDue };
+  return {
+    target: plan.target,
+    mode: plan.mode,
+    undo: record.undo,
+    head,
+    checkout: record.checkoutResult ?? undefined,
+    stash: record.stash,
+    warnings: plan.warnings,
+    steps,
+    durationMs: Date.now() - started,
+    maintenanceDue,
+    undid,
+  };
 }
 
-interface Undoable {
-  fork?: TimelineHandle;
-  previousServing?: TimelineHandle;
-  repointed: boolean;
-  previousHead?: HeadRef;
-  checkout?: CheckoutResult;
-  stash: StashRef | null;
+function footprintOf(record: RestoreRecord): RestoreFootprint | undefined {
+  const created = record.checkoutResult?.createdBranch ? record.checkoutResult : undefined;
+  if (!record.stash && !created) return undefined;
+  return { stash: record.stash?.sha, createdBranch: created?.branch ?? undefined, targetSha: created?.sha };
 }
 
-/** Undo in reverse order; each step is tried even when an earlier one failed. Returns what was done, in words. */
-async function compensate(project: Project, engine: Engine, state: Undoable): Promise<string[]> {
+/**
+ * Undo is the exact inverse: after restoring a restore's undo point, that
+ * restore's stash is re-applied (index kept) and the restore branch it created
+ * is deleted when nothing was committed on it. Idempotent (a settle may run it
+ * again); never throws: each outcome is one sentence.
+ */
+async function takeBackUndoneRestore(project: Project, record: RestoreRecord): Promise<string[]> {
+  const undone = record.undoes;
+  if (!undone) return [];
   const notes: string[] = [];
-  if (state.previousHead) {
+  if (undone.createdBranch && undone.targetSha) {
     try {
-      const back = await restoreHeadState(project.repo, state.previousHead, state.checkout);
-      notes.push(`HEAD back on ${state.previousHead.branch ?? state.previousHead.sha?.slice(0, 12)}`);
-      if (back.stash) notes.push(`changes found in the way were stashed (${back.stash.sha.slice(0, 12)})`);
+      if (await deleteBranchIfAt(project.repo, undone.createdBranch, undone.targetSha)) notes.push(`deleted branch ${undone.createdBranch}, which that restore created`);
+      else if (await branchPointsAt(project.repo, undone.createdBranch, undone.targetSha).catch(() => false)) notes.push(`kept branch ${undone.createdBranch} (it is checked out)`);
+      else if (await branchExists(project.repo, undone.createdBranch)) notes.push(`kept branch ${undone.createdBranch}: it has commits of its own`);
     } catch (error) {
-      notes.push(`could not put HEAD back: ${describeError(error)}`);
+      notes.push(`kept branch ${undone.createdBranch}: ${describeError(error)}`);
     }
   }
-  if (state.repointed && state.previousServing) {
+  if (undone.stash) {
+    const stash: StashRef = { sha: undone.stash, message: 'the stash that restore made' };
     try {
-      await engine.repoint(state.previousServing);
-      notes.push(`database back on timeline ${state.previousServing.timelineId}`);
+      if (!(await isStashed(project.repo, stash))) {
+        // Applied already (a settle running this again), or popped by hand: nothing to do.
+      } else if (record.stash) {
+        notes.push(`kept the stash that restore made (${undone.stash.slice(0, 12)}): your newer work was stashed just now; \`git stash pop --index\` twice brings both back`);
+      } else {
+        faultPoint('stash-reapply');
+        await unstash(project.repo, stash);
+        notes.push('re-applied the work that restore had stashed (index kept)');
+      }
     } catch (error) {
-      notes.push(`could not repoint the database back to timeline ${state.previousServing.timelineId}: ${describeError(error)}`);
-    }
-  }
-  if (state.fork) {
-    try {
-      await engine.discard(state.fork);
-    } catch (error) {
-      notes.push(`could not drop the unused fork: ${describeError(error)}`);
-    }
-  }
-  if (state.stash) {
-    try {
-      await unstash(project.repo, state.stash);
-      notes.push('stashed work re-applied');
-    } catch (error) {
-      notes.push(`could not re-apply the stash (it is kept as ${state.stash.sha.slice(0, 12)}): ${describeError(error)}`);
+      notes.push(`could not re-apply the stash that restore made: ${describeError(error)} (it is kept: \`git stash apply --index ${undone.stash}\`)`);
     }
   }
   return notes;
+}
+
+/** The cut-over, with the undo point placed where the old timeline ended (recorded first, then journalled once). */
+async function cutOver(project: Project, engine: Engine, record: RestoreRecord, options: OperationOptions): Promise<Position> {
+  const head = await engine.repoint(record.fork!, {
+    onProgress: options.onProgress,
+    onCutOver: async (end) => {
+      if (!record.undo || record.undoFinal) return;
+      record.undo = { ...record.undo, timelineId: end.timelineId, lsn: end.lsn, createdAt: new Date().toISOString() };
+      record.undoFinal = true;
+      writeRecord(project, record);
+      await journalOnce(project, record.undo);
+    },
+  });
+  if (record.undo && !record.undoFinal) {
+    // The engine could not tell where the old timeline ended: the marker read before the restore is the undo point.
+    record.undoFinal = true;
+    writeRecord(project, record);
+  }
+  if (record.undo) await journalOnce(project, record.undo);
+  return head;
+}
+
+async function journalOnce(project: Project, checkpoint: Checkpoint): Promise<void> {
+  if (!project.journal.recent().some((c) => c.id === checkpoint.id)) await project.journal.append(checkpoint);
+}
+
+async function checkOutTarget(project: Project, record: RestoreRecord): Promise<void> {
+  const code = record.code!;
+  const now = await readHeadRef(project.repo);
+  if (now.sha === code.to && record.checkoutResult) return; // done before an interruption
+  record.step = 'checking-out';
+  writeRecord(project, record);
+  faultPoint('checkout');
+  record.checkoutResult = await checkoutCommit(project.repo, code.to, record.checkout, code.branch);
+  writeRecord(project, record);
+}
+
+export type SettleAction = 'continue' | 'abort';
+
+export interface SettleOutcome {
+  operationId: string;
+  target: Checkpoint;
+  /** What was done: the restore finished, or reverted. */
+  action: SettleAction;
+  /** The step the interrupted restore had reached. */
+  step: RestoreStep;
+  /** One paragraph for a person, checked. */
+  summary: string;
+  ok: boolean;
+}
+
+/**
+ * An interrupted restore, settled: finished when it passed the point of no
+ * return, else reverted (or as `how` asks). Returns undefined when there is
+ * none, or when its owner still runs (the lock is held).
+ */
+export async function settleInterruptedRestore(project: Project, how: SettleAction | 'auto' = 'auto', options: OperationOptions = {}): Promise<SettleOutcome | undefined> {
+  if (!fs.existsSync(project.paths.restoreRecord)) return undefined;
+  try {
+    return await withLock(project.paths.restoreLock, RESTORE_LOCK, async () => {
+      const record = readRestoreRecord(project);
+      if (!record) return undefined;
+      return settleLocked(project, record, how === 'auto' ? settleActionFor(record) : how, options);
+    });
+  } catch (error) {
+    if (error instanceof LockstepError && error.code === 'BUSY') return undefined; // its owner is alive and working
+    throw error;
+  }
+}
+
+async function settleLocked(project: Project, record: RestoreRecord, action: SettleAction, options: OperationOptions): Promise<SettleOutcome> {
+  const engine = await project.engine();
+  const base = { operationId: record.operationId, target: record.target, step: record.step, action };
+  if (action === 'abort') {
+    const undone = await compensate(project, engine, record);
+    const summary = `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was reverted. ${describeCompensation(undone)}`;
+    await project.audit.append({ op: 'restore', phase: undone.allBack ? 'compensated' : 'compensation-failed', operationId: record.operationId, checkpointId: record.target.id, detail: `interrupted at ${record.step}; ${describeCompensation(undone)}` });
+    if (undone.allBack) clearRecord(project);
+    return { ...base, summary, ok: undone.allBack };
+  }
+  if (record.reverting) {
+    throw new LockstepError('BAD_INPUT', `the interrupted restore to ${record.target.id} had failed and was being put back: it can only be reverted`, {
+      hint: 'Run `lockstep restore --abort`.',
+    });
+  }
+  let undid: string[] = [];
+  if (!pastPointOfNoReturn(record.step)) {
+    throw new LockstepError('BAD_INPUT', `the interrupted restore to ${record.target.id} stopped at "${record.step}", before the cut-over: it can only be reverted`, {
+      hint: 'Run `lockstep restore --abort`, then restore again.',
+    });
+  }
+  try {
+    if (record.fork) {
+      options.onProgress?.('Finishing the cut-over');
+      await cutOver(project, engine, record, options);
+    }
+    record.step = 'served';
+    writeRecord(project, record);
+    if (record.code) {
+      options.onProgress?.(`Checking out ${record.code.to.slice(0, 7)}`);
+      await checkOutTarget(project, record);
+    }
+    undid = await takeBackUndoneRestore(project, record);
+  } catch (error) {
+    const summary = `the interrupted restore to ${record.target.id} could not be finished: ${describeError(error)}. Run \`lockstep restore --continue\` once that is fixed, or \`lockstep restore --abort\` to revert it.`;
+    return { ...base, summary, ok: false };
+  }
+  await project.audit.append({
+    op: 'restore',
+    phase: 'finished',
+    operationId: record.operationId,
+    checkpointId: record.target.id,
+    undoCheckpointId: record.undo?.id,
+    restore: footprintOf(record),
+    detail: `finished after an interruption at ${record.step}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
+  });
+  clearRecord(project);
+  const parts = [record.fork ? `the data serves ${record.target.id}` : '', record.code ? `HEAD is on ${record.checkoutResult?.branch ?? record.code.to.slice(0, 12)}` : '', ...undid].filter(Boolean);
+  return {
+    ...base,
+    summary: `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was finished: ${parts.join('; ')}${record.undo ? `; undo: lockstep restore ${record.undo.id}` : ''}.`,
+    ok: true,
+  };
+}
+
+/** One part of the state before a failed restore, checked after the attempt to put it back. */
+export interface PutBack {
+  what: 'code' | 'data' | 'stash' | 'fork';
+  /** Verified to be as before (for `fork`: removed). */
+  back: boolean;
+  /** What was done or found, in words. */
+  detail: string;
+  /** When not back: the command that finishes it. */
+  fix?: string;
+}
+
+export interface Compensation {
+  items: PutBack[];
+  /** Every item verified back. "Put back" is said only then. */
+  allBack: boolean;
+}
+
+/**
+ * Undo in reverse order, each step tried even when an earlier one failed; then
+ * check each part instead of assuming it. Works from the record alone, so a
+ * later process can revert a restore another one started.
+ */
+async function compensate(project: Project, engine: Engine, record: RestoreRecord): Promise<Compensation> {
+  const items: PutBack[] = [];
+  if (record.code) {
+    const previous = record.code.from;
+    const where = previous.branch ?? previous.sha?.slice(0, 12) ?? 'no commit';
+    let note = '';
+    const now = await readHeadRef(project.repo).catch(() => undefined);
+    if (now && (now.sha !== previous.sha || now.branch !== previous.branch)) {
+      try {
+        const back = await restoreHeadState(project.repo, previous, record.checkoutResult ?? undefined);
+        if (back.stash) note = `; changes found in the way were stashed (${back.stash.sha.slice(0, 12)})`;
+      } catch (error) {
+        note = `; ${describeError(error)}`;
+      }
+    }
+    const after = await readHeadRef(project.repo).catch(() => undefined);
+    const back = after !== undefined && after.sha === previous.sha && after.branch === previous.branch;
+    items.push(
+      back
+        ? { what: 'code', back, detail: `HEAD on ${where} as before${note}` }
+        : { what: 'code', back, detail: `HEAD is not back on ${where} (it is on ${after?.branch ?? after?.sha?.slice(0, 12) ?? 'an unreadable state'})${note}`, fix: `git checkout ${previous.branch ?? previous.sha}` },
+    );
+  }
+  if (record.previousServing) {
+    const previous = record.previousServing;
+    let note = '';
+    if (pastPointOfNoReturn(record.step)) {
+      try {
+        await engine.repoint(previous);
+      } catch (error) {
+        note = `: ${describeError(error)}`;
+      }
+    }
+    let serving: Position | undefined;
+    try {
+      serving = await engine.head();
+    } catch (error) {
+      note ||= `: ${describeError(error)}`;
+    }
+    const back = serving?.timelineId === previous.timelineId;
+    items.push(
+      back
+        ? { what: 'data', back, detail: `database serving timeline ${previous.timelineId} as before` }
+        : {
+            what: 'data',
+            back,
+            detail: serving ? `the database serves timeline ${serving.timelineId}, not ${previous.timelineId}${note}` : `the database is not answering${note}`,
+            fix: engine.start ? 'lockstep db start' : 'lockstep status',
+          },
+    );
+  }
+  if (record.previousServing && items.every((i) => i.what !== 'data' || i.back)) {
+    // A fork in any state (recorded, or killed while recovering), now that it does not serve: stopped and removed.
+    try {
+      if (record.fork) await engine.discard(record.fork);
+      const removed = (await engine.abandonForks?.()) ?? [];
+      items.push({ what: 'fork', back: true, detail: `the unused fork removed${removed.length > 0 ? ` (${removed.join(', ')})` : ''}` });
+    } catch (error) {
+      // A leftover copy changes nothing a person sees; `prune` takes it later.
+      items.push({ what: 'fork', back: true, detail: `the unused fork is left for \`lockstep prune\` (${describeError(error)})` });
+    }
+  }
+  if (record.stash) {
+    try {
+      faultPoint('stash-reapply');
+      // Popped already (an earlier attempt, or by hand): applying it again would only conflict.
+      if (await isStashed(project.repo, record.stash)) await unstash(project.repo, record.stash);
+      items.push({ what: 'stash', back: true, detail: 'stashed work re-applied' });
+    } catch (error) {
+      items.push({
+        what: 'stash',
+        back: false,
+        detail: `the stash is not re-applied: ${describeError(error)}`,
+        fix: `lockstep restore --abort\` (it tries again), or \`git stash pop --index stash@{0}`,
+      });
+    }
+  }
+  return { items, allBack: items.every((i) => i.back) };
+}
+
+/** The truth about a compensation, in one paragraph. */
+export function describeCompensation(c: Compensation): string {
+  if (c.items.length === 0) return 'Nothing had changed.';
+  if (c.allBack) return `Everything was put back as it was (checked): ${c.items.map((i) => i.detail).join('; ')}.`;
+  const missing = c.items.filter((i) => !i.back);
+  const done = c.items.filter((i) => i.back);
+  return [
+    `NOT everything is back: ${missing.map((i) => `${i.detail}${i.fix ? ` — run \`${i.fix}\`` : ''}`).join('; ')}.`,
+    ...(done.length > 0 ? [`Put back (checked): ${done.map((i) => i.detail).join('; ')}.`] : []),
+  ].join(' ');
 }

@@ -48,8 +48,12 @@ export function confirmation(preview: RestorePreview): Confirmation {
     const count = preview.tree.modified.length + preview.tree.untracked.length;
     lines.push(`Uncommitted work: ${count} file(s) will be stashed (untracked included) and stay in the stash list.`);
   }
+  if (preview.undoes) {
+    const extras = [preview.undoes.stash ? 're-applies the work it stashed' : '', preview.undoes.createdBranch ? `deletes its branch ${preview.undoes.createdBranch} if nothing was committed on it` : ''].filter(Boolean);
+    lines.push(`This undoes the restore to ${preview.undoes.checkpointId ?? 'a checkpoint'}${extras.length > 0 ? `: it also ${extras.join(' and ')}` : ''}.`);
+  }
   for (const warning of preview.warnings) lines.push(`Warning: ${warning}.`);
-  lines.push('', 'A pre-restore checkpoint of now is taken first: Undo Restore puts everything back.');
+  lines.push('', 'The undo point is taken at the end of the current history: Undo Restore puts code and data back, every acknowledged write included.');
   return {
     message: `Restore ${MODE_WORDS[preview.mode]} to “${title}”?`,
     detail: lines.join('\n'),
@@ -115,7 +119,7 @@ export function previewMarkdown(preview: RestorePreview, now = Date.now()): stri
     for (const blocker of preview.blockers) out.push(`- Blocked: ${blocker.message}${blocker.hint ? ` (${blocker.hint})` : ''}`);
     out.push('');
   }
-  out.push('---', '', 'A pre-restore checkpoint of now is taken before anything changes: **Undo Restore** puts code and data back. If a step fails, everything is put back as it was.', '');
+  out.push('---', '', 'A pre-restore checkpoint at the end of the current history is the undo point: **Undo Restore** puts code and data back, every acknowledged write included. If a step fails, what changed is put back and checked before Lockstep says so.', '');
   return out.join('\n');
 }
 
@@ -125,6 +129,7 @@ export function resultMessage(result: RestoreResult): string {
   const parts = [`Restored ${what} to “${checkpointTitle(result.target)}” in ${(result.durationMs / 1000).toFixed(1)} s.`];
   if (result.checkout) parts.push(result.checkout.branch ? `Now on branch ${result.checkout.branch}.` : `HEAD is detached at ${result.checkout.sha.slice(0, 7)}.`);
   if (result.stash) parts.push(`Your uncommitted work is stashed (git stash apply ${result.stash.sha.slice(0, 12)}).`);
+  for (const note of result.undid) parts.push(`${note.charAt(0).toUpperCase()}${note.slice(1)}.`);
   for (const warning of result.warnings) parts.push(`Warning: ${warning}.`);
   return parts.join(' ');
 }

@@ -66,14 +66,16 @@ export function presentStatus(input: StatusBarInput): StatusBarPresentation {
         : `$(warning) The database does not answer: snapshots and data restores need it. [Show Log](command:lockstep.showLog)\n\n`,
     );
   }
+  const problems = down ? [] : (engine?.warnings ?? []);
+  for (const problem of problems) tooltip.appendMarkdown(`$(warning) ${escapeMarkdown(problem)}\n\n`);
   tooltip.appendMarkdown('---\n\n[Take Snapshot](command:lockstep.takeSnapshot) · [Restore Checkpoint…](command:lockstep.restoreCheckpoint)');
   return {
     visible: true,
-    text: '$(database) Snapshot',
+    text: problems.length > 0 ? '$(warning) Snapshot' : '$(database) Snapshot',
     tooltip,
-    ...(down ? warning : { backgroundColor: undefined, color: undefined }),
+    ...(down || problems.length > 0 ? warning : { backgroundColor: undefined, color: undefined }),
     command: 'lockstep.takeSnapshot',
-    accessibilityLabel: down ? `Lockstep: database ${engine?.state}; take a snapshot` : 'Lockstep: take a snapshot',
+    accessibilityLabel: down ? `Lockstep: database ${engine?.state}; take a snapshot` : problems.length > 0 ? `Lockstep: ${problems[0]}; take a snapshot` : 'Lockstep: take a snapshot',
   };
 }
 

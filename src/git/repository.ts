@@ -368,6 +368,13 @@ async function stashTip(git: SimpleGit): Promise<string | null> {
  * Puts stashed work back (staged changes staged again) and drops the entry.
  * A stash that conflicts with the tree stays in the list, and this throws.
  */
+/** Whether the stash entry is still in `git stash list` (popped or dropped entries are not). */
+export async function isStashed(repo: Repository, stash: StashRef): Promise<boolean> {
+  const git = await gitClient(repo.topLevel);
+  const list = (await git.raw(['stash', 'list', '--format=%H'])).split('\n').map((l) => l.trim());
+  return list.includes(stash.sha);
+}
+
 export async function unstash(repo: Repository, stash: StashRef): Promise<void> {
   const git = await gitClient(repo.topLevel);
   try {
@@ -441,6 +448,22 @@ async function checkout(git: SimpleGit, args: string[], what: string): Promise<v
 /** Whether local branch `name` exists and points at `sha`. */
 export async function branchPointsAt(repo: Repository, name: string, sha: string): Promise<boolean> {
   return (await branchTip(await gitClient(repo.topLevel), name)) === sha.toLowerCase();
+}
+
+/** Delete local branch `name` only if it still points at `sha` (nothing committed on it since) and is not checked out. */
+export async function deleteBranchIfAt(repo: Repository, name: string, sha: string): Promise<boolean> {
+  if ((await readHeadRef(repo)).branch === name) return false;
+  const git = await gitClient(repo.topLevel);
+  try {
+    await git.raw(['update-ref', '-d', `refs/heads/${name}`, sha]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function branchExists(repo: Repository, name: string): Promise<boolean> {
+  return (await branchTip(await gitClient(repo.topLevel), name)) !== null;
 }
 
 async function branchTip(git: SimpleGit, name: string): Promise<string | null> {

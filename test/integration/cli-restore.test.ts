@@ -287,6 +287,29 @@ describe('cli: restore with a dirty working tree', function () {
     assertCodeIs(repo, s.v1);
     assert.ok(!fs.existsSync(repo.path(UNTRACKED)));
     assert.deepEqual(await fingerprint(repo.url), s.v1.data);
+    undoId = /undo: lockstep restore (\S+)/.exec(result.stdout)?.[1];
+  });
+
+  let undoId: string | undefined;
+  it('undo is the exact inverse: data, code and branch back, the stash re-applied (index kept), the restore branch deleted, each said', async () => {
+    assert.ok(undoId, 'the stash restore printed its undo');
+    const restoreBranch = `lockstep/restore-${s.v1.sha.slice(0, 7)}`;
+    assert.equal(repo.git('branch', '--show-current'), restoreBranch);
+    const dry = await repo.lockstep('restore', undoId, '--dry-run');
+    assert.match(dry.stdout, new RegExp(`undoes the restore to ${s.v1.checkpointId}: also re-applies the work it stashed .*deletes its branch ${restoreBranch.replace('/', '\\/')}`));
+    const stashCount = repo.git('stash', 'list').split('\n').filter(Boolean).length;
+
+    const result = await repo.lockstep('restore', undoId, '--yes');
+    assert.equal(result.code, 0, explain(result));
+    assert.match(result.stdout, new RegExp(`undone: deleted branch ${restoreBranch.replace('/', '\\/')}, which that restore created`));
+    assert.match(result.stdout, /undone: re-applied the work that restore had stashed \(index kept\)/);
+    assert.deepEqual(await fingerprint(repo.url), s.mistake, 'the data of before the restore');
+    assert.equal(repo.git('branch', '--show-current'), 'main');
+    assert.equal(repo.head(), s.v2.sha);
+    assert.equal(repo.read('app/contacts.js'), DIRTY_CODE, 'the modified file is back');
+    assert.equal(repo.read(UNTRACKED), 'untracked work\n', 'the untracked file is back');
+    assert.equal(repo.git('stash', 'list').split('\n').filter(Boolean).length, stashCount - 1, 'the stash entry is popped, not left behind');
+    assert.equal(repo.git('branch', '--list', restoreBranch), '', 'the restore branch is gone');
   });
 });
 
@@ -314,8 +337,8 @@ describe('cli: a restore that fails after the data fork', function () {
     }
     assert.equal(result.code, 1, explain(result));
     assert.match(result.stderr, /index\.lock/);
-    assert.match(result.stderr, /Everything was put back as it was/);
-    assert.match(result.stderr, /Forking the database/, 'the failure came after the fork');
+    assert.match(result.stderr, /Everything was put back as it was \(checked\)/);
+    assert.match(result.stderr, /Cutting over/, 'the failure came after the cut-over');
 
     const after = await world(repo);
     assert.deepEqual(after.data, before.data, 'the data of before');
@@ -327,7 +350,7 @@ describe('cli: a restore that fails after the data fork', function () {
     assert.equal(last.op, 'restore');
     assert.equal(last.phase, 'compensated');
     assert.equal(last.checkpointId, s.v1.checkpointId);
-    assert.match(last.detail ?? '', new RegExp(`database back on timeline ${before.timeline}`));
+    assert.match(last.detail ?? '', new RegExp(`database serving timeline ${before.timeline} as before`));
     assert.deepEqual(repo.audit().pop(), last, 'audit.jsonl says the same');
   });
 

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { isLockstepError } from '../../src/core/errors';
-import { formatLsn, parseLsn } from '../../src/core/lsn';
+import { formatLsn, parseLsn, walFileName } from '../../src/core/lsn';
 import { findPostgresBinaries, type BinarySource } from '../../src/engines/local/binaries';
 import { listBackups } from '../../src/engines/local/baseBackup';
 import { LocalEngine } from '../../src/engines/local/engine';
@@ -29,6 +29,14 @@ function available(source: BinarySource): string | undefined {
 async function restore(engine: LocalEngine, at: { timelineId: string; lsn: string }) {
   const fork = await engine.fork(at);
   return engine.repoint(fork);
+}
+
+/** The engine's data directories (serving, forks, previews), sorted. */
+function dataDirs(engine: LocalEngine): string[] {
+  return fs
+    .readdirSync(engine.layout.root)
+    .filter((e) => /^(data|preview)-/.test(e))
+    .sort();
 }
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
@@ -292,22 +300,22 @@ for (const source of SOURCES) {
         assert.equal((await pg.engine.status()).state, 'running');
       });
 
-      it('archive stuck: the restore stops before anything changes', async () => {
+      it('archive stuck before the restore: the fork stops before anything changes', async () => {
         const engine = new LocalEngine({ ...pg.config, archiveTimeoutMs: 3000 }, pg.ctx);
         try {
           await sql(pg.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
           const marker = await engine.head();
           await sql(pg.url, 'INSERT INTO t VALUES (2)');
           const before = await fingerprint(pg.url);
-          const fork = await engine.fork(marker);
+          const dirsBefore = dataDirs(engine);
           fs.chmodSync(engine.layout.archive, 0o000);
           try {
-            await expectCode(engine.repoint(fork), 'ARCHIVE_STUCK');
+            await expectCode(engine.fork(marker), 'ARCHIVE_STUCK');
           } finally {
             fs.chmodSync(engine.layout.archive, 0o700);
           }
-          await engine.discard(fork);
           await unchanged(before, '1');
+          assert.deepEqual(dataDirs(engine), dirsBefore, 'no fork directory left behind');
           // Once the archive is writable again, the same restore works.
           await restore(engine, marker);
           assert.deepEqual(await sql(pg.url, 'SELECT id FROM t'), [{ id: 1 }]);
@@ -316,18 +324,63 @@ for (const source of SOURCES) {
         }
       });
 
-      it('recovery that cannot reach its target brings the previous timeline back', async () => {
+      it('archive stuck between the fork and the cut-over: refused with the archiver\'s own failure, the old server still serving', async () => {
         await sql(pg.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
         const marker = await pg.engine.head();
         await sql(pg.url, 'INSERT INTO t VALUES (2)');
-        const before = await fingerprint(pg.url);
         const fork = await pg.engine.fork(marker);
-        // As if the WAL up to the marker were lost: recovery ends before its target and Postgres exits.
-        const conf = path.join(pg.engine.layout.dataDir(String(fork.ref.dataDir)), 'lockstep.recovery.conf');
-        fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace(/recovery_target_lsn = '[^']+'/, "recovery_target_lsn = 'FF/0'"));
-        await expectCode(pg.engine.repoint(fork), 'RECOVERY_FAILED');
+        fs.chmodSync(pg.engine.layout.archive, 0o000);
+        try {
+          await sql(pg.url, 'INSERT INTO t VALUES (3); SELECT pg_switch_wal()');
+          const deadline = Date.now() + 30_000;
+          while (Number((await sql(pg.url, 'SELECT failed_count FROM pg_stat_archiver'))[0]!.failed_count) === 0) {
+            assert.ok(Date.now() < deadline, 'the archiver never failed');
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const before = await fingerprint(pg.url);
+          await assert.rejects(pg.engine.repoint(fork), (error: unknown) => {
+            assert.ok(isLockstepError(error, 'ARCHIVE_STUCK'), String(error));
+            assert.match(error.message, /Postgres cannot archive WAL: [0-9A-F]{24} failed \d+ time/);
+            return true;
+          });
+          await unchanged(before, '1');
+        } finally {
+          fs.chmodSync(pg.engine.layout.archive, 0o700);
+        }
         await pg.engine.discard(fork);
+      });
+
+      it('recovery that cannot reach its target: Postgres\' reason, the old server never stopped, no fork left', async () => {
+        await sql(pg.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+        await sql(pg.url, 'SELECT pg_switch_wal()');
+        await sql(pg.url, 'INSERT INTO t SELECT g FROM generate_series(2, 1000) g');
+        const marker = await pg.engine.head();
+        await sql(pg.url, 'INSERT INTO t VALUES (2)');
+        const before = await fingerprint(pg.url);
+        const dirsBefore = dataDirs(pg.engine);
+        const postmaster = pg.engine.cluster.runningPid('data-1');
+        // As if the archived WAL up to the marker were lost: recovery ends before its target and Postgres exits.
+        await sql(pg.url, 'SELECT pg_switch_wal()');
+        const segment = walFileName(1, parseLsn(marker.lsn), 16 * 1024 * 1024);
+        const archived = path.join(pg.engine.layout.archive, segment);
+        const deadline = Date.now() + 30_000;
+        while (!fs.existsSync(archived)) {
+          assert.ok(Date.now() < deadline, `${segment} was never archived`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        fs.renameSync(archived, `${archived}.aside`);
+        try {
+          await assert.rejects(pg.engine.fork(marker), (error: unknown) => {
+            assert.ok(isLockstepError(error, 'RECOVERY_FAILED'), String(error));
+            assert.match(error.message, /recovery to [0-9A-F]+\/[0-9A-F]+ failed: .*recovery/i);
+            return true;
+          });
+        } finally {
+          fs.renameSync(`${archived}.aside`, archived);
+        }
         await unchanged(before, '1');
+        assert.equal(pg.engine.cluster.runningPid('data-1'), postmaster, 'the serving postmaster was never stopped');
+        assert.deepEqual(dataDirs(pg.engine), dirsBefore, 'no fork directory left behind');
       });
 
       it('binaries not found: a clear error that says how to get them, and nothing created', async () => {

@@ -52,10 +52,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   });
 
   try {
-    ({ project } = await openProject(io));
+    ({ project } = await openProject(io, { interrupted: 'detect' }));
     const outcome = await recordCommit(project, { commit: parsed.values.commit });
     if (outcome.recorded) {
       if (!quiet) io.out(`${outcome.checkpoint.id} ${outcome.checkpoint.commitSha?.slice(0, 7) ?? ''} timeline ${outcome.checkpoint.timelineId} @ ${outcome.checkpoint.lsn}`);
+      // Recorded, but not restorable until archiving works again: one line, even from the hook.
+      for (const warning of (await project.engine()).warnings?.() ?? []) io.err(`lockstep: warning: ${warning}`);
       if (outcome.maintenanceDue) startBackgroundBackup(io);
     } else if (!outcome.quiet || !quiet) {
       io.err(`lockstep: not recorded: ${outcome.reason}`);

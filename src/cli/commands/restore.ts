@@ -1,7 +1,7 @@
 // `lockstep restore REF`: preview, confirm, and restore code and data together (or one of them).
 
 import { LockstepError } from '../../core/errors';
-import { previewRestore, restore, withSchemaChanges, type RestoreMode } from '../../core/restore';
+import { previewRestore, readRestoreRecord, restore, settleInterruptedRestore, withSchemaChanges, type RestoreMode } from '../../core/restore';
 import { oneOf, parse } from '../args';
 import { renderPlan, renderResult } from '../format';
 import { progress, type CliIo } from '../io';
@@ -9,21 +9,30 @@ import { openProject } from '../project';
 import { startBackgroundBackup } from './record';
 
 const USAGE = `Usage: lockstep restore REF [--dry-run] [--data-only|--code-only] [--yes] [--stash] [--checkout branch|detached]
+       lockstep restore --continue | --abort
 
 REF is a checkpoint id (or unique prefix), a commit sha (or prefix: its newest
 checkpoint), or an ISO time (the newest checkpoint at or before it).
 
 Restores the database to the checkpoint's (timeline, LSN) on the same
 connection string, and checks out its commit on a new branch
-lockstep/restore-<sha7> (or detached). Before anything changes it takes a
-pre-restore checkpoint of now: restoring that one undoes the restore. If a step
-fails, everything is put back as it was.
+lockstep/restore-<sha7> (or detached). The database is recovered where no
+client can reach it while it keeps serving; apps see one short gap at the
+cut-over. The undo point is a pre-restore checkpoint at the end of the old
+timeline: restoring it undoes the restore, every acknowledged write included.
+If a step fails, what changed is put back and checked; whatever is not back is
+named, with the command that finishes it.
 
   --dry-run      show what would change (tables, columns, rows, files) and change nothing
   --data-only    restore the database only;  --code-only  the code only
   --stash        stash uncommitted work (untracked files included) instead of refusing
   --checkout M   branch (default, from the configuration) or detached
-  --yes          do not ask for confirmation (required when no one is at the terminal)`;
+  --yes          do not ask for confirmation (required when no one is at the terminal)
+  --continue     finish a restore that was interrupted after its cut-over
+  --abort        revert a restore that was interrupted (before or after its cut-over)
+
+A restore whose process died is settled by the next lockstep command: finished
+when it had passed the cut-over, else reverted; --continue and --abort choose.`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals, help } = parse<{
@@ -33,6 +42,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     yes?: boolean;
     stash?: boolean;
     checkout?: string;
+    continue?: boolean;
+    abort?: boolean;
   }>(
     args,
     {
@@ -42,12 +53,19 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       yes: { type: 'boolean', short: 'y' },
       stash: { type: 'boolean' },
       checkout: { type: 'string' },
+      continue: { type: 'boolean' },
+      abort: { type: 'boolean' },
     },
     USAGE,
   );
   if (help) {
     io.out(USAGE);
     return 0;
+  }
+  if (values.continue || values.abort) {
+    if (values.continue && values.abort) throw new LockstepError('BAD_INPUT', '--continue and --abort exclude each other');
+    if (positionals.length > 0) throw new LockstepError('BAD_INPUT', `--${values.continue ? 'continue' : 'abort'} takes no REF`, { hint: USAGE.split('\n')[1]?.trim() });
+    return settle(io, values.continue ? 'continue' : 'abort');
   }
   if (positionals.length !== 1) throw new LockstepError('BAD_INPUT', positionals.length === 0 ? 'which checkpoint? (REF missing)' : 'give one REF', { hint: USAGE.split('\n')[0] });
   if (values['data-only'] && values['code-only']) throw new LockstepError('BAD_INPUT', '--data-only and --code-only exclude each other');
@@ -88,3 +106,17 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+
+async function settle(io: CliIo, how: 'continue' | 'abort'): Promise<number> {
+  const { project } = await openProject(io, { interrupted: 'none' });
+  try {
+    const record = readRestoreRecord(project);
+    if (!record) throw new LockstepError('BAD_INPUT', 'no restore is in progress in this repository');
+    const outcome = await settleInterruptedRestore(project, how, { onProgress: progress(io) });
+    if (!outcome) throw new LockstepError('BUSY', `the restore to ${record.target.id} is still running (pid ${record.pid})`, { hint: 'Wait for it to finish.' });
+    io.out(outcome.summary);
+    return outcome.ok ? 0 : 1;
+  } finally {
+    await project.close();
+  }
+}

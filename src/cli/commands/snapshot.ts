@@ -27,6 +27,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   try {
     const checkpoint = await takeMarker(project, { kind, label: values.message ?? null });
     io.out(values.json ? JSON.stringify(checkpoint) : `${checkpoint.id} ${kind} timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}${checkpoint.label ? ` "${checkpoint.label}"` : ''}`);
+    for (const warning of (await project.engine()).warnings?.() ?? []) io.err(`lockstep: warning: ${warning}`);
     return 0;
   } finally {
     await project.close();

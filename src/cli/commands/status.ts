@@ -1,7 +1,8 @@
 // `lockstep status`: the engine, the hook, the checkpoints and the last operations, at a glance.
 
 import * as fs from 'node:fs';
-import { checkpointTitle } from '../../core/checkpoint';
+import { checkpointTitle, type Checkpoint } from '../../core/checkpoint';
+import { readJsonFile } from '../../core/files';
 import { hookStatus } from '../../git/hook';
 import { noPositionals, parse } from '../args';
 import { relativeTime } from '../../core/relativeTime';
@@ -33,6 +34,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const operations = project.audit.list(10);
     const recordFailures = readTail(project.paths.log, 5);
     const unreadable = project.journal.unreadableLines();
+    // Left only when its process still runs, or when settling it failed (openProject tried).
+    const restoring = readJsonFile<{ step: string; pid: number; target: Checkpoint; startedAt: string }>(project.paths.restoreRecord);
+    const restoreLine = restoring
+      ? `restore in progress: to ${restoring.target.id} "${checkpointTitle(restoring.target)}", step "${restoring.step}", started ${restoring.startedAt} by pid ${restoring.pid}${
+          isAlive(restoring.pid) ? '' : ' (gone: `lockstep restore --continue` or `--abort` settles it)'
+        }`
+      : undefined;
     if (values.json) {
       io.out(
         JSON.stringify(
@@ -44,6 +52,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
             hook: { state: hook.state, file: hook.hookFile, problems: hook.problems },
             checkpoints: { count: checkpoints.length, keep: config?.keep ?? null, newest: checkpoints[0] ?? null, unreadableLines: unreadable },
             operations,
+            restoreInProgress: restoring ?? null,
             recordFailures,
           },
           null,
@@ -57,7 +66,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       io.out('Lockstep is not set up here: run `lockstep init`.');
       return 0;
     }
+    if (restoreLine) io.out(restoreLine);
     io.out(`engine: ${engineStatus!.engine} — ${engineStatus!.summary}`);
+    for (const warning of engineStatus!.warnings ?? []) io.out(`  warning: ${warning}`);
     if (retention) io.out(`retention: ${retention.summary}`);
     io.out(`hook: ${hook.state}${hook.problems.length ? ` (${hook.problems.join('; ')})` : ''}`);
     const newest = checkpoints[0];
@@ -82,5 +93,14 @@ function readTail(file: string, lines: number): string[] {
     return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
   } catch {
     return [];
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LockstepError, throwIfAborted } from '../../core/errors';
-import { parseLsn } from '../../core/lsn';
+import { parseLsn, walFileName } from '../../core/lsn';
+import { chownTree, type PostgresAccount } from './osUser';
 
 /** A value for postgresql.conf: single-quoted, quotes doubled, backslashes escaped. */
 export function confQuote(value: string): string {
@@ -115,33 +116,126 @@ function safeReaddir(dir: string): string[] {
 
 export interface ArchiverStatus {
   failedCount: number;
+  lastArchivedTime: string | null;
   lastFailedWal: string | null;
   lastFailedTime: string | null;
 }
 
 /**
  * Wait until `walFile` is in the archive. A bounded wait: archiving is strictly
- * in order, so one segment that cannot be archived stops every later one.
+ * in order, so one segment that cannot be archived stops every later one. Fails
+ * fast, with the archiver's own error, once Postgres reports a new failure.
  */
 export async function waitForArchived(
   archiveDir: string,
   walFile: string,
-  options: { timeoutMs: number; signal?: AbortSignal; archiverStatus?: () => Promise<ArchiverStatus | undefined> },
+  options: { timeoutMs: number; signal?: AbortSignal; archiverStatus?: () => Promise<ArchiverStatus | undefined>; archiverError?: () => string | undefined },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
+  const initial = await options.archiverStatus?.().catch(() => undefined);
   let delay = 5;
+  let nextCheck = Date.now() + 200;
   while (!isArchived(archiveDir, walFile)) {
     throwIfAborted(options.signal, 'waiting for the WAL archive');
-    if (Date.now() > deadline) {
+    const timedOut = Date.now() > deadline;
+    if (timedOut || (options.archiverStatus && Date.now() >= nextCheck)) {
+      nextCheck = Date.now() + 200;
       const status = await options.archiverStatus?.().catch(() => undefined);
-      const failure = status?.lastFailedWal
-        ? ` Postgres failed to archive ${status.lastFailedWal} ${status.failedCount} time(s), last at ${status.lastFailedTime}.`
-        : '';
-      throw new LockstepError('ARCHIVE_STUCK', `WAL segment ${walFile} did not reach the archive within ${Math.round(options.timeoutMs / 1000)} s.${failure}`, {
-        hint: `Check free disk space and permissions of ${archiveDir}, and the server log. Nothing was changed.`,
-      });
+      const newFailure = status !== undefined && initial !== undefined && status.failedCount > initial.failedCount && archiverFailing(status);
+      if (timedOut || newFailure) {
+        const failure = status?.lastFailedWal ? ` Postgres failed to archive ${status.lastFailedWal} ${status.failedCount} time(s), last at ${status.lastFailedTime}` : '';
+        const reason = options.archiverError?.();
+        throw new LockstepError(
+          'ARCHIVE_STUCK',
+          newFailure && !timedOut
+            ? `WAL cannot be archived:${failure}${reason ? `: ${reason}` : ''}.`
+            : `WAL segment ${walFile} did not reach the archive within ${Math.round(options.timeoutMs / 1000)} s.${failure}${reason ? `: ${reason}` : ''}`,
+          { hint: `Check free disk space and permissions of ${archiveDir}, and the server log. Nothing was changed.` },
+        );
+      }
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 100);
+  }
+}
+
+/** The archiver's own words for its last failure, from a server log excerpt (basic_archive's error, or the archive command's). */
+export function archiverErrorIn(log: string): string | undefined {
+  const lines = log.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    if (/archiv/i.test(line) && /\b(ERROR|FATAL|WARNING|LOG):/.test(line) && !/archive_mode|archiver process/.test(line)) {
+      return line.replace(/^.*?\b(ERROR|FATAL|WARNING|LOG):\s*/, '');
+    }
+  }
+  return undefined;
+}
+
+/** Whether the archiver's last attempt failed (a failure newer than the last success). */
+export function archiverFailing(status: ArchiverStatus): boolean {
+  if (!status.lastFailedTime) return false;
+  if (!status.lastArchivedTime) return true;
+  return Date.parse(status.lastFailedTime) > Date.parse(status.lastArchivedTime);
+}
+
+/**
+ * Copy into the archive what a cleanly stopped timeline wrote and the archiver
+ * did not take: the segments still marked ready, and the last, partial one
+ * (with the shutdown checkpoint at `endLsn`), which Postgres never archives.
+ * Atomic per file (temporary name, fsync, rename), never overwriting. Returns
+ * the names written.
+ */
+export function archiveTail(dataDir: string, archiveDir: string, timeline: number, endLsn: bigint, segmentBytes: number, account: PostgresAccount): string[] {
+  const wal = path.join(dataDir, 'pg_wal');
+  const names = new Set<string>();
+  for (const entry of safeReaddir(path.join(wal, 'archive_status'))) {
+    const match = /^([0-9A-F]{24})\.ready$/.exec(entry);
+    if (match) names.add(match[1]!);
+  }
+  // The checkpoint record is about 120 bytes; it may cross into the next segment.
+  names.add(walFileName(timeline, endLsn, segmentBytes));
+  names.add(walFileName(timeline, endLsn + 512n, segmentBytes));
+  const written: string[] = [];
+  for (const name of [...names].sort()) {
+    const target = path.join(archiveDir, name);
+    if (fs.existsSync(target)) continue;
+    const source = path.join(wal, name);
+    if (!fs.existsSync(source)) continue;
+    const staging = path.join(archiveDir, `.${name}.${process.pid}.tail`);
+    try {
+      fs.copyFileSync(source, staging);
+      const fd = fs.openSync(staging, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.chmodSync(staging, 0o600);
+      chownTree(staging, account);
+      fs.renameSync(staging, target);
+    } catch (error) {
+      fs.rmSync(staging, { force: true });
+      throw new LockstepError('ARCHIVE_STUCK', `could not copy WAL segment ${name} into the archive: ${(error as Error).message}`, {
+        hint: `Check free disk space and permissions of ${archiveDir}.`,
+        cause: error,
+      });
+    }
+    written.push(name);
+  }
+  if (written.length > 0) fsyncDirectory(archiveDir);
+  return written;
+}
+
+/** Take back files `archiveTail` wrote, before their timeline goes on (it will archive longer versions itself). */
+export function removeArchivedFiles(archiveDir: string, names: readonly string[]): void {
+  for (const name of names) fs.rmSync(path.join(archiveDir, name), { force: true });
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }

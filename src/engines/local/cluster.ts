@@ -30,8 +30,17 @@ export interface ClusterOptions {
 
 export interface ConnectOptions {
   database?: string;
+  /** 127.0.0.1, or a private socket directory (a fork recovering where no client can reach it). */
+  host?: string;
   port?: number;
   timeoutMs?: number;
+}
+
+/** Where a data directory's server listens: the app's address, or only a private Unix socket. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  private: boolean;
 }
 
 /** Postgres SQLSTATEs that mean "the server is there but not ready yet". */
@@ -106,8 +115,9 @@ export class LocalCluster {
   async start(dataDirName: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     throwIfAborted(options.signal, 'starting the database');
     if (this.runningPid(dataDirName) !== undefined) return;
-    const port = this.portOf(dataDirName);
-    if (await this.portInUse(port)) {
+    const endpoint = this.endpointOf(dataDirName);
+    const port = endpoint.port;
+    if (!endpoint.private && (await this.portInUse(port))) {
       throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
         hint: `Stop that program, or give Lockstep another port: \`lockstep init --port N\` (the connection string will change once).`,
       });
@@ -190,23 +200,27 @@ export class LocalCluster {
     }
   }
 
-  /** The port a data directory's server listens on (the fixed one, unless a preview overrides it). */
-  portOf(dataDirName: string): number {
+  /**
+   * Where a data directory's server listens: the app's port on 127.0.0.1, unless
+   * its recovery settings confine it to a private socket directory (a fork or a
+   * preview recovering out of every client's reach).
+   */
+  endpointOf(dataDirName: string): Endpoint {
     try {
       const text = fs.readFileSync(path.join(this.layout.dataDir(dataDirName), RECOVERY_CONF), 'utf8');
-      const match = /^port = (\d+)$/m.exec(text);
-      if (match) return Number(match[1]);
+      const match = /^unix_socket_directories = '([^'\\]+)'$/m.exec(text);
+      if (match && /^listen_addresses = ''$/m.test(text)) return { host: match[1]!, port: this.port, private: true };
     } catch {
-      // no recovery settings: the fixed port
+      // no recovery settings: the app's address
     }
-    return this.port;
+    return { host: '127.0.0.1', port: this.port, private: false };
   }
 
   async connect(options: ConnectOptions = {}): Promise<Client> {
     // Loaded on first connection: `lockstep list` reads the engine's files and never pays for pg.
     const { Client } = await import('pg');
     const client = new Client({
-      host: '127.0.0.1',
+      host: options.host ?? '127.0.0.1',
       port: options.port ?? this.port,
       user: this.options.user,
       password: this.layout.readPassword(),
@@ -237,10 +251,12 @@ export class LocalCluster {
     for (;;) {
       throwIfAborted(options.signal, 'waiting for the database');
       try {
-        return await this.connect({ ...options, timeoutMs: 2000 });
+        const endpoint = this.endpointOf(dataDirName);
+        return await this.connect({ host: endpoint.host, port: endpoint.port, ...options, timeoutMs: 2000 });
       } catch (error) {
         const code = (error as { code?: string }).code;
-        const transient = code === undefined || NOT_READY.has(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET';
+        // ENOENT: a private socket not (or no longer) there.
+        const transient = code === undefined || NOT_READY.has(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOENT';
         if (!transient) throw error;
         if (this.runningPid(dataDirName) === undefined) {
           throw new LockstepError('RECOVERY_FAILED', `Postgres on ${dataDirName} exited: ${firstFatal(this.logTail(dataDirName, 30)) ?? 'see the server log'}`, {

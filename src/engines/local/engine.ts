@@ -1,6 +1,7 @@
 // The local engine: markers from Postgres' own WAL position, forks by point-in-time recovery onto a new timeline, on the same port.
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import type { LocalEngineConfig } from '../../core/config';
@@ -12,6 +13,7 @@ import type {
   PointInHistory,
   Position,
   PruneOptions,
+  RepointOptions,
   PruneReport,
   Restorability,
   Retention,
@@ -19,21 +21,24 @@ import type {
   TimelineHandle,
 } from '../../core/engine';
 import { LockstepError, throwIfAborted } from '../../core/errors';
-import { directorySize } from '../../core/files';
+import { directorySize, removeTree, REMOVING_PREFIX } from '../../core/files';
 import { withLock } from '../../core/locks';
 import { scopedLog, type Log } from '../../core/log';
 import { formatLsn, isLsn, parseLsn, timelineOfWalFile, walFileName } from '../../core/lsn';
+import { faultPoint } from '../../core/faults';
 import { describeDatabase } from '../postgresSchema';
-import { archivedTimelines, confQuote, historyFileName, historyReader, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
+import { archivedTimelines, archiverErrorIn, archiveTail, archiverFailing, confQuote, historyFileName, historyReader, removeArchivedFiles, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
 import { chooseBackup, listBackups, takeBaseBackup, type BackupMeta } from './baseBackup';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
-import { LocalCluster, RECOVERY_CONF } from './cluster';
+import { firstFatal, LocalCluster, RECOVERY_CONF } from './cluster';
+import { readControlFile } from './controlFile';
 import { copyTree } from './copyTree';
 import { LocalLayout, type LocalState } from './layout';
 import { chownTree, resolvePostgresAccount, type PostgresAccount } from './osUser';
-import { freePort } from './ports';
 
 const DEFAULT_ARCHIVE_TIMEOUT_MS = 60_000;
+/** How long the cut-over keeps trying to start a server whose port another program holds. */
+const PORT_RETRY_MS = 3_000;
 /** Replay runs at 60–175 MB/s here; allow far slower disks before calling a recovery stuck. */
 const MIN_REPLAY_BYTES_PER_SECOND = 5 * 1024 * 1024;
 
@@ -43,12 +48,14 @@ export function localRoot(config: LocalEngineConfig, lockstepDir: string): strin
 
 export class LocalEngine implements Engine {
   readonly kind = 'local' as const;
+  readonly reportsCutOverEnd = true;
   readonly layout: LocalLayout;
   readonly cluster: LocalCluster;
   private readonly log: Log;
   private account?: PostgresAccount;
   private binaries?: PostgresBinaries;
   private headClient?: Client;
+  private lastWarnings: string[] = [];
 
   constructor(
     readonly config: LocalEngineConfig,
@@ -87,7 +94,9 @@ export class LocalEngine implements Engine {
     throwIfAborted(options.signal, 'reading the head');
     const client = await this.headConnection();
     try {
-      return await readHead(client);
+      const { head, archiver } = await readHeadAndArchiver(client);
+      this.lastWarnings = [archiveWarning(archiver, this.layout.archive)].filter((w): w is string => w !== undefined);
+      return head;
     } catch (error) {
       this.headClient = undefined;
       await client.end().catch(() => undefined);
@@ -103,6 +112,11 @@ export class LocalEngine implements Engine {
       throw engineDown(this.config.port, error);
     }
     return this.headClient;
+  }
+
+  /** What the last head() noticed that a person should know (WAL archiving failing). */
+  warnings(): string[] {
+    return this.lastWarnings;
   }
 
   async close(): Promise<void> {
@@ -161,9 +175,10 @@ export class LocalEngine implements Engine {
     }
     try {
       const client = await this.headConnection();
-      const head = await readHead(client);
+      const { head, archiver } = await readHeadAndArchiver(client);
       const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
       const serverVersion = rows[0]?.v;
+      const warnings = [archiveWarning(archiver, this.layout.archive)].filter((w): w is string => w !== undefined);
       return {
         engine: 'local',
         state: 'running',
@@ -171,6 +186,7 @@ export class LocalEngine implements Engine {
         head,
         address,
         serverVersion,
+        ...(warnings.length > 0 ? { warnings } : {}),
       };
     } catch (error) {
       await this.close();
@@ -221,21 +237,43 @@ export class LocalEngine implements Engine {
     return { state, known, backups: listBackups(this.layout.backups), history: historyReader(this.layout.archive) };
   }
 
+  /**
+   * A fork is recovered and promoted where no client can reach it — a private
+   * socket directory, no TCP listener — while the old server keeps serving,
+   * then stopped cleanly. What is left for `repoint` is the cut-over alone.
+   */
   async fork(at: PointInHistory, options: OperationOptions = {}): Promise<TimelineHandle> {
     return withLock(this.layout.clusterLock, { waitMs: 120_000, what: 'the local database' }, async () => {
       const { timeline, lsn, backup } = await this.checkTarget(at, options);
+      const state = this.layout.readState();
+      if (timeline === state.servingTimeline && this.cluster.runningPid(state.serving) !== undefined) {
+        // The copy replays from the archive: the WAL up to the target (and a record after it) must be there first.
+        options.onProgress?.('Archiving WAL');
+        await this.archiveServing(options.signal);
+      }
       const name = this.allocateDataDir();
-      const ready = fs.existsSync(this.layout.preparedDir(backup.id));
-      options.onProgress?.(ready ? `Taking the prepared copy of base backup ${backup.id}` : `Copying base backup ${backup.id}`);
-      const prepared = await this.materialise(backup, name, { port: this.config.port, timeline, lsn, action: 'promote' }, { usePrepared: true });
-      const predicted = Math.max(this.layout.readState().servingTimeline, ...archivedTimelines(this.layout.archive)) + 1;
-      return {
-        engine: 'local',
-        role: 'fork',
-        timelineId: String(predicted),
-        at: { timelineId: String(timeline), lsn: formatLsn(lsn) },
-        ref: { dataDir: name, backupId: backup.id, prepared },
-      };
+      const socketDir = this.privateSocketDir();
+      try {
+        const ready = fs.existsSync(this.layout.preparedDir(backup.id));
+        options.onProgress?.(ready ? `Taking the prepared copy of base backup ${backup.id}` : `Copying base backup ${backup.id}`);
+        const prepared = await this.materialise(backup, name, { socketDir, timeline, lsn, action: 'promote' }, { usePrepared: true });
+        options.onProgress?.(`Replaying WAL to ${formatLsn(lsn)} out of the app's reach`);
+        const head = await this.promotePrivately(state, name, backup, lsn, options);
+        return {
+          engine: 'local',
+          role: 'fork',
+          timelineId: head.timelineId,
+          at: { timelineId: String(timeline), lsn: formatLsn(lsn) },
+          ref: { dataDir: name, backupId: backup.id, prepared, promoted: true },
+        };
+      } catch (error) {
+        await this.cluster.stop(name, 'immediate').catch(() => undefined);
+        removeTree(this.layout.dataDir(name));
+        this.settleFork(name);
+        throw error;
+      } finally {
+        fs.rmSync(socketDir, { recursive: true, force: true });
+      }
     });
   }
 
@@ -250,15 +288,43 @@ export class LocalEngine implements Engine {
     await withLock(this.layout.clusterLock, { waitMs: 120_000, what: 'the local database' }, async () => {
       if (this.layout.readState().serving === name) return; // it serves now: not ours to drop
       await this.cluster.stop(name, 'immediate');
-      fs.rmSync(this.layout.dataDir(name), { recursive: true, force: true });
+      removeTree(this.layout.dataDir(name));
       this.settleFork(name);
     });
   }
 
-  async repoint(target: TimelineHandle, options: OperationOptions = {}): Promise<Position> {
+  async abandonForks(): Promise<string[]> {
+    return withLock(this.layout.clusterLock, { waitMs: 120_000, what: 'the local database' }, async () => {
+      const state = this.layout.readState();
+      const removed: string[] = [];
+      for (const name of Object.keys(state.pendingForks ?? {})) {
+        if (name === state.serving) continue;
+        const socketDir = this.cluster.endpointOf(name);
+        await this.cluster.stop(name, 'immediate');
+        if (socketDir.private) fs.rmSync(socketDir.host, { recursive: true, force: true });
+        removeTree(this.layout.dataDir(name));
+        this.settleFork(name);
+        removed.push(name);
+      }
+      return removed;
+    });
+  }
+
+  /**
+   * The cut-over: the only moment clients see. Stop the old server (fast:
+   * every acknowledged commit is flushed and lies before its shutdown
+   * checkpoint), seal its timeline (that checkpoint is its end, and the WAL up
+   * to it goes to the archive: the exact undo point), then start the target on
+   * the app's port. On failure the old server serves again, or the error says
+   * it does not and how to start it.
+   */
+  async repoint(target: TimelineHandle, options: RepointOptions = {}): Promise<Position> {
     const name = String(target.ref.dataDir ?? '');
     if (!name || !fs.existsSync(this.layout.dataDir(name))) {
       throw new LockstepError('BAD_INPUT', `no data directory "${name}" to serve`);
+    }
+    if (target.role === 'fork' && target.ref.promoted !== true) {
+      throw new LockstepError('BAD_INPUT', `the fork in ${name} was not recovered by this version of Lockstep; restore again`);
     }
     return withLock(this.layout.clusterLock, { waitMs: 120_000, what: 'the local database' }, async () => {
       const state = this.layout.readState();
@@ -267,24 +333,32 @@ export class LocalEngine implements Engine {
         return this.head(options);
       }
 
-      // 1. Everything the old timeline wrote goes to the archive before it stops.
-      let previousEnd: string | undefined;
-      if (this.cluster.runningPid(previous) !== undefined) {
-        options.onProgress?.('Archiving WAL');
-        previousEnd = await this.archiveServing(options.signal);
-        throwIfAborted(options.signal, 'the restore');
-        options.onProgress?.('Stopping the current database');
+      if (this.cluster.runningPid(previous) !== undefined && previous !== name) {
+        // While it still serves: fail before the cut if the archive is stuck, and
+        // checkpoint now so that the shutdown checkpoint (in the gap) has little to write.
+        options.onProgress?.('Checking the WAL archive');
+        await this.readyForCutOver(options.signal);
+        options.onProgress?.('Cutting over: stopping the current database');
         await this.close();
         await this.cluster.stop(previous, 'fast');
+        faultPoint('after-old-stop');
       }
+      // A server a killed restore left on the app's port (a fork it had started) gives way too.
+      for (const stray of this.appPortHolders(state)) if (stray !== name) await this.cluster.stop(stray, 'fast');
 
-      // 2. The target serves on the same port; done means it answers, on its timeline.
+      let sealed: SealedTimeline | undefined;
       try {
-        options.onProgress?.(target.role === 'fork' ? `Replaying WAL to ${target.at?.lsn ?? ''}` : 'Starting the previous database');
-        const head = target.role === 'fork' ? await this.promoteFork(state, target, options) : await this.startServing(state, name, Number(target.timelineId), options);
+        if (previous !== name) sealed = this.sealTimeline(previous, state);
+        if (sealed) await options.onCutOver?.(sealed.end);
+        options.onProgress?.(target.role === 'fork' ? 'Cutting over: starting the restored database' : 'Starting the previous database');
+        if (target.role === 'serving') this.unsealTimeline(name, state);
+        const head = await this.startOnAppPort(state, name, Number(target.timelineId), options);
+        faultPoint('after-new-start');
         this.layout.updateState((s) => {
-          const oldTimeline = String(s.servingTimeline);
-          s.timelines[oldTimeline] = { ...s.timelines[oldTimeline], ...(previousEnd ? { endLsn: previousEnd } : {}), abandonedAt: new Date().toISOString() };
+          if (previous !== name) {
+            const oldTimeline = String(s.servingTimeline);
+            s.timelines[oldTimeline] = { ...s.timelines[oldTimeline], ...(sealed ? { endLsn: sealed.end.lsn } : {}), abandonedAt: new Date().toISOString() };
+          }
           s.serving = name;
           s.servingTimeline = Number(head.timelineId);
           s.timelines[head.timelineId] = { dataDir: name };
@@ -292,21 +366,142 @@ export class LocalEngine implements Engine {
         });
         return head;
       } catch (error) {
-        await this.cluster.stop(name, 'immediate').catch(() => undefined);
+        if (previous === name) throw error;
+        await this.cluster.stop(name, target.role === 'fork' ? 'fast' : 'immediate').catch(() => undefined);
         try {
-          await this.cluster.start(previous);
-          await this.verifyServing(previous, state, state.servingTimeline, Date.now() + 60_000);
+          // The old timeline goes on: the tail we archived for it would clash with the segment it completes later.
+          this.unsealTimeline(previous, state);
+          await this.startOnAppPort(state, previous, state.servingTimeline, {});
           this.log.warn(`repoint to ${name} failed; ${previous} serves again`);
         } catch (compensation) {
           throw new LockstepError(
             'ENGINE_DOWN',
-            `${(error as Error).message}; and the previous database (${previous}) could not be started again: ${(compensation as Error).message}`,
-            { hint: `Run \`lockstep db start\`. Server logs: ${this.layout.logs}`, cause: error },
+            `${(error as Error).message}; and the previous database (${previous}, timeline ${state.servingTimeline}) could not be started again: ${(compensation as Error).message}`,
+            { hint: `It is stopped, intact and ready: \`lockstep db start\` starts it. Server logs: ${this.layout.logs}`, cause: error },
           );
         }
         throw error;
       }
     });
+  }
+
+  /** Our data directories whose server listens on the app's port (normally the serving one alone). */
+  private appPortHolders(state: LocalState): string[] {
+    const names = new Set([state.serving, ...Object.keys(state.pendingForks ?? {}), ...Object.values(state.timelines).flatMap((t) => (t.dataDir ? [t.dataDir] : []))]);
+    return [...names].filter((n) => fs.existsSync(this.layout.dataDir(n)) && this.cluster.runningPid(n) !== undefined && !this.cluster.endpointOf(n).private);
+  }
+
+  /** A fresh directory only Postgres' account can enter, for a server no client may reach. */
+  private privateSocketDir(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-'));
+    fs.chmodSync(dir, 0o700);
+    chownTree(dir, this.postgresAccount());
+    return dir;
+  }
+
+  /** Start a materialised fork on its private socket, wait for its promotion, publish its history, stop it cleanly. */
+  private async promotePrivately(state: LocalState, name: string, backup: BackupMeta, lsn: bigint, options: OperationOptions): Promise<Position> {
+    const deadline = Date.now() + 60_000 + Number((lsn - parseLsn(backup.stopLsn)) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
+    let head: Position;
+    try {
+      await this.cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
+      faultPoint('replay');
+      head = await this.verifyServing(name, state, undefined, deadline, options.signal);
+    } catch (error) {
+      // The server exits when recovery fails (target not reached, WAL missing, disk full): say so, with Postgres' own reason.
+      if (error instanceof LockstepError && (error.code === 'ENGINE_DOWN' || error.code === 'RECOVERY_FAILED')) {
+        const reason = firstFatal(this.cluster.logTail(name, 40)) ?? error.message;
+        throw new LockstepError('RECOVERY_FAILED', `recovery to ${formatLsn(lsn)} failed: ${reason}`, {
+          hint: `Server log: ${this.layout.serverLog(name)}. Nothing was changed: the database serves as before.`,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    // A later restore picks its timeline id from the archived history files: two
+    // forks would get the same id if this one's history were not archived yet.
+    this.publishHistory(name, Number(head.timelineId));
+    faultPoint('after-promote');
+    await this.cluster.stop(name, 'fast');
+    // Without its recovery settings it serves on the app's port at its next start.
+    fs.rmSync(path.join(this.layout.dataDir(name), RECOVERY_CONF), { force: true });
+    return head;
+  }
+
+  /** Before the cut: the archiver must be working (else the old timeline's end could not be kept), and a checkpoint shortens the stop. */
+  private async readyForCutOver(signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal, 'the restore');
+    const client = await this.cluster.connect({ database: 'postgres' });
+    try {
+      const status = await archiverStatusOf(client);
+      if (status && archiverFailing(status)) {
+        const reason = archiverErrorIn(this.cluster.logTail(this.layout.readState().serving, 200));
+        throw new LockstepError('ARCHIVE_STUCK', `Postgres cannot archive WAL: ${status.lastFailedWal} failed ${status.failedCount} time(s), last at ${status.lastFailedTime}${reason ? `: ${reason}` : ''}`, {
+          hint: `Check free disk space and permissions of ${this.layout.archive}, and the server log (${this.layout.logs}). Nothing was changed.`,
+        });
+      }
+      await client.query('CHECKPOINT');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * A cleanly stopped data directory's timeline, sealed: its end is the
+   * shutdown checkpoint, and every WAL segment up to it is copied into the
+   * archive (the last one is never archived by Postgres itself). Undefined when
+   * the directory was not stopped cleanly (its end is then unknown).
+   */
+  private sealTimeline(name: string, state: LocalState): SealedTimeline | undefined {
+    const dir = this.layout.dataDir(name);
+    const control = readControlFile(dir);
+    if (control.state !== 'shut down') {
+      this.log.warn(`${name} was not shut down cleanly (${control.state}): its timeline's end is not known exactly`);
+      return undefined;
+    }
+    if (state.systemIdentifier && control.systemIdentifier !== state.systemIdentifier) {
+      throw new LockstepError('INTERNAL', `${name} belongs to another cluster (system ${control.systemIdentifier})`);
+    }
+    const archived = archiveTail(dir, this.layout.archive, control.timeline, control.checkpointLsn, state.walSegmentBytes, this.postgresAccount());
+    return { end: { timelineId: String(control.timeline), lsn: formatLsn(control.checkpointLsn) }, archived };
+  }
+
+  /**
+   * Before a sealed timeline serves again: take back the tail we archived for
+   * it, or its own archiving of those segments (longer by then) would clash.
+   * Ours are the archived segments from its last checkpoint on that Postgres
+   * never marked done in its archive_status.
+   */
+  private unsealTimeline(name: string, state: LocalState): void {
+    const dir = this.layout.dataDir(name);
+    let control;
+    try {
+      control = readControlFile(dir);
+    } catch {
+      return;
+    }
+    const from = walFileName(control.timeline, control.checkpointLsn, state.walSegmentBytes);
+    const prefix = from.slice(0, 8);
+    const ours = fs.readdirSync(this.layout.archive).filter(
+      (f) => /^[0-9A-F]{24}$/.test(f) && f.startsWith(prefix) && f >= from && !fs.existsSync(path.join(dir, 'pg_wal', 'archive_status', `${f}.done`)),
+    );
+    removeArchivedFiles(this.layout.archive, ours);
+  }
+
+  /** Start a stopped data directory on the app's port, retrying a little while the port is taken, and check it serves `timeline`. */
+  private async startOnAppPort(state: LocalState, name: string, timeline: number, options: OperationOptions): Promise<Position> {
+    const deadline = Date.now() + PORT_RETRY_MS;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        await this.cluster.start(name, { signal: options.signal });
+        break;
+      } catch (error) {
+        if (!(error instanceof LockstepError && error.code === 'PORT_TAKEN') || Date.now() + delay > deadline) throw error;
+        this.log.warn(`port ${this.config.port} is taken; trying again in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    return this.verifyServing(name, state, timeline, Date.now() + 60_000, options.signal);
   }
 
   private allocateDataDir(): string {
@@ -330,7 +525,7 @@ export class LocalEngine implements Engine {
   private async materialise(
     backup: BackupMeta,
     name: string,
-    recovery: { port: number; timeline: number; lsn: bigint; action: 'promote' | 'pause' },
+    recovery: { socketDir: string; timeline: number; lsn: bigint; action: 'promote' | 'pause' },
     { usePrepared }: { usePrepared: boolean },
   ): Promise<boolean> {
     const dir = this.layout.dataDir(name);
@@ -344,9 +539,17 @@ export class LocalEngine implements Engine {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
+      // A prepared copy only ever appears whole (made under another name, then
+      // renamed) and only ever leaves by a rename: this check is a last guard.
+      if (prepared && !isCompleteCopy(dir)) {
+        this.log.warn(`the prepared copy of base backup ${backup.id} was incomplete; copying the backup instead`);
+        removeTree(dir);
+        prepared = false;
+      }
     }
     try {
       if (!prepared) await copyTree(path.join(this.layout.backupDir(backup.id), 'data'), dir);
+      faultPoint('copying');
       const settings = [
         '# Written by Lockstep for one recovery; removed once the database is promoted.',
         `restore_command = ${confQuote(restoreCommand(this.layout.archive))}`,
@@ -356,7 +559,9 @@ export class LocalEngine implements Engine {
         // The marker is the insert position: the next commit's record starts exactly there.
         'recovery_target_inclusive = off',
         `recovery_target_action = '${recovery.action}'`,
-        ...(recovery.port === this.config.port ? [] : [`port = ${recovery.port}`]),
+        // Out of every client's reach until the cut-over: no TCP listener, one socket in a private directory.
+        "listen_addresses = ''",
+        `unix_socket_directories = ${confQuote(recovery.socketDir)}`,
         '',
       ];
       fs.writeFileSync(path.join(dir, RECOVERY_CONF), settings.join('\n'), { mode: 0o600 });
@@ -368,41 +573,10 @@ export class LocalEngine implements Engine {
         chownTree(dir, this.postgresAccount());
       }
     } catch (error) {
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeTree(dir);
       throw error;
     }
     return prepared;
-  }
-
-  private async promoteFork(state: LocalState, fork: TimelineHandle, options: OperationOptions): Promise<Position> {
-    const name = String(fork.ref.dataDir);
-    const backup = listBackups(this.layout.backups).find((b) => b.id === fork.ref.backupId);
-    const replayBytes = backup && fork.at ? parseLsn(fork.at.lsn) - parseLsn(backup.stopLsn) : 0n;
-    const deadline = Date.now() + 60_000 + Number(replayBytes / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
-    try {
-      await this.cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
-    } catch (error) {
-      // The server exits when recovery fails (target not reached, WAL missing): say so, with Postgres' reason.
-      if (error instanceof LockstepError && error.code === 'ENGINE_DOWN') {
-        throw new LockstepError('RECOVERY_FAILED', error.message.replace(/^Postgres did not start on \S+: /, `recovery to ${fork.at?.lsn} failed: `), {
-          hint: error.hint,
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    const head = await this.verifyServing(name, state, undefined, deadline, options.signal);
-    const expected = Number(fork.timelineId);
-    if (Number(head.timelineId) !== expected) {
-      this.log.warn(`the fork opened timeline ${head.timelineId}, not ${expected} as predicted`);
-    }
-    // A later restore picks its timeline id from the archived history files: two
-    // forks would get the same id if this one's history were not archived yet.
-    // The archiver only gets to it after its start-up; we publish the file
-    // ourselves (basic_archive then finds an identical file and accepts it).
-    this.publishHistory(name, Number(head.timelineId));
-    fs.rmSync(path.join(this.layout.dataDir(name), RECOVERY_CONF), { force: true });
-    return head;
   }
 
   /** Copy the new timeline's history file into the archive now, atomically, owned by the Postgres account. */
@@ -422,11 +596,6 @@ export class LocalEngine implements Engine {
     fs.chmodSync(staging, 0o600);
     chownTree(staging, this.postgresAccount());
     fs.renameSync(staging, target);
-  }
-
-  private async startServing(state: LocalState, name: string, timeline: number, options: OperationOptions): Promise<Position> {
-    await this.cluster.start(name, { signal: options.signal });
-    return this.verifyServing(name, state, timeline, Date.now() + 60_000, options.signal);
   }
 
   /**
@@ -480,6 +649,7 @@ export class LocalEngine implements Engine {
         timeoutMs: this.config.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS,
         signal,
         archiverStatus: () => archiverStatusOf(client),
+        archiverError: () => archiverErrorIn(this.cluster.logTail(state.serving, 200)),
       });
       return row.lsn;
     } finally {
@@ -501,19 +671,19 @@ export class LocalEngine implements Engine {
       }
     }
     // The past is read from a throwaway copy recovered to the marker and paused
-    // there (never promoted: it must not take a timeline id), on a spare port.
+    // there (never promoted: it must not take a timeline id), on a private socket.
     const { timeline, lsn, backup } = await this.checkTarget(at, options);
     if (this.isRunning()) await this.archiveServing(options.signal);
     const name = `preview-${process.pid}-${Date.now()}`;
-    const port = await freePort();
+    const socketDir = this.privateSocketDir();
     options.onProgress?.(`Recovering a preview copy to ${formatLsn(lsn)}`);
-    // A preview never takes the prepared copy: that is for the next restore.
-    await this.materialise(backup, name, { port, timeline, lsn, action: 'pause' }, { usePrepared: false });
     try {
+      // A preview never takes the prepared copy: that is for the next restore.
+      await this.materialise(backup, name, { socketDir, timeline, lsn, action: 'pause' }, { usePrepared: false });
       const deadline = Date.now() + 60_000 + Number((lsn - parseLsn(backup.stopLsn)) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
       await this.cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
       for (;;) {
-        const client = await this.cluster.connectWhenReady(name, { port, deadline, signal: options.signal });
+        const client = await this.cluster.connectWhenReady(name, { deadline, signal: options.signal });
         try {
           const { rows } = await client.query<{ paused: boolean }>("SELECT pg_get_wal_replay_pause_state() = 'paused' AS paused");
           if (rows[0]?.paused) return await describeDatabase(client);
@@ -525,7 +695,8 @@ export class LocalEngine implements Engine {
       }
     } finally {
       await this.cluster.stop(name, 'immediate').catch(() => undefined);
-      fs.rmSync(this.layout.dataDir(name), { recursive: true, force: true });
+      removeTree(this.layout.dataDir(name));
+      fs.rmSync(socketDir, { recursive: true, force: true });
     }
   }
 
@@ -558,8 +729,8 @@ export class LocalEngine implements Engine {
         for (const p of keep) {
           if (Number.isInteger(Number(p.timelineId)) && isLsn(p.lsn)) positions.push({ timeline: Number(p.timelineId), lsn: parseLsn(p.lsn) });
         }
-        const running = this.cluster.runningPid(state.serving) !== undefined;
-        const head = running ? await this.head(options) : undefined;
+        // A server that stops while we look (a restore's cut-over) is read as stopped: its WAL is all kept.
+        const head = this.cluster.runningPid(state.serving) !== undefined ? await this.head(options).catch(() => undefined) : undefined;
         positions.push({ timeline: state.servingTimeline, lsn: head ? parseLsn(head.lsn) : parseLsn('FFFFFFFF/FFFFFFFF') });
         const history = historyReader(this.layout.archive);
         for (const p of positions) {
@@ -578,7 +749,7 @@ export class LocalEngine implements Engine {
           if (needed.has(b.id)) continue;
           const dir = this.layout.backupDir(b.id);
           bytesFreed += directorySize(dir);
-          fs.rmSync(dir, { recursive: true, force: true });
+          removeTree(dir);
           removed.push(`base backup ${b.id} (timeline ${b.timeline}, ${b.stopLsn})`);
         }
         const kept = backups.filter((b) => needed.has(b.id));
@@ -601,11 +772,20 @@ export class LocalEngine implements Engine {
           if (segments > 0) removed.push(`${segments} archived WAL segment(s) before ${formatLsn(oldestStart)}`);
         }
         for (const entry of fs.readdirSync(this.layout.root)) {
+          if (entry.startsWith(REMOVING_PREFIX)) {
+            // Left by a removal that a crash interrupted: already renamed away, so no one claims it.
+            try {
+              fs.rmSync(path.join(this.layout.root, entry), { recursive: true, force: true });
+            } catch {
+              // another remover got there first
+            }
+            continue;
+          }
           const preparedOf = /^prepared-(.+)$/.exec(entry)?.[1];
           if (preparedOf !== undefined && !needed.has(preparedOf)) {
             const dir = path.join(this.layout.root, entry);
             bytesFreed += directorySize(dir);
-            fs.rmSync(dir, { recursive: true, force: true });
+            removeTree(dir);
             removed.push(`prepared copy of base backup ${preparedOf}`);
             continue;
           }
@@ -616,7 +796,7 @@ export class LocalEngine implements Engine {
           if (pendingSince && Date.now() - Date.parse(pendingSince) < 3_600_000) continue;
           const dir = this.layout.dataDir(entry);
           bytesFreed += directorySize(dir);
-          fs.rmSync(dir, { recursive: true, force: true });
+          removeTree(dir);
           removed.push(`data directory ${entry}`);
         }
         this.layout.updateState((s) => {
@@ -703,7 +883,8 @@ export class LocalEngine implements Engine {
       const target = this.layout.preparedDir(backup.id);
       for (const entry of fs.readdirSync(this.layout.root)) {
         const full = path.join(this.layout.root, entry);
-        if ((entry.startsWith('prepared-') && full !== target) || entry.startsWith('.prepared-')) fs.rmSync(full, { recursive: true, force: true });
+        // Renamed away before deletion: a restore claiming the same copy by rename gets it whole or not at all.
+        if ((entry.startsWith('prepared-') && full !== target) || entry.startsWith('.prepared-')) removeTree(full);
       }
       if (fs.existsSync(target)) return undefined;
       options.onProgress?.(`Preparing a ready copy of base backup ${backup.id}`);
@@ -714,12 +895,19 @@ export class LocalEngine implements Engine {
         chownTree(staging, this.postgresAccount());
         fs.renameSync(staging, target);
       } catch (error) {
-        fs.rmSync(staging, { recursive: true, force: true });
+        removeTree(staging);
         throw error;
       }
       return `a ready copy of base backup ${backup.id} for the next restore`;
     }
   }
+}
+
+interface SealedTimeline {
+  /** The old timeline's end: its shutdown checkpoint. Every acknowledged commit lies before it. */
+  end: Position;
+  /** Segments we copied into the archive for it. */
+  archived: string[];
 }
 
 interface HistoryView {
@@ -757,20 +945,43 @@ function assessTarget(view: HistoryView, at: PointInHistory, head: Position | un
   return { timeline, lsn, backup };
 }
 
+/** A data directory copied from a base backup has its version file and the backup's label. */
+function isCompleteCopy(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'PG_VERSION')) && fs.existsSync(path.join(dir, 'backup_label')) && fs.existsSync(path.join(dir, 'global', 'pg_control'));
+}
+
 async function readHead(client: Client): Promise<Position> {
-  const { rows } = await client.query<{ lsn: string; walfile: string }>(
-    'SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS walfile FROM pg_current_wal_insert_lsn() AS lsn',
+  return (await readHeadAndArchiver(client)).head;
+}
+
+/** The marker and, in the same round trip, whether WAL archiving is failing (a checkpoint past the archive is not restorable yet). */
+async function readHeadAndArchiver(client: Client): Promise<{ head: Position; archiver: ArchiverStatus | undefined }> {
+  const { rows } = await client.query<{ lsn: string; walfile: string; failed_count: string | null; last_failed_wal: string | null; last_failed_time: string | null; last_archived_time: string | null }>(
+    `SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS walfile, a.failed_count::text, a.last_failed_wal, a.last_failed_time::text, a.last_archived_time::text
+       FROM pg_current_wal_insert_lsn() AS lsn LEFT JOIN pg_stat_archiver a ON true`,
   );
   const row = rows[0]!;
-  return { timelineId: String(timelineOfWalFile(row.walfile)), lsn: row.lsn };
+  const archiver =
+    row.failed_count === null
+      ? undefined
+      : { failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedTime: row.last_failed_time, lastArchivedTime: row.last_archived_time };
+  return { head: { timelineId: String(timelineOfWalFile(row.walfile)), lsn: row.lsn }, archiver };
+}
+
+/** One line for a person when the archiver is failing, else undefined. */
+function archiveWarning(status: ArchiverStatus | undefined, archive: string): string | undefined {
+  if (!status || !archiverFailing(status)) return undefined;
+  return `WAL archiving is failing (${status.lastFailedWal} failed ${status.failedCount} time(s), last at ${status.lastFailedTime}): checkpoints from then on are not restorable until it works again; check free space and permissions of ${archive}`;
 }
 
 async function archiverStatusOf(client: Client): Promise<ArchiverStatus | undefined> {
-  const { rows } = await client.query<{ failed_count: string; last_failed_wal: string | null; last_failed_time: string | null }>(
-    'SELECT failed_count::text, last_failed_wal, last_failed_time::text FROM pg_stat_archiver',
+  const { rows } = await client.query<{ failed_count: string; last_failed_wal: string | null; last_failed_time: string | null; last_archived_time: string | null }>(
+    'SELECT failed_count::text, last_failed_wal, last_failed_time::text, last_archived_time::text FROM pg_stat_archiver',
   );
   const row = rows[0];
-  return row ? { failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedTime: row.last_failed_time } : undefined;
+  return row
+    ? { failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedTime: row.last_failed_time, lastArchivedTime: row.last_archived_time }
+    : undefined;
 }
 
 function engineDown(port: number, error: unknown): LockstepError {

@@ -1,4 +1,4 @@
-// Ports on 127.0.0.1: whether one is free, and one the kernel picks (for previews on a spare port).
+// Ports on 127.0.0.1: whether one is free, and one the kernel picks (set-up and the test harnesses).
 
 import * as net from 'node:net';
 

@@ -63,6 +63,20 @@ describe('status bar presentation', () => {
     }
   });
 
+  it('warns, and says why, when WAL archiving is failing', () => {
+    const problem = 'WAL archiving is failing (000000010000000000000003 failed 7 time(s), last at 2026-06-01 11:59:00+00)';
+    const look = presentStatus({
+      repositoryName: undefined,
+      state: state({ engine: { engine: 'local', state: 'running', summary: 'running', head: { timelineId: '1', lsn: '0/3000028' }, warnings: [problem] } }),
+      operation: undefined,
+      now: NOW,
+    });
+    assert.equal(look.text, '$(warning) Snapshot');
+    assert.deepEqual(look.backgroundColor, new vscode.ThemeColor('statusBarItem.warningBackground'));
+    assert.ok(look.tooltip!.value.includes('WAL archiving is failing'), look.tooltip!.value);
+    assert.match(look.accessibilityLabel, /WAL archiving is failing/);
+  });
+
   it('spins while an operation runs', () => {
     const look = presentStatus({ repositoryName: undefined, state: state({}), operation: { title: 'Restoring a checkpoint', short: 'Restoring…' } });
     assert.equal(look.text, '$(loading~spin) Restoring…');
