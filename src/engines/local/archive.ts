@@ -197,24 +197,12 @@ export function archiveTail(dataDir: string, archiveDir: string, timeline: numbe
   names.add(walFileName(timeline, endLsn + 512n, segmentBytes));
   const written: string[] = [];
   for (const name of [...names].sort()) {
-    const target = path.join(archiveDir, name);
-    if (fs.existsSync(target)) continue;
+    if (fs.existsSync(path.join(archiveDir, name))) continue;
     const source = path.join(wal, name);
     if (!fs.existsSync(source)) continue;
-    const staging = path.join(archiveDir, `.${name}.${process.pid}.tail`);
     try {
-      fs.copyFileSync(source, staging);
-      const fd = fs.openSync(staging, 'r');
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.chmodSync(staging, 0o600);
-      chownTree(staging, account);
-      fs.renameSync(staging, target);
+      copyIntoArchive(source, archiveDir, name, account);
     } catch (error) {
-      fs.rmSync(staging, { force: true });
       throw new LockstepError('ARCHIVE_STUCK', `could not copy WAL segment ${name} into the archive: ${(error as Error).message}`, {
         hint: `Check free disk space and permissions of ${archiveDir}.`,
         cause: error,
@@ -224,6 +212,30 @@ export function archiveTail(dataDir: string, archiveDir: string, timeline: numbe
   }
   if (written.length > 0) fsyncDirectory(archiveDir);
   return written;
+}
+
+/**
+ * Put a file into the archive as Postgres' own archiving would: under a
+ * temporary name, fsynced, owned by the Postgres account, then renamed, so a
+ * reader (restore_command, basic_archive comparing) never sees half of it.
+ */
+export function copyIntoArchive(source: string, archiveDir: string, name: string, account: PostgresAccount): void {
+  const staging = path.join(archiveDir, `.${name}.${process.pid}.tmp`);
+  try {
+    fs.copyFileSync(source, staging);
+    const fd = fs.openSync(staging, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.chmodSync(staging, 0o600);
+    chownTree(staging, account);
+    fs.renameSync(staging, path.join(archiveDir, name));
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    throw error;
+  }
 }
 
 /** Take back files `archiveTail` wrote, before their timeline goes on (it will archive longer versions itself). */

@@ -27,7 +27,7 @@ import { scopedLog, type Log } from '../../core/log';
 import { formatLsn, isLsn, parseLsn, timelineOfWalFile, walFileName } from '../../core/lsn';
 import { faultPoint } from '../../core/faults';
 import { describeDatabase } from '../postgresSchema';
-import { archivedTimelines, archiverErrorIn, archiveTail, archiverFailing, confQuote, historyFileName, historyReader, removeArchivedFiles, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
+import { archivedTimelines, archiverErrorIn, archiveTail, archiverFailing, copyIntoArchive, confQuote, historyFileName, historyReader, removeArchivedFiles, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
 import { chooseBackup, listBackups, takeBaseBackup, type BackupMeta } from './baseBackup';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
 import { firstFatal, LocalCluster, RECOVERY_CONF } from './cluster';
@@ -582,20 +582,8 @@ export class LocalEngine implements Engine {
   /** Copy the new timeline's history file into the archive now, atomically, owned by the Postgres account. */
   private publishHistory(dataDirName: string, timeline: number): void {
     const file = historyFileName(timeline);
-    const target = path.join(this.layout.archive, file);
-    if (fs.existsSync(target)) return;
-    const source = path.join(this.layout.dataDir(dataDirName), 'pg_wal', file);
-    const staging = path.join(this.layout.archive, `.${file}.${process.pid}.tmp`);
-    fs.copyFileSync(source, staging);
-    const fd = fs.openSync(staging, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.chmodSync(staging, 0o600);
-    chownTree(staging, this.postgresAccount());
-    fs.renameSync(staging, target);
+    if (fs.existsSync(path.join(this.layout.archive, file))) return;
+    copyIntoArchive(path.join(this.layout.dataDir(dataDirName), 'pg_wal', file), this.layout.archive, file, this.postgresAccount());
   }
 
   /**
