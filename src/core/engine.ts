@@ -89,10 +89,11 @@ export interface OperationOptions {
 
 export interface RepointOptions extends OperationOptions {
   /**
-   * Called at the cut-over, once the old timeline has stopped for good and
-   * before the target serves, with where it ended: every acknowledged commit
-   * lies before `end`, so it is the exact undo point. Engines that cannot tell
-   * never call it; the core then keeps the marker it took before the restore.
+   * Called at the cut-over, once the old timeline has stopped for good (and,
+   * to keep the app's gap short, once the target serves), with where it ended:
+   * every acknowledged commit lies before `end`, so it is the exact undo point.
+   * Engines that cannot tell never call it; the core then keeps the marker it
+   * took before the restore.
    */
   onCutOver?: (end: Position) => Promise<void>;
 }

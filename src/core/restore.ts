@@ -400,10 +400,11 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
       detail: `${describeError(error)} | ${describeCompensation(undone)}`,
     });
     if (undone.allBack) clearRecord(project);
+    // Whatever failed, the person is told what is back and what is not.
     if (error instanceof LockstepError) {
       throw new LockstepError(error.code, `${error.message}\n${describeCompensation(undone)}`, { hint: error.hint, cause: error });
     }
-    throw error;
+    throw new LockstepError('INTERNAL', `${describeError(error)}\n${describeCompensation(undone)}`, { cause: error });
   }
 
   // Past the checkout nothing can fail the restore: taking back what an undone restore made only says what it did.

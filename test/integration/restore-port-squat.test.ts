@@ -7,6 +7,7 @@ import { isLockstepError } from '../../src/core/errors';
 import { silentLog } from '../../src/core/log';
 import { Project } from '../../src/core/project';
 import { restore, settleInterruptedRestore } from '../../src/core/restore';
+import type { LocalEngine } from '../../src/engines/local/engine';
 import { explain, initRepo, type LockstepRepo } from '../support/cli';
 import { fingerprint, sql } from '../support/fingerprint';
 
@@ -32,27 +33,24 @@ describe('restore: the port taken during the cut-over', function () {
     const before = await fingerprint(repo.url);
 
     // Deterministic timing: the squatter binds inside the cut-over, once the old server has stopped and
-    // before the fork starts (the engine awaits onCutOver there). The engine itself is the real one.
-    // It accepts connections and never answers, as a program that is not Postgres would.
+    // just before the fork starts on the app's port. The engine and its cluster are the real ones.
     const accepted = new Set<net.Socket>();
     const squatter = net.createServer((socket) => accepted.add(socket));
-    const engine = await project.engine();
-    const repoint = engine.repoint.bind(engine);
-    engine.repoint = (handle, options) =>
-      repoint(handle, {
-        ...options,
-        onCutOver: async (end) => {
-          await options?.onCutOver?.(end);
-          if (handle.role === 'fork') await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(repo.port, '127.0.0.1', resolve));
-        },
-      });
+    const engine = (await project.engine()) as LocalEngine;
+    const start = engine.cluster.start.bind(engine.cluster);
+    engine.cluster.start = async (name, options) => {
+      if (!squatter.listening && name !== 'data-1' && !engine.cluster.endpointOf(name).private) {
+        await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(repo.port, '127.0.0.1', resolve));
+      }
+      return start(name, options);
+    };
     let error: unknown;
     try {
       await restore(project, { ref: target });
     } catch (e) {
       error = e;
     } finally {
-      engine.repoint = repoint;
+      engine.cluster.start = start;
     }
     const held = squatter.listening;
     for (const socket of accepted) socket.destroy();

@@ -348,12 +348,14 @@ export class LocalEngine implements Engine {
 
       let sealed: SealedTimeline | undefined;
       try {
-        if (previous !== name) sealed = this.sealTimeline(previous, state);
-        if (sealed) await options.onCutOver?.(sealed.end);
         options.onProgress?.(target.role === 'fork' ? 'Cutting over: starting the restored database' : 'Starting the previous database');
         if (target.role === 'serving') this.unsealTimeline(name, state);
         const head = await this.startOnAppPort(state, name, Number(target.timelineId), options);
         faultPoint('after-new-start');
+        // The app's gap is over; the old timeline, stopped for good, is sealed now (an
+        // interruption here is finished by the next command, which seals it then).
+        if (previous !== name) sealed = this.sealTimeline(previous, state);
+        if (sealed) await options.onCutOver?.(sealed.end);
         this.layout.updateState((s) => {
           if (previous !== name) {
             const oldTimeline = String(s.servingTimeline);
