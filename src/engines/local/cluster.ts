@@ -11,7 +11,6 @@ import type { PostgresBinaries } from './binaries';
 import type { LocalLayout } from './layout';
 import type { PostgresAccount } from './osUser';
 import { portInUse } from './ports';
-import { runAs } from './processes';
 
 export const LOCKSTEP_CONF = 'lockstep.conf';
 export const RECOVERY_CONF = 'lockstep.recovery.conf';
@@ -187,16 +186,27 @@ export class LocalCluster {
     }
   }
 
+  /**
+   * Stop the server on `dataDirName` by signalling its postmaster, as pg_ctl
+   * does (SIGINT: fast, SIGQUIT: immediate), and wait for it to remove its pid
+   * file. Polled every few ms rather than pg_ctl's 100 ms: at a cut-over every
+   * ms of the wait is a ms the app cannot connect.
+   */
   async stop(dataDirName: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
-    if (this.runningPid(dataDirName) === undefined) return;
-    const result = await runAs(
-      this.options.account(),
-      path.join(this.options.binaries().bin, 'pg_ctl'),
-      ['stop', '-D', this.layout.dataDir(dataDirName), '-m', mode, '-w', '-t', '60', '-s'],
-      { cwd: this.layout.root, timeoutMs: 70_000 },
-    );
-    if (result.code !== 0 && this.runningPid(dataDirName) !== undefined) {
-      throw new LockstepError('ENGINE_DOWN', `Postgres on ${dataDirName} did not stop: ${result.stderr.trim()}`);
+    const pid = this.runningPid(dataDirName);
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
+      throw new LockstepError('ENGINE_DOWN', `Postgres on ${dataDirName} could not be told to stop: ${(error as Error).message}`);
+    }
+    const deadline = Date.now() + 60_000;
+    let delay = 2;
+    while (this.runningPid(dataDirName) !== undefined) {
+      if (Date.now() > deadline) throw new LockstepError('ENGINE_DOWN', `Postgres on ${dataDirName} did not stop within 60 s`, { hint: `Server log: ${this.layout.serverLog(dataDirName)}` });
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 20);
     }
   }
 
