@@ -25,7 +25,12 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
 /** `writeFileAtomic`, then the directory fsynced too: the rename itself survives a power loss. */
 export function writeFileDurable(file: string, data: string, mode = 0o644): void {
   writeFileAtomic(file, data, mode);
-  const fd = fs.openSync(path.dirname(file), 'r');
+  fsyncPath(path.dirname(file));
+}
+
+/** fsync a file or a directory (for a directory: the names in it, after a rename). */
+export function fsyncPath(target: string): void {
+  const fd = fs.openSync(target, 'r');
   try {
     fs.fsyncSync(fd);
   } finally {

@@ -93,13 +93,16 @@ function isAbandoned(dir: string): boolean {
     // just created, owner not written yet: only age can tell
   }
   const pid = Number(owner[0]);
-  if (owner[1] === os.hostname() && Number.isInteger(pid) && pid > 0) {
-    try {
-      process.kill(pid, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    }
-    return false;
-  }
+  if (owner[1] === os.hostname() && Number.isInteger(pid) && pid > 0) return !processAlive(pid);
   return Date.now() - stat.mtimeMs > STALE_MS;
+}
+
+/** Whether a process with this pid runs on this machine (EPERM: it does, as another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }

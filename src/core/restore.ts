@@ -463,14 +463,14 @@ async function takeBackUndoneRestore(project: Project, record: RestoreRecord): P
   if (undone.stash) {
     const stash: StashRef = { sha: undone.stash, message: 'the stash that restore made' };
     try {
-      if (!(await isStashed(project.repo, stash))) {
-        // Applied already (a settle running this again), or popped by hand: nothing to do.
-      } else if (record.stash) {
-        notes.push(`kept the stash that restore made (${undone.stash.slice(0, 12)}): your newer work was stashed just now; \`git stash pop --index\` twice brings both back`);
+      if (record.stash) {
+        if (await isStashed(project.repo, stash)) {
+          notes.push(`kept the stash that restore made (${undone.stash.slice(0, 12)}): your newer work was stashed just now; \`git stash pop --index\` twice brings both back`);
+        }
       } else {
         faultPoint('stash-reapply');
-        await unstash(project.repo, stash);
-        notes.push('re-applied the work that restore had stashed (index kept)');
+        // False: applied already (a settle running this again), or popped by hand: nothing to do.
+        if (await unstash(project.repo, stash)) notes.push('re-applied the work that restore had stashed (index kept)');
       }
     } catch (error) {
       notes.push(`could not re-apply the stash that restore made: ${describeError(error)} (it is kept: \`git stash apply --index ${undone.stash}\`)`);
@@ -690,8 +690,8 @@ async function compensate(project: Project, engine: Engine, record: RestoreRecor
   if (record.stash) {
     try {
       faultPoint('stash-reapply');
-      // Popped already (an earlier attempt, or by hand): applying it again would only conflict.
-      if (await isStashed(project.repo, record.stash)) await unstash(project.repo, record.stash);
+      // Popped already (an earlier attempt, or by hand) counts as re-applied: applying it again would only conflict.
+      await unstash(project.repo, record.stash);
       items.push({ what: 'stash', back: true, detail: 'stashed work re-applied' });
     } catch (error) {
       items.push({

@@ -375,13 +375,18 @@ export async function isStashed(repo: Repository, stash: StashRef): Promise<bool
   return list.includes(stash.sha);
 }
 
-export async function unstash(repo: Repository, stash: StashRef): Promise<void> {
+/**
+ * Pop the stash entry, index kept. False when it is no longer in the list
+ * (popped already, or dropped by hand): applying it again would only conflict.
+ */
+export async function unstash(repo: Repository, stash: StashRef): Promise<boolean> {
   const git = await gitClient(repo.topLevel);
   try {
     const list = (await git.raw(['stash', 'list', '--format=%H'])).split('\n').map((l) => l.trim());
     const index = list.indexOf(stash.sha);
-    if (index >= 0) await git.raw(['stash', 'pop', '--quiet', '--index', `stash@{${index}}`]);
-    else await git.raw(['stash', 'apply', '--quiet', '--index', stash.sha]);
+    if (index < 0) return false;
+    await git.raw(['stash', 'pop', '--quiet', '--index', `stash@{${index}}`]);
+    return true;
   } catch (error) {
     throw gitFailure(`could not put back the stash ${stash.sha.slice(0, 12)} (${stash.message})`, error, `the changes are safe in the stash; \`git stash apply ${stash.sha}\` when the tree allows it`);
   }

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { checkpointTitle, type Checkpoint } from '../../core/checkpoint';
 import { readJsonFile } from '../../core/files';
+import { processAlive } from '../../core/locks';
 import { hookStatus } from '../../git/hook';
 import { noPositionals, parse } from '../args';
 import { relativeTime } from '../../core/relativeTime';
@@ -38,7 +39,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const restoring = readJsonFile<{ step: string; pid: number; target: Checkpoint; startedAt: string }>(project.paths.restoreRecord);
     const restoreLine = restoring
       ? `restore in progress: to ${restoring.target.id} "${checkpointTitle(restoring.target)}", step "${restoring.step}", started ${restoring.startedAt} by pid ${restoring.pid}${
-          isAlive(restoring.pid) ? '' : ' (gone: `lockstep restore --continue` or `--abort` settles it)'
+          processAlive(restoring.pid) ? '' : ' (gone: `lockstep restore --continue` or `--abort` settles it)'
         }`
       : undefined;
     if (values.json) {
@@ -93,14 +94,5 @@ function readTail(file: string, lines: number): string[] {
     return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
   } catch {
     return [];
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

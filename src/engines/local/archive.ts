@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LockstepError, throwIfAborted } from '../../core/errors';
+import { fsyncPath } from '../../core/files';
 import { parseLsn, walFileName } from '../../core/lsn';
 import { chownTree, type PostgresAccount } from './osUser';
 
@@ -171,6 +172,11 @@ export function archiverErrorIn(log: string): string | undefined {
   return undefined;
 }
 
+/** "<segment> failed N time(s), last at <time>": the archiver's failure in its own figures. */
+export function describeArchiverFailure(status: ArchiverStatus): string {
+  return `${status.lastFailedWal} failed ${status.failedCount} time(s), last at ${status.lastFailedTime}`;
+}
+
 /** Whether the archiver's last attempt failed (a failure newer than the last success). */
 export function archiverFailing(status: ArchiverStatus): boolean {
   if (!status.lastFailedTime) return false;
@@ -182,10 +188,9 @@ export function archiverFailing(status: ArchiverStatus): boolean {
  * Copy into the archive what a cleanly stopped timeline wrote and the archiver
  * did not take: the segments still marked ready, and the last, partial one
  * (with the shutdown checkpoint at `endLsn`), which Postgres never archives.
- * Atomic per file (temporary name, fsync, rename), never overwriting. Returns
- * the names written.
+ * Atomic per file (temporary name, fsync, rename), never overwriting.
  */
-export function archiveTail(dataDir: string, archiveDir: string, timeline: number, endLsn: bigint, segmentBytes: number, account: PostgresAccount): string[] {
+export function archiveTail(dataDir: string, archiveDir: string, timeline: number, endLsn: bigint, segmentBytes: number, account: PostgresAccount): void {
   const wal = path.join(dataDir, 'pg_wal');
   const names = new Set<string>();
   for (const entry of safeReaddir(path.join(wal, 'archive_status'))) {
@@ -195,7 +200,7 @@ export function archiveTail(dataDir: string, archiveDir: string, timeline: numbe
   // The checkpoint record is about 120 bytes; it may cross into the next segment.
   names.add(walFileName(timeline, endLsn, segmentBytes));
   names.add(walFileName(timeline, endLsn + 512n, segmentBytes));
-  const written: string[] = [];
+  let wrote = false;
   for (const name of [...names].sort()) {
     if (fs.existsSync(path.join(archiveDir, name))) continue;
     const source = path.join(wal, name);
@@ -208,10 +213,9 @@ export function archiveTail(dataDir: string, archiveDir: string, timeline: numbe
         cause: error,
       });
     }
-    written.push(name);
+    wrote = true;
   }
-  if (written.length > 0) fsyncDirectory(archiveDir);
-  return written;
+  if (wrote) fsyncPath(archiveDir);
 }
 
 /**
@@ -223,12 +227,7 @@ export function copyIntoArchive(source: string, archiveDir: string, name: string
   const staging = path.join(archiveDir, `.${name}.${process.pid}.tmp`);
   try {
     fs.copyFileSync(source, staging);
-    const fd = fs.openSync(staging, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fsyncPath(staging);
     fs.chmodSync(staging, 0o600);
     chownTree(staging, account);
     fs.renameSync(staging, path.join(archiveDir, name));
@@ -241,13 +240,4 @@ export function copyIntoArchive(source: string, archiveDir: string, name: string
 /** Take back files `archiveTail` wrote, before their timeline goes on (it will archive longer versions itself). */
 export function removeArchivedFiles(archiveDir: string, names: readonly string[]): void {
   for (const name of names) fs.rmSync(path.join(archiveDir, name), { force: true });
-}
-
-function fsyncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }

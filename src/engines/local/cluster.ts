@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import { LockstepError, throwIfAborted } from '../../core/errors';
+import { processAlive } from '../../core/locks';
 import type { Log } from '../../core/log';
 import { archiveSettings, confQuote } from './archive';
 import type { PostgresBinaries } from './binaries';
@@ -93,13 +94,8 @@ export class LocalCluster {
     }
     const pid = Number(text.split('\n')[0]);
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    try {
-      process.kill(pid, 0);
-      return pid;
-    } catch (error) {
-      // EPERM: alive but another user's (root sees everyone, others may not).
-      return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
-    }
+    // Alive as another user's counts too (root sees everyone, others may not).
+    return processAlive(pid) ? pid : undefined;
   }
 
   portInUse(port = this.port): Promise<boolean> {

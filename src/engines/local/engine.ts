@@ -27,7 +27,7 @@ import { scopedLog, type Log } from '../../core/log';
 import { formatLsn, isLsn, parseLsn, timelineOfWalFile, walFileName } from '../../core/lsn';
 import { faultPoint } from '../../core/faults';
 import { describeDatabase } from '../postgresSchema';
-import { archivedTimelines, archiverErrorIn, archiveTail, archiverFailing, copyIntoArchive, confQuote, historyFileName, historyReader, removeArchivedFiles, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
+import { archivedTimelines, archiverErrorIn, archiveTail, archiverFailing, copyIntoArchive, describeArchiverFailure, confQuote, historyFileName, historyReader, removeArchivedFiles, restoreCommand, waitForArchived, type ArchiverStatus, type HistoryReader } from './archive';
 import { chooseBackup, listBackups, takeBaseBackup, type BackupMeta } from './baseBackup';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
 import { firstFatal, LocalCluster, RECOVERY_CONF } from './cluster';
@@ -95,7 +95,7 @@ export class LocalEngine implements Engine {
     const client = await this.headConnection();
     try {
       const { head, archiver } = await readHeadAndArchiver(client);
-      this.lastWarnings = [archiveWarning(archiver, this.layout.archive)].filter((w): w is string => w !== undefined);
+      this.lastWarnings = archiveWarnings(archiver, this.layout.archive);
       return head;
     } catch (error) {
       this.headClient = undefined;
@@ -178,7 +178,7 @@ export class LocalEngine implements Engine {
       const { head, archiver } = await readHeadAndArchiver(client);
       const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
       const serverVersion = rows[0]?.v;
-      const warnings = [archiveWarning(archiver, this.layout.archive)].filter((w): w is string => w !== undefined);
+      const warnings = archiveWarnings(archiver, this.layout.archive);
       return {
         engine: 'local',
         state: 'running',
@@ -287,9 +287,7 @@ export class LocalEngine implements Engine {
     const name = String(handle.ref.dataDir);
     await withLock(this.layout.clusterLock, { waitMs: 120_000, what: 'the local database' }, async () => {
       if (this.layout.readState().serving === name) return; // it serves now: not ours to drop
-      await this.cluster.stop(name, 'immediate');
-      removeTree(this.layout.dataDir(name));
-      this.settleFork(name);
+      await this.dropFork(name);
     });
   }
 
@@ -299,15 +297,20 @@ export class LocalEngine implements Engine {
       const removed: string[] = [];
       for (const name of Object.keys(state.pendingForks ?? {})) {
         if (name === state.serving) continue;
-        const socketDir = this.cluster.endpointOf(name);
-        await this.cluster.stop(name, 'immediate');
-        if (socketDir.private) fs.rmSync(socketDir.host, { recursive: true, force: true });
-        removeTree(this.layout.dataDir(name));
-        this.settleFork(name);
+        await this.dropFork(name);
         removed.push(name);
       }
       return removed;
     });
+  }
+
+  /** Stop a fork's server (on its private socket or the port), remove its socket directory and data, forget it (the caller holds the cluster lock). */
+  private async dropFork(name: string): Promise<void> {
+    const endpoint = this.cluster.endpointOf(name);
+    await this.cluster.stop(name, 'immediate');
+    if (endpoint.private) fs.rmSync(endpoint.host, { recursive: true, force: true });
+    removeTree(this.layout.dataDir(name));
+    this.settleFork(name);
   }
 
   /**
@@ -346,7 +349,7 @@ export class LocalEngine implements Engine {
       // A server a killed restore left on the app's port (a fork it had started) gives way too.
       for (const stray of this.appPortHolders(state)) if (stray !== name) await this.cluster.stop(stray, 'fast');
 
-      let sealed: SealedTimeline | undefined;
+      let end: Position | undefined;
       try {
         options.onProgress?.(target.role === 'fork' ? 'Cutting over: starting the restored database' : 'Starting the previous database');
         if (target.role === 'serving') this.unsealTimeline(name, state);
@@ -354,12 +357,12 @@ export class LocalEngine implements Engine {
         faultPoint('after-new-start');
         // The app's gap is over; the old timeline, stopped for good, is sealed now (an
         // interruption here is finished by the next command, which seals it then).
-        if (previous !== name) sealed = this.sealTimeline(previous, state);
-        if (sealed) await options.onCutOver?.(sealed.end);
+        if (previous !== name) end = this.sealTimeline(previous, state);
+        if (end) await options.onCutOver?.(end);
         this.layout.updateState((s) => {
           if (previous !== name) {
             const oldTimeline = String(s.servingTimeline);
-            s.timelines[oldTimeline] = { ...s.timelines[oldTimeline], ...(sealed ? { endLsn: sealed.end.lsn } : {}), abandonedAt: new Date().toISOString() };
+            s.timelines[oldTimeline] = { ...s.timelines[oldTimeline], ...(end ? { endLsn: end.lsn } : {}), abandonedAt: new Date().toISOString() };
           }
           s.serving = name;
           s.servingTimeline = Number(head.timelineId);
@@ -403,7 +406,7 @@ export class LocalEngine implements Engine {
 
   /** Start a materialised fork on its private socket, wait for its promotion, publish its history, stop it cleanly. */
   private async promotePrivately(state: LocalState, name: string, backup: BackupMeta, lsn: bigint, options: OperationOptions): Promise<Position> {
-    const deadline = Date.now() + 60_000 + Number((lsn - parseLsn(backup.stopLsn)) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
+    const deadline = replayDeadline(backup, lsn);
     let head: Position;
     try {
       await this.cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
@@ -438,7 +441,7 @@ export class LocalEngine implements Engine {
       const status = await archiverStatusOf(client);
       if (status && archiverFailing(status)) {
         const reason = archiverErrorIn(this.cluster.logTail(this.layout.readState().serving, 200));
-        throw new LockstepError('ARCHIVE_STUCK', `Postgres cannot archive WAL: ${status.lastFailedWal} failed ${status.failedCount} time(s), last at ${status.lastFailedTime}${reason ? `: ${reason}` : ''}`, {
+        throw new LockstepError('ARCHIVE_STUCK', `Postgres cannot archive WAL: ${describeArchiverFailure(status)}${reason ? `: ${reason}` : ''}`, {
           hint: `Check free disk space and permissions of ${this.layout.archive}, and the server log (${this.layout.logs}). Nothing was changed.`,
         });
       }
@@ -454,7 +457,7 @@ export class LocalEngine implements Engine {
    * archive (the last one is never archived by Postgres itself). Undefined when
    * the directory was not stopped cleanly (its end is then unknown).
    */
-  private sealTimeline(name: string, state: LocalState): SealedTimeline | undefined {
+  private sealTimeline(name: string, state: LocalState): Position | undefined {
     const dir = this.layout.dataDir(name);
     const control = readControlFile(dir);
     if (control.state !== 'shut down') {
@@ -464,8 +467,8 @@ export class LocalEngine implements Engine {
     if (state.systemIdentifier && control.systemIdentifier !== state.systemIdentifier) {
       throw new LockstepError('INTERNAL', `${name} belongs to another cluster (system ${control.systemIdentifier})`);
     }
-    const archived = archiveTail(dir, this.layout.archive, control.timeline, control.checkpointLsn, state.walSegmentBytes, this.postgresAccount());
-    return { end: { timelineId: String(control.timeline), lsn: formatLsn(control.checkpointLsn) }, archived };
+    archiveTail(dir, this.layout.archive, control.timeline, control.checkpointLsn, state.walSegmentBytes, this.postgresAccount());
+    return { timelineId: String(control.timeline), lsn: formatLsn(control.checkpointLsn) };
   }
 
   /**
@@ -670,7 +673,7 @@ export class LocalEngine implements Engine {
     try {
       // A preview never takes the prepared copy: that is for the next restore.
       await this.materialise(backup, name, { socketDir, timeline, lsn, action: 'pause' }, { usePrepared: false });
-      const deadline = Date.now() + 60_000 + Number((lsn - parseLsn(backup.stopLsn)) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
+      const deadline = replayDeadline(backup, lsn);
       await this.cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
       for (;;) {
         const client = await this.cluster.connectWhenReady(name, { deadline, signal: options.signal });
@@ -893,13 +896,6 @@ export class LocalEngine implements Engine {
   }
 }
 
-interface SealedTimeline {
-  /** The old timeline's end: its shutdown checkpoint. Every acknowledged commit lies before it. */
-  end: Position;
-  /** Segments we copied into the archive for it. */
-  archived: string[];
-}
-
 interface HistoryView {
   state: LocalState;
   known: Set<number>;
@@ -946,32 +942,43 @@ async function readHead(client: Client): Promise<Position> {
 
 /** The marker and, in the same round trip, whether WAL archiving is failing (a checkpoint past the archive is not restorable yet). */
 async function readHeadAndArchiver(client: Client): Promise<{ head: Position; archiver: ArchiverStatus | undefined }> {
-  const { rows } = await client.query<{ lsn: string; walfile: string; failed_count: string | null; last_failed_wal: string | null; last_failed_time: string | null; last_archived_time: string | null }>(
-    `SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS walfile, a.failed_count::text, a.last_failed_wal, a.last_failed_time::text, a.last_archived_time::text
+  const { rows } = await client.query<{ lsn: string; walfile: string } & ArchiverRow>(
+    `SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS walfile, ${ARCHIVER_COLUMNS}
        FROM pg_current_wal_insert_lsn() AS lsn LEFT JOIN pg_stat_archiver a ON true`,
   );
   const row = rows[0]!;
-  const archiver =
-    row.failed_count === null
-      ? undefined
-      : { failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedTime: row.last_failed_time, lastArchivedTime: row.last_archived_time };
-  return { head: { timelineId: String(timelineOfWalFile(row.walfile)), lsn: row.lsn }, archiver };
+  return { head: { timelineId: String(timelineOfWalFile(row.walfile)), lsn: row.lsn }, archiver: toArchiverStatus(row) };
 }
 
-/** One line for a person when the archiver is failing, else undefined. */
-function archiveWarning(status: ArchiverStatus | undefined, archive: string): string | undefined {
-  if (!status || !archiverFailing(status)) return undefined;
-  return `WAL archiving is failing (${status.lastFailedWal} failed ${status.failedCount} time(s), last at ${status.lastFailedTime}): checkpoints from then on are not restorable until it works again; check free space and permissions of ${archive}`;
+/** One line for a person when the archiver is failing, else none. */
+function archiveWarnings(status: ArchiverStatus | undefined, archive: string): string[] {
+  if (!status || !archiverFailing(status)) return [];
+  return [`WAL archiving is failing (${describeArchiverFailure(status)}): checkpoints from then on are not restorable until it works again; check free space and permissions of ${archive}`];
+}
+
+/** pg_stat_archiver's columns as `ArchiverStatus` reads them, for a query that selects from it as `a`. */
+const ARCHIVER_COLUMNS = 'a.failed_count::text, a.last_failed_wal, a.last_failed_time::text, a.last_archived_time::text';
+
+interface ArchiverRow {
+  failed_count: string | null;
+  last_failed_wal: string | null;
+  last_failed_time: string | null;
+  last_archived_time: string | null;
+}
+
+function toArchiverStatus(row: ArchiverRow | undefined): ArchiverStatus | undefined {
+  if (!row || row.failed_count === null) return undefined;
+  return { failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedTime: row.last_failed_time, lastArchivedTime: row.last_archived_time };
 }
 
 async function archiverStatusOf(client: Client): Promise<ArchiverStatus | undefined> {
-  const { rows } = await client.query<{ failed_count: string; last_failed_wal: string | null; last_failed_time: string | null; last_archived_time: string | null }>(
-    'SELECT failed_count::text, last_failed_wal, last_failed_time::text, last_archived_time::text FROM pg_stat_archiver',
-  );
-  const row = rows[0];
-  return row
-    ? { failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedTime: row.last_failed_time, lastArchivedTime: row.last_archived_time }
-    : undefined;
+  const { rows } = await client.query<ArchiverRow>(`SELECT ${ARCHIVER_COLUMNS} FROM pg_stat_archiver a`);
+  return toArchiverStatus(rows[0]);
+}
+
+/** When a restore may give up waiting for a copy to replay from `backup` to `lsn`: a minute, plus the WAL at a slow disk's pace. */
+function replayDeadline(backup: BackupMeta, lsn: bigint): number {
+  return Date.now() + 60_000 + Number((lsn - parseLsn(backup.stopLsn)) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
 }
 
 function engineDown(port: number, error: unknown): LockstepError {
