@@ -12,8 +12,10 @@ import { openProject } from '../project';
 
 const USAGE = `Usage: lockstep status [--json]
 
-Engine state, hook state, checkpoint count and the newest one, retention, the
-last operations (restores, prunes) and recent failures to record.`;
+Engine state (with a warning when WAL archiving fails), hook state, checkpoint
+count and the newest one, retention, a restore still in progress, the last
+operations (restores, prunes) and recent failures to record. A restore whose
+process died is finished or reverted first, and said.`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals, help } = parse<{ json?: boolean }>(args, { json: { type: 'boolean' } }, USAGE);
