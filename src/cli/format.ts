@@ -10,7 +10,7 @@ import { describeSchemaDiff, isEmptyDiff } from '../core/schemaDiff';
 const KIND_MARK: Record<Checkpoint['kind'], string> = { commit: 'commit', snapshot: 'snap', safety: 'safety', 'pre-restore': 'undo' };
 
 export function checkpointLine(c: ListedCheckpoint): string {
-  const marks = `${c.serving ? '*' : ' '}${c.restorable ? ' ' : '!'}`;
+  const marks = `${c.serving ? '*' : ' '}${c.restorable ? ' ' : c.unrestorable?.reason === 'not-archived' ? '~' : '!'}`;
   const sha = c.commitSha ? c.commitSha.slice(0, 7) : '-------';
   return `${marks} ${c.id}  ${KIND_MARK[c.kind].padEnd(6)} ${sha}  ${`${c.timelineId}@${c.lsn}`.padEnd(16)} ${relativeTime(c.createdAt).padEnd(15)} ${checkpointTitle(c)}`;
 }

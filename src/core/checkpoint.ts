@@ -1,7 +1,7 @@
 // A checkpoint: a marker pairing a commit with a point in the database's history. It allocates no data.
 
 import { randomBytes } from 'node:crypto';
-import type { EngineKind, Position } from './engine';
+import type { EngineKind, Position, UnrestorableReason } from './engine';
 import { isLsn } from './lsn';
 
 export type CheckpointKind = 'commit' | 'snapshot' | 'safety' | 'pre-restore';
@@ -38,6 +38,8 @@ export interface CheckpointListing {
   label: string | null;
   createdAt: string;
   restorable: boolean;
+  /** Why not, when `restorable` is false ('not-archived': not yet, its WAL is not in the archive while archiving fails); else null. */
+  unrestorable: { reason: UnrestorableReason; message: string } | null;
 }
 
 export function newCheckpointId(): string {

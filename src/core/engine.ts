@@ -1,5 +1,6 @@
 // The engine interface: what the core needs from the data side, whichever Postgres is behind it.
 
+import { LockstepError, type ErrorCode } from './errors';
 import type { Lsn } from './lsn';
 import type { Log } from './log';
 
@@ -60,9 +61,34 @@ export interface Retention {
   summary: string;
 }
 
-export type Restorability =
-  | { restorable: true }
-  | { restorable: false; reason: 'expired' | 'unknown-timeline' | 'beyond-head'; message: string };
+/**
+ * Why a point cannot be forked now: past retention, on a timeline that is gone,
+ * beyond the end of its timeline, or (for now) not archived yet while archiving
+ * fails.
+ */
+export type UnrestorableReason = 'expired' | 'unknown-timeline' | 'beyond-head' | 'not-archived';
+
+export interface Unrestorable {
+  restorable: false;
+  reason: UnrestorableReason;
+  message: string;
+  /** What the user can do about it, when the engine knows (e.g. raise retention). */
+  hint?: string;
+}
+
+export type Restorability = { restorable: true } | Unrestorable;
+
+const UNRESTORABLE_CODES: Record<UnrestorableReason, ErrorCode> = {
+  expired: 'EXPIRED',
+  'unknown-timeline': 'TIMELINE_UNKNOWN',
+  'beyond-head': 'LSN_BEYOND_HEAD',
+  'not-archived': 'ARCHIVE_STUCK',
+};
+
+/** The one place a restorability verdict becomes an error, for every engine and the core. */
+export function restorabilityError(verdict: Unrestorable, at: Position): LockstepError {
+  return new LockstepError(UNRESTORABLE_CODES[verdict.reason], `${at.timelineId} at ${at.lsn} cannot be restored: ${verdict.message}`, verdict.hint ? { hint: verdict.hint } : {});
+}
 
 export interface ColumnSummary {
   name: string;
@@ -159,7 +185,7 @@ export interface Engine {
    * The same question for many markers at once, for listings (10,000 rows):
    * cheap, by retention and known timelines, without asking the database.
    */
-  restorableMany?(points: readonly PointInHistory[]): Promise<boolean[]>;
+  restorableMany?(points: readonly PointInHistory[]): Promise<Restorability[]>;
 
   status(options?: OperationOptions): Promise<EngineStatus>;
 

@@ -1,12 +1,14 @@
 // Checkpoints as the faces show them: newest first, whether each can still be restored, and which one serves now.
 
 import type { Checkpoint, CheckpointListing } from './checkpoint';
-import type { Engine, Position } from './engine';
+import type { Engine, Position, Restorability, Unrestorable } from './engine';
 import type { AuditEvent } from './journal';
 import type { Project } from './project';
 
 export interface ListedCheckpoint extends Checkpoint {
   restorable: boolean;
+  /** Why not, when `restorable` is false. */
+  unrestorable?: Unrestorable;
   /** The checkpoint the serving database descends from most recently. */
   serving: boolean;
 }
@@ -24,17 +26,18 @@ export interface ListOptions {
 export async function listCheckpoints(project: Project, options: ListOptions = {}): Promise<ListedCheckpoint[]> {
   const all = project.journal.list();
   const shown = options.limit === undefined ? all : all.slice(0, options.limit);
-  let restorable: boolean[] = shown.map(() => true);
+  let verdicts: Restorability[] = [];
   let engine: Engine | undefined;
   if (project.initialised && shown.length > 0) {
     engine = await project.engine();
-    restorable = engine.restorableMany
-      ? await engine.restorableMany(shown)
-      : await Promise.all(shown.map(async (c) => (await engine!.restorability(c)).restorable));
+    verdicts = engine.restorableMany ? await engine.restorableMany(shown) : await Promise.all(shown.map((c) => engine!.restorability(c)));
   }
   const servingId = options.head ? servingCheckpointId(all, options.head.timelineId, project.audit.list(50)) : undefined;
   // The journal parsed these objects for this call alone: completing them in place spares 10,000 copies.
-  return shown.map((c, i) => Object.assign(c, { restorable: restorable[i] ?? false, serving: c.id === servingId }));
+  return shown.map((c, i) => {
+    const verdict = verdicts[i] ?? { restorable: true };
+    return Object.assign(c, { restorable: verdict.restorable, serving: c.id === servingId }, verdict.restorable ? {} : { unrestorable: verdict });
+  });
 }
 
 /**
@@ -61,5 +64,11 @@ export function toListing(c: ListedCheckpoint): CheckpointListing {
     label: c.label,
     createdAt: c.createdAt,
     restorable: c.restorable,
+    unrestorable: c.unrestorable ? { reason: c.unrestorable.reason, message: c.unrestorable.message } : null,
   };
+}
+
+/** A checkpoint that cannot be restored now, in two words for a list or a tree: not yet (its WAL is not archived), or expired (code only). */
+export function unrestorableLabel(verdict: Unrestorable | undefined): string {
+  return verdict?.reason === 'not-archived' ? 'not yet restorable' : 'expired';
 }

@@ -169,18 +169,18 @@ describe('cli: a stuck WAL archive is said, not silent', function () {
     await repo?.cleanup();
   });
 
-  it('snapshot and status warn with the archiver\'s failure; a restore refuses at once with its own error, and nothing changes', async () => {
+  it('snapshot and status warn; a checkpoint past the archive is listed as not yet restorable, and a restore to it refuses at once with the archiver\'s own error, changing nothing; once archiving works, it restores', async () => {
     await sql(repo.url, "CREATE TABLE t (v text); INSERT INTO t VALUES ('one')");
     const snap = await repo.lockstep('snapshot', '-m', 'before the archive broke');
     assert.equal(snap.code, 0, explain(snap));
-    const target = /^(\S+) /.exec(snap.stdout)![1]!;
     assert.equal(snap.stderr, '', 'no warning while archiving works');
 
     const archive = repo.path('.git', 'lockstep', 'local', 'archive');
     fs.chmodSync(archive, 0o000);
     await sql(repo.url, "INSERT INTO t VALUES ('two'); SELECT pg_switch_wal()");
+    // Twice: the archiver retries after a second, so the failed segment has waited that long (what `list --json` goes by).
     const deadline = Date.now() + 30_000;
-    while (Number((await sql(repo.url, 'SELECT failed_count FROM pg_stat_archiver'))[0]!.failed_count) === 0) {
+    while (Number((await sql(repo.url, 'SELECT failed_count FROM pg_stat_archiver'))[0]!.failed_count) < 2) {
       assert.ok(Date.now() < deadline, 'the archiver never failed');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -189,19 +189,44 @@ describe('cli: a stuck WAL archive is said, not silent', function () {
     assert.equal(warned.code, 0, explain(warned));
     assert.match(warned.stderr, /^lockstep: warning: WAL archiving is failing \([0-9A-F]{24} failed \d+ time\(s\)/m);
     assert.equal(warned.stderr.trim().split('\n').length, 1, 'one line');
+    const notYet = /^(\S+) /.exec(warned.stdout)![1]!;
     const status = await repo.lockstep('status');
     assert.match(status.stdout, /warning: WAL archiving is failing/);
 
+    // Listed as not yet restorable, with the archiver's own reason: in text (which reads the head) and in JSON (which asks no database).
+    const listed = await repo.lockstep('list');
+    assert.equal(listed.code, 0, explain(listed));
+    assert.match(listed.stdout, new RegExp(`^.~ ${notYet} `, 'm'), listed.stdout);
+    assert.match(listed.stderr, /^~ not yet restorable: its WAL is not archived yet \(Postgres cannot archive WAL: .*(Permission denied|could not)/m);
+    const json = (await repo.list()).find((c) => c.id === notYet);
+    assert.equal(json?.restorable, false);
+    assert.equal(json?.unrestorable?.reason, 'not-archived');
+    assert.match(json?.unrestorable?.message ?? '', /Postgres cannot archive WAL: .*(Permission denied|could not)/);
+
     const before = await sql(repo.url, 'SELECT v FROM t ORDER BY v');
-    const restore = await repo.lockstep('restore', target, '--yes');
+    const checkpoints = (await repo.list()).length;
+    const started = Date.now();
+    const restore = await repo.lockstep('restore', notYet, '--yes');
+    const took = Date.now() - started;
     assert.equal(restore.code, 1, explain(restore));
-    assert.match(restore.stderr, /WAL cannot be archived: Postgres failed to archive [0-9A-F]{24} \d+ time\(s\).*(Permission denied|could not)/);
+    assert.match(restore.stderr, /cannot be restored: its WAL is not archived yet \(Postgres cannot archive WAL: [0-9A-F]{24} failed \d+ time\(s\).*(Permission denied|could not)/);
+    assert.ok(took < 30_000, `refused at once, not after the archive wait (${took} ms)`);
     assert.deepEqual(await sql(repo.url, 'SELECT v FROM t ORDER BY v'), before, 'the data is as it was');
     assert.equal(repo.git('branch', '--show-current'), 'main');
+    assert.equal((await repo.list()).length, checkpoints, 'no undo point taken');
 
+    // Fixed: once Postgres archives again (a new segment wakes its archiver), the checkpoint is restorable.
     fs.chmodSync(archive, 0o700);
-    const again = await repo.lockstep('restore', target, '--yes');
+    await sql(repo.url, "INSERT INTO t VALUES ('three'); SELECT pg_switch_wal()");
+    const healed = Date.now() + 30_000;
+    while ((await sql(repo.url, 'SELECT last_failed_time > coalesce(last_archived_time, last_failed_time - interval \'1s\') AS failing FROM pg_stat_archiver'))[0]!.failing) {
+      assert.ok(Date.now() < healed, 'the archiver never recovered');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const after = (await repo.list()).find((c) => c.id === notYet);
+    assert.deepEqual([after?.restorable, after?.unrestorable], [true, null]);
+    const again = await repo.lockstep('restore', notYet, '--yes');
     assert.equal(again.code, 0, explain(again));
-    assert.deepEqual(await sql(repo.url, 'SELECT v FROM t'), [{ v: 'one' }]);
+    assert.deepEqual(await sql(repo.url, 'SELECT v FROM t ORDER BY v'), [{ v: 'one' }, { v: 'two' }]);
   });
 });

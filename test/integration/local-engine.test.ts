@@ -247,6 +247,23 @@ for (const source of SOURCES) {
       assert.ok(report.removed.includes('data directory data-1'));
     });
 
+    it('the background prune keeps the base backup that serves the undo point, even before the journal has it', async () => {
+      await sql(pg.url, 'CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g');
+      const target = await pg.engine.head();
+      await pg.engine.takeBaseBackup(); // the newest backup of timeline 1, after the target
+      await sql(pg.url, 'INSERT INTO t SELECT g FROM generate_series(1, 1000) g');
+      const backupsOf1 = () => listBackups(pg.engine.layout.backups).filter((b) => b.timeline === 1).map((b) => b.id);
+      const newestOf1 = backupsOf1().at(-1)!;
+      await restore(pg.engine, target);
+      const end = pg.engine.layout.readState().timelines['1']?.endLsn;
+      assert.ok(end, 'the cut-over recorded where timeline 1 ends');
+      // The upkeep's prune, with the checkpoints read before the restore journaled its undo point: none of them needs that backup.
+      await pg.engine.prune([target], { keepPrevious: true });
+      assert.ok(backupsOf1().includes(newestOf1), `the backup that serves the end of timeline 1 (${end}) is kept`);
+      await pg.engine.prune([target]);
+      assert.ok(!backupsOf1().includes(newestOf1), '`lockstep prune` goes by the kept checkpoints alone');
+    });
+
     it('prunes backups, WAL and old data directories that no kept marker needs; old markers then expire', async () => {
       const old = await pg.engine.head();
       await sql(pg.url, "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");

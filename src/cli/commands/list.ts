@@ -9,9 +9,11 @@ import { openProject } from '../project';
 const USAGE = `Usage: lockstep list [--json] [--limit N]
 
 Checkpoints, newest first. Columns: marks (* serves now, ! no longer
-restorable), id, kind, commit, timeline@LSN, age, subject or label.
+restorable, ~ not yet restorable: its WAL is not archived while archiving
+fails), id, kind, commit, timeline@LSN, age, subject or label.
 --json prints an array of {id, kind, commitSha, timelineId, lsn, label,
-createdAt, restorable}.`;
+createdAt, restorable, unrestorable}; unrestorable is null or {reason,
+message}, reason one of expired, unknown-timeline, beyond-head, not-archived.`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals, help } = parse<{ json?: boolean; limit?: string }>(
@@ -38,6 +40,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       io.err('No checkpoints yet: commit, or run `lockstep snapshot`.');
     } else {
       io.out(checkpoints.map(checkpointLine).join('\n'));
+      // Why some are not yet restorable, once: the archiver's words are the same for each.
+      const notArchived = checkpoints.find((c) => c.unrestorable?.reason === 'not-archived')?.unrestorable;
+      if (notArchived) io.err(`~ not yet restorable: ${notArchived.message}`);
     }
     return 0;
   } finally {

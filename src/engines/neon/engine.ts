@@ -1,19 +1,21 @@
 // The Neon engine: checkpoints are (branch, LSN) markers; a restore is Neon's restore in place, so the connection string stays.
 
 import { describeCompute, readInsertLsn, withoutPassword } from '../../core/compute';
-import type {
-  Engine,
-  EngineContext,
-  EngineStatus,
-  OperationOptions,
-  PointInHistory,
-  Position,
-  PruneOptions,
-  PruneReport,
-  Restorability,
-  Retention,
-  SchemaSummary,
-  TimelineHandle,
+import {
+  restorabilityError,
+  type Engine,
+  type EngineContext,
+  type EngineStatus,
+  type OperationOptions,
+  type PointInHistory,
+  type Position,
+  type PruneOptions,
+  type PruneReport,
+  type Restorability,
+  type Retention,
+  type Unrestorable,
+  type SchemaSummary,
+  type TimelineHandle,
 } from '../../core/engine';
 import type { NeonEngineConfig } from '../../core/config';
 import { LockstepError, describeError, isLockstepError, throwIfAborted } from '../../core/errors';
@@ -156,7 +158,7 @@ export class NeonEngine implements Engine {
    * cached project read, no query per checkpoint). A checkpoint on a branch
    * Lockstep knows nothing of counts as restorable until asked in full.
    */
-  async restorableMany(points: readonly PointInHistory[]): Promise<boolean[]> {
+  async restorableMany(points: readonly PointInHistory[]): Promise<Restorability[]> {
     let window: number | undefined;
     try {
       window = (await this.projectInfo(undefined)).history_retention_seconds;
@@ -165,13 +167,18 @@ export class NeonEngine implements Engine {
     }
     const branchId = this.branchId ?? this.config.branchId;
     const state = this.state();
-    return points.map((at) => {
-      if (!isLsn(at.lsn)) return false;
-      if (window !== undefined && at.createdAt && (Date.now() - Date.parse(at.createdAt)) / 1000 > window) return false;
-      if (!branchId) return true;
+    return points.map((at): Restorability => {
+      if (!isLsn(at.lsn)) return { restorable: false, reason: 'unknown-timeline', message: `"${at.lsn}" is not an LSN` };
+      if (window !== undefined && at.createdAt && (Date.now() - Date.parse(at.createdAt)) / 1000 > window) {
+        return { restorable: false, reason: 'expired', message: `older than the ${formatDuration(window)} of history Neon keeps for this project` };
+      }
+      if (!branchId) return { restorable: true };
       const resolution = resolveSource(state, branchId, at);
-      if (resolution.kind === 'gone') return false;
-      return !(resolution.kind === 'branch' && resolution.headLsn && compareLsn(at.lsn, resolution.headLsn) > 0);
+      if (resolution.kind === 'gone') return { restorable: false, reason: 'unknown-timeline', message: resolution.reason };
+      if (resolution.kind === 'branch' && resolution.headLsn && compareLsn(at.lsn, resolution.headLsn) > 0) {
+        return { restorable: false, reason: 'beyond-head', message: `${at.lsn} is beyond the end of its branch's history (${resolution.headLsn})` };
+      }
+      return { restorable: true };
     });
   }
 
@@ -362,7 +369,7 @@ export class NeonEngine implements Engine {
   private async locate(
     at: PointInHistory,
     signal: AbortSignal | undefined,
-  ): Promise<{ restorable: true; sourceBranchId: string } | { restorable: false; verdict: Exclude<Restorability, { restorable: true }> }> {
+  ): Promise<{ restorable: true; sourceBranchId: string } | { restorable: false; verdict: Unrestorable }> {
     if (!isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
     const window = (await this.projectInfo(signal)).history_retention_seconds;
     if (at.createdAt && !Number.isNaN(Date.parse(at.createdAt))) {
@@ -374,6 +381,7 @@ export class NeonEngine implements Engine {
             restorable: false,
             reason: 'expired',
             message: `taken ${formatDuration(Math.round(age))} ago; Neon keeps ${formatDuration(window)} of history for this project`,
+            hint: 'Raise history_retention_seconds in the Neon project settings to keep older checkpoints restorable.',
           },
         };
       }
@@ -529,19 +537,6 @@ function mayHaveActed(error: unknown): boolean {
   return !(error instanceof LockstepError);
 }
 
-function restorabilityError(verdict: Exclude<Restorability, { restorable: true }>, at: Position): LockstepError {
-  const where = `${at.timelineId} at ${at.lsn}`;
-  switch (verdict.reason) {
-    case 'expired':
-      return new LockstepError('EXPIRED', `${where} is past Neon's history retention: ${verdict.message}`, {
-        hint: 'Raise history_retention_seconds in the Neon project settings to keep older checkpoints restorable.',
-      });
-    case 'beyond-head':
-      return new LockstepError('LSN_BEYOND_HEAD', `${where} cannot be restored: ${verdict.message}`);
-    case 'unknown-timeline':
-      return new LockstepError('TIMELINE_UNKNOWN', `${where} cannot be restored: ${verdict.message}`);
-  }
-}
 
 function formatDuration(seconds: number): string {
   if (seconds % 86_400 === 0 && seconds >= 86_400) return `${seconds / 86_400} day${seconds === 86_400 ? '' : 's'}`;

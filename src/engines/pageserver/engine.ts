@@ -3,19 +3,21 @@
 import { randomBytes } from 'node:crypto';
 import { describeCompute, withCompute, withoutPassword } from '../../core/compute';
 import type { PageserverEngineConfig } from '../../core/config';
-import type {
-  Engine,
-  EngineContext,
-  EngineStatus,
-  OperationOptions,
-  PointInHistory,
-  Position,
-  PruneOptions,
-  PruneReport,
-  Restorability,
-  Retention,
-  SchemaSummary,
-  TimelineHandle,
+import {
+  restorabilityError,
+  type Engine,
+  type EngineContext,
+  type EngineStatus,
+  type OperationOptions,
+  type PointInHistory,
+  type Position,
+  type PruneOptions,
+  type PruneReport,
+  type Restorability,
+  type Retention,
+  type Unrestorable,
+  type SchemaSummary,
+  type TimelineHandle,
 } from '../../core/engine';
 import { LockstepError, describeError, isLockstepError, throwIfAborted } from '../../core/errors';
 import { RemoteCallError, sleep, type RetryPolicy } from '../../core/http';
@@ -47,7 +49,7 @@ export function newTimelineId(): string {
   return randomBytes(16).toString('hex');
 }
 
-type Verdict = Exclude<Restorability, { restorable: true }>;
+type Verdict = Unrestorable;
 
 /**
  * - `head()` is the serving timeline's `last_record_lsn` (one GET, no writes);
@@ -173,18 +175,20 @@ export class PageserverEngine implements Engine {
   }
 
   /** For listings: one call for every timeline of the tenant, then each checkpoint judged against its timeline. */
-  async restorableMany(points: readonly PointInHistory[]): Promise<boolean[]> {
+  async restorableMany(points: readonly PointInHistory[]): Promise<Restorability[]> {
     let timelines: Map<string, TimelineInfo>;
     try {
       timelines = new Map((await this.api.listTimelines()).map((t) => [t.timeline_id, t]));
     } catch (error) {
       this.log.warn(`listing without the pageserver's timelines: ${describeError(error)}`);
-      return points.map((at) => isLsn(at.lsn));
+      return points.map((at): Restorability => (isLsn(at.lsn) ? { restorable: true } : { restorable: false, reason: 'unknown-timeline', message: `"${at.lsn}" is not an LSN` }));
     }
-    return points.map((at) => {
+    return points.map((at): Restorability => {
       const info = timelines.get(at.timelineId);
-      if (!info || !isLsn(at.lsn)) return false;
-      return compareLsn(at.lsn, info.min_readable_lsn) >= 0 && compareLsn(at.lsn, info.last_record_lsn) <= 0;
+      if (!info || !isLsn(at.lsn)) return { restorable: false, reason: 'unknown-timeline', message: `the pageserver has no timeline ${at.timelineId}` };
+      if (compareLsn(at.lsn, info.min_readable_lsn) < 0) return { restorable: false, reason: 'expired', message: `below what timeline ${at.timelineId} still keeps (${info.min_readable_lsn})` };
+      if (compareLsn(at.lsn, info.last_record_lsn) > 0) return { restorable: false, reason: 'beyond-head', message: `beyond the end of timeline ${at.timelineId} (${info.last_record_lsn})` };
+      return { restorable: true };
     });
   }
 
@@ -333,6 +337,7 @@ export class PageserverEngine implements Engine {
         restorable: false,
         reason: 'expired',
         message: `${at.lsn} is below what timeline ${at.timelineId} still keeps (${info.min_readable_lsn}); the pageserver's GC has passed it`,
+        hint: "Run `lockstep prune` regularly so kept checkpoints hold LSN leases, or raise the tenant's pitr_interval.",
       };
     }
     return undefined;
@@ -419,16 +424,3 @@ export class PageserverEngine implements Engine {
   }
 }
 
-function restorabilityError(verdict: Verdict, at: Position): LockstepError {
-  const where = `${at.timelineId} at ${at.lsn}`;
-  switch (verdict.reason) {
-    case 'expired':
-      return new LockstepError('EXPIRED', `${where} cannot be restored: ${verdict.message}`, {
-        hint: 'Run `lockstep prune` regularly so kept checkpoints hold LSN leases, or raise the tenant\'s pitr_interval.',
-      });
-    case 'beyond-head':
-      return new LockstepError('LSN_BEYOND_HEAD', `${where} cannot be restored: ${verdict.message}`);
-    case 'unknown-timeline':
-      return new LockstepError('TIMELINE_UNKNOWN', `${where} cannot be restored: ${verdict.message}`);
-  }
-}

@@ -334,7 +334,10 @@ describe('neon engine (Neon double, real Postgres for the compute)', function ()
         { ...before, lsn: 'FF/0' },
         { ...fresh, lsn: 'not an lsn' },
       ]);
-      assert.deepEqual(verdicts, [true, true, false, false, false]);
+      assert.deepEqual(
+        verdicts.map((v) => (v.restorable ? 'restorable' : v.reason)),
+        ['restorable', 'restorable', 'expired', 'beyond-head', 'unknown-timeline'],
+      );
       assert.ok(s.double.log.length - from <= 1, 'at most the project read');
       assert.equal(await s.engine.connectionUrl(), pg.url, 'the connection string to copy, password included');
     });

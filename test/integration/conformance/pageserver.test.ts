@@ -304,7 +304,10 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
         { ...fresh, timelineId: randomBytes(16).toString('hex') },
         { ...fresh, lsn: 'FF/0' },
       ]);
-      assert.deepEqual(verdicts, [true, false, false, false]);
+      assert.deepEqual(
+        verdicts.map((v) => (v.restorable ? 'restorable' : v.reason)),
+        ['restorable', 'expired', 'unknown-timeline', 'beyond-head'],
+      );
       assert.deepEqual(s.double.log.slice(from).map((c) => `${c.method} ${c.template}`), ['GET /v1/tenant/{tenant_id}/timeline']);
       const url = new URL(await s.engine.connectionUrl());
       assert.equal(decodeURIComponent(url.password), decodeURIComponent(new URL(pg.url).password), 'the password comes from the secret store');

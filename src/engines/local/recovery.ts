@@ -1,0 +1,239 @@
+// A fork, start to end: check the target, copy a base backup (or claim its prepared copy), recover and promote it out of the app's reach, verify, publish its history, stop it.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { OperationOptions, PointInHistory, Position, TimelineHandle } from '../../core/engine';
+import { describeError, LockstepError } from '../../core/errors';
+import { faultPoint } from '../../core/faults';
+import { removeTree } from '../../core/files';
+import { formatLsn, parseLsn } from '../../core/lsn';
+import { confQuote, copyIntoArchive, historyFileName, restoreCommand } from './archive';
+import type { BackupMeta } from './baseBackup';
+import { firstFatal, RECOVERY_CONF } from './cluster';
+import { withClusterLock, type LocalContext } from './context';
+import { copyTree } from './copyTree';
+import type { LocalState } from './layout';
+import { chownTree } from './osUser';
+import { checkTarget } from './restorability';
+import { archiveServing, verifyServing } from './server';
+
+/** Replay runs at 60–175 MB/s here; allow far slower disks before calling a recovery stuck. */
+const MIN_REPLAY_BYTES_PER_SECOND = 5 * 1024 * 1024;
+
+/**
+ * A fork is recovered and promoted where no client can reach it — a private
+ * socket directory, no TCP listener — while the old server keeps serving,
+ * then stopped cleanly. What is left for `repoint` is the cut-over alone.
+ */
+export async function fork(engine: LocalContext, at: PointInHistory, options: OperationOptions = {}): Promise<TimelineHandle> {
+  const { layout, cluster } = engine;
+  return withClusterLock(layout, async () => {
+    const { timeline, lsn, backup } = await checkTarget(engine, at, options);
+    const state = layout.readState();
+    if (timeline === state.servingTimeline && cluster.runningPid(state.serving) !== undefined) {
+      // The copy replays from the archive: the WAL up to the target (and a record after it) must be there first.
+      options.onProgress?.('Archiving WAL');
+      await archiveServing(engine, options.signal);
+    }
+    const name = allocateDataDir(engine);
+    const socketDir = privateSocketDir(engine);
+    try {
+      const ready = fs.existsSync(layout.preparedDir(backup.id));
+      options.onProgress?.(ready ? `Taking the prepared copy of base backup ${backup.id}` : `Copying base backup ${backup.id}`);
+      const prepared = await materialise(engine, backup, name, { socketDir, timeline, lsn, action: 'promote' }, { usePrepared: true });
+      options.onProgress?.(`Replaying WAL to ${formatLsn(lsn)} out of the app's reach`);
+      const head = await promotePrivately(engine, state, name, backup, lsn, options);
+      return {
+        engine: 'local',
+        role: 'fork',
+        timelineId: head.timelineId,
+        at: { timelineId: String(timeline), lsn: formatLsn(lsn) },
+        ref: { dataDir: name, backupId: backup.id, prepared, promoted: true },
+      };
+    } catch (error) {
+      await cluster.stop(name, 'immediate').catch(() => undefined);
+      removeTree(layout.dataDir(name));
+      settleFork(engine, name);
+      throw error;
+    } finally {
+      fs.rmSync(socketDir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** Drop a fork that will not be served; one that serves now is not ours to drop. */
+export async function discard(engine: LocalContext, handle: TimelineHandle): Promise<void> {
+  if (handle.role !== 'fork') return;
+  const name = String(handle.ref.dataDir);
+  await withClusterLock(engine.layout, async () => {
+    if (engine.layout.readState().serving === name) return; // it serves now: not ours to drop
+    await dropFork(engine, name);
+  });
+}
+
+/** After an interrupted restore: every fork no restore serves, including one whose handle was never returned. */
+export async function abandonForks(engine: LocalContext): Promise<string[]> {
+  return withClusterLock(engine.layout, async () => {
+    const state = engine.layout.readState();
+    const removed: string[] = [];
+    for (const name of Object.keys(state.pendingForks ?? {})) {
+      if (name === state.serving) continue;
+      await dropFork(engine, name);
+      removed.push(name);
+    }
+    return removed;
+  });
+}
+
+/** Stop a fork's server (on its private socket or the port), remove its socket directory and data, forget it (the caller holds the cluster lock). */
+async function dropFork(engine: LocalContext, name: string): Promise<void> {
+  const endpoint = engine.cluster.endpointOf(name);
+  await engine.cluster.stop(name, 'immediate');
+  if (endpoint.private) fs.rmSync(endpoint.host, { recursive: true, force: true });
+  removeTree(engine.layout.dataDir(name));
+  settleFork(engine, name);
+}
+
+/** A fresh directory only Postgres' account can enter, for a server no client may reach. */
+export function privateSocketDir(engine: LocalContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-'));
+  fs.chmodSync(dir, 0o700);
+  chownTree(dir, engine.postgresAccount());
+  return dir;
+}
+
+function allocateDataDir(engine: LocalContext): string {
+  let name = '';
+  engine.layout.updateState((s) => {
+    while (fs.existsSync(engine.layout.dataDir(`data-${s.nextDataDir}`))) s.nextDataDir++;
+    name = `data-${s.nextDataDir}`;
+    s.nextDataDir++;
+    s.pendingForks = { ...s.pendingForks, [name]: new Date().toISOString() };
+  });
+  return name;
+}
+
+function settleFork(engine: LocalContext, name: string): void {
+  engine.layout.updateState((s) => {
+    if (s.pendingForks) delete s.pendingForks[name];
+  });
+}
+
+/** A new data directory that recovers from `backup` to `lsn` on `timeline`, then promotes or pauses. */
+export async function materialise(
+  engine: LocalContext,
+  backup: BackupMeta,
+  name: string,
+  recovery: { socketDir: string; timeline: number; lsn: bigint; action: 'promote' | 'pause' },
+  { usePrepared }: { usePrepared: boolean },
+): Promise<boolean> {
+  const { layout } = engine;
+  const dir = layout.dataDir(name);
+  // Claim the prepared copy with one rename (atomic: a second claimer, or the
+  // upkeep replacing it, finds it gone), else copy the backup now.
+  let prepared = false;
+  if (usePrepared) {
+    try {
+      fs.renameSync(layout.preparedDir(backup.id), dir);
+      prepared = true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    // A prepared copy only ever appears whole (made under another name, then
+    // renamed) and only ever leaves by a rename: this check is a last guard.
+    if (prepared && !isCompleteCopy(dir)) {
+      engine.log.warn(`the prepared copy of base backup ${backup.id} was incomplete; copying the backup instead`);
+      removeTree(dir);
+      prepared = false;
+    }
+  }
+  try {
+    if (!prepared) await copyBackup(path.join(layout.backupDir(backup.id), 'data'), dir, layout.root);
+    faultPoint('copying');
+    const settings = [
+      '# Written by Lockstep for one recovery; removed once the database is promoted.',
+      `restore_command = ${confQuote(restoreCommand(layout.archive))}`,
+      `recovery_target_lsn = '${formatLsn(recovery.lsn)}'`,
+      // Never 'latest': the target names its own timeline, and history files lead there.
+      `recovery_target_timeline = '${recovery.timeline}'`,
+      // The marker is the insert position: the next commit's record starts exactly there.
+      'recovery_target_inclusive = off',
+      `recovery_target_action = '${recovery.action}'`,
+      // Out of every client's reach until the cut-over: no TCP listener, one socket in a private directory.
+      "listen_addresses = ''",
+      `unix_socket_directories = ${confQuote(recovery.socketDir)}`,
+      '',
+    ];
+    fs.writeFileSync(path.join(dir, RECOVERY_CONF), settings.join('\n'), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'recovery.signal'), '', { mode: 0o600 });
+    fs.chmodSync(dir, 0o700);
+    if (prepared) {
+      for (const file of [RECOVERY_CONF, 'recovery.signal']) engine.cluster.giveToPostgres(path.join(dir, file));
+    } else {
+      chownTree(dir, engine.postgresAccount());
+    }
+  } catch (error) {
+    removeTree(dir);
+    throw error;
+  }
+  return prepared;
+}
+
+/** A data directory copied from a base backup has its version file and the backup's label. */
+function isCompleteCopy(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'PG_VERSION')) && fs.existsSync(path.join(dir, 'backup_label')) && fs.existsSync(path.join(dir, 'global', 'pg_control'));
+}
+
+/** Start a materialised fork on its private socket, wait for its promotion, publish its history, stop it cleanly. */
+async function promotePrivately(engine: LocalContext, state: LocalState, name: string, backup: BackupMeta, lsn: bigint, options: OperationOptions): Promise<Position> {
+  const { layout, cluster } = engine;
+  const deadline = replayDeadline(backup, lsn);
+  let head: Position;
+  try {
+    await cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
+    faultPoint('replay');
+    head = await verifyServing(engine, name, state, undefined, deadline, options.signal);
+  } catch (error) {
+    // The server exits when recovery fails (target not reached, WAL missing, disk full): say so, with Postgres' own reason.
+    if (error instanceof LockstepError && (error.code === 'ENGINE_DOWN' || error.code === 'RECOVERY_FAILED')) {
+      const reason = firstFatal(cluster.logTail(name, 40)) ?? error.message;
+      throw new LockstepError('RECOVERY_FAILED', `recovery to ${formatLsn(lsn)} failed: ${reason}`, {
+        hint: `Server log: ${layout.serverLog(name)}. Nothing was changed: the database serves as before.`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  // A later restore picks its timeline id from the archived history files: two
+  // forks would get the same id if this one's history were not archived yet.
+  publishHistory(engine, name, Number(head.timelineId));
+  faultPoint('after-promote');
+  await cluster.stop(name, 'fast');
+  // Without its recovery settings it serves on the app's port at its next start.
+  fs.rmSync(path.join(layout.dataDir(name), RECOVERY_CONF), { force: true });
+  return head;
+}
+
+/** Copy the new timeline's history file into the archive now, atomically, owned by the Postgres account. */
+function publishHistory(engine: LocalContext, dataDirName: string, timeline: number): void {
+  const file = historyFileName(timeline);
+  if (fs.existsSync(path.join(engine.layout.archive, file))) return;
+  copyIntoArchive(path.join(engine.layout.dataDir(dataDirName), 'pg_wal', file), engine.layout.archive, file, engine.postgresAccount());
+}
+
+/** When a restore may give up waiting for a copy to replay from `backup` to `lsn`: a minute, plus the WAL at a slow disk's pace. */
+export function replayDeadline(backup: BackupMeta, lsn: bigint): number {
+  return Date.now() + 60_000 + Number((lsn - parseLsn(backup.stopLsn)) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
+}
+
+/** The base backup copied into the fork's directory; a full disk is said as such, with what to do. */
+async function copyBackup(from: string, to: string, root: string): Promise<void> {
+  try {
+    await copyTree(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
+    throw new LockstepError('RECOVERY_FAILED', describeError(error), { hint: `Free space on the disk that holds ${root}, then restore again.`, cause: error });
+  }
+}
