@@ -45,6 +45,8 @@ export interface Endpoint {
 
 /** Postgres SQLSTATEs that mean "the server is there but not ready yet". */
 const NOT_READY = new Set(['57P03', '57P01']);
+/** SQLSTATE classes of a server in trouble rather than a refused request: insufficient resources, system error, internal error. */
+const SERVER_FAILING = /^(53|58|XX)/;
 
 export class LocalCluster {
   constructor(readonly options: ClusterOptions) {}
@@ -152,7 +154,8 @@ export class LocalCluster {
         });
       }
       if (error instanceof LockstepError && error.code === 'CANCELLED') throw error;
-      throw new LockstepError('ENGINE_DOWN', `Postgres did not start on ${dataDirName}: ${firstFatal(tail) ?? (error as Error).message}`, {
+      // A longer excerpt for the reason: its cause (a restore_command's failure) may come well before the FATAL.
+      throw new LockstepError('ENGINE_DOWN', `Postgres did not start on ${dataDirName}: ${firstFatal(this.logTail(dataDirName, 40)) ?? (error as Error).message}`, {
         hint: `Server log: ${logFile}`,
       });
     });
@@ -263,12 +266,13 @@ export class LocalCluster {
         const code = (error as { code?: string }).code;
         // ENOENT: a private socket not (or no longer) there.
         const transient = code === undefined || NOT_READY.has(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOENT';
-        if (!transient) throw error;
-        if (this.runningPid(dataDirName) === undefined) {
-          throw new LockstepError('RECOVERY_FAILED', `Postgres on ${dataDirName} exited: ${firstFatal(this.logTail(dataDirName, 30)) ?? 'see the server log'}`, {
-            hint: `Server log: ${this.layout.serverLog(dataDirName)}`,
-          });
+        if (!transient) {
+          // A backend refused because the server itself is failing (a disk full in recovery: "could not write
+          // init file"): when the postmaster exits too, its log says why, not this one backend.
+          if (code !== undefined && SERVER_FAILING.test(code) && (await this.exitsWithin(dataDirName, 2000))) throw this.exitedError(dataDirName);
+          throw error;
         }
+        if (this.runningPid(dataDirName) === undefined) throw this.exitedError(dataDirName);
         if (Date.now() > options.deadline) {
           throw new LockstepError('TIMEOUT', `Postgres on ${dataDirName} did not accept connections in time (${(error as Error).message})`, {
             hint: `Server log: ${this.layout.serverLog(dataDirName)}`,
@@ -278,6 +282,21 @@ export class LocalCluster {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 200);
     }
+  }
+
+  private exitedError(dataDirName: string): LockstepError {
+    return new LockstepError('RECOVERY_FAILED', `Postgres on ${dataDirName} exited: ${firstFatal(this.logTail(dataDirName, 40)) ?? 'see the server log'}`, {
+      hint: `Server log: ${this.layout.serverLog(dataDirName)}`,
+    });
+  }
+
+  private async exitsWithin(dataDirName: string, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.runningPid(dataDirName) !== undefined) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
   }
 
   logTail(dataDirName: string, lines: number): string {
@@ -290,8 +309,48 @@ export class LocalCluster {
   }
 }
 
-/** The first FATAL or PANIC line of a server log excerpt, without its prefix. */
+/** A line Postgres wrote itself carries its severity; continuation lines (HINT text, queries) start with a tab. */
+const SEVERITY = /\b(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|CONTEXT|STATEMENT|LOCATION):\s/;
+/** The words of a write the disk refused: the C library's (in Postgres' messages and cp's alike) and Postgres' own. */
+const WRITE_REFUSED = /No space left on device|Disk quota exceeded|Read-only file system|Input\/output error|could not (write|extend|create|fsync|rename|copy)\b/i;
+/** What restore_command prints routinely: recovery asks the archive for files it does not have (a history file, the WAL's end). */
+const ROUTINE = /No such file or directory/;
+
+/**
+ * Why Postgres stopped, from a server log excerpt: its first FATAL or PANIC,
+ * preceded by the cause when the log names one first. Recovery often fails
+ * with a consequence ("could not locate required checkpoint record",
+ * "recovery ended before configured recovery target was reached") after
+ * restore_command could not copy a segment (`cp: … No space left on device`)
+ * or a write was refused; that cause is what a person can act on.
+ */
 export function firstFatal(log: string): string | undefined {
-  const line = log.split('\n').find((l) => /\b(FATAL|PANIC):/.test(l));
-  return line?.replace(/^.*?\b(FATAL|PANIC):\s*/, '');
+  const lines = log.split('\n');
+  // This start only: the log is appended to at every start of the same data directory.
+  let from = 0;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (/\bLOG:\s+starting PostgreSQL\b/.test(lines[i]!)) {
+      from = i;
+      break;
+    }
+  }
+  const run = lines.slice(from);
+  const fatalAt = run.findIndex((l) => /\b(FATAL|PANIC):/.test(l));
+  const fatal = fatalAt >= 0 ? withoutPrefix(run[fatalAt]!) : undefined;
+  if (fatal !== undefined && WRITE_REFUSED.test(fatal)) return fatal;
+  const cause = run.slice(0, fatalAt >= 0 ? fatalAt : run.length).find(isFailureCause);
+  if (cause === undefined) return fatal;
+  return fatal === undefined ? withoutPrefix(cause) : `${withoutPrefix(cause)}; then Postgres stopped: ${fatal}`;
+}
+
+/** A refused write Postgres logged, or a program's own error (restore_command writes to the server log too). */
+function isFailureCause(line: string): boolean {
+  if (ROUTINE.test(line)) return false;
+  const severity = SEVERITY.exec(line)?.[1];
+  if (severity !== undefined) return ['LOG', 'WARNING', 'ERROR'].includes(severity) && WRITE_REFUSED.test(line);
+  return /^\S/.test(line) && (WRITE_REFUSED.test(line) || /\b(cannot|error|failed|denied|not found)\b/i.test(line));
+}
+
+function withoutPrefix(line: string): string {
+  return line.replace(/^.*?\b(LOG|WARNING|ERROR|FATAL|PANIC):\s*/, '').trim();
 }

@@ -51,18 +51,28 @@ export async function copyTree(source: string, target: string, rule: CopyRule = 
   let bytes = 0;
   let copied = 0;
   let next = 0;
+  let failure: Error | undefined;
   const worker = async () => {
-    while (next < files.length) {
+    while (failure === undefined && next < files.length) {
       const [src, dst] = files[next++]!;
       try {
         await fs.promises.copyFile(src, dst, fs.constants.COPYFILE_FICLONE);
         bytes += (await fs.promises.stat(dst)).size;
         copied++;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= copyFailure(error as NodeJS.ErrnoException, src, dst);
       }
     }
   };
+  // Every copy settles before the failure is thrown: the caller removes the target, and no copy may still write into it.
   await Promise.all(Array.from({ length: Math.min(PARALLEL_COPIES, files.length) }, worker));
+  if (failure) throw failure;
   return { files: copied, bytes };
+}
+
+/** A full disk said in the C library's words, with the file being written; other errors as Node words them (paths included). */
+function copyFailure(error: NodeJS.ErrnoException, src: string, dst: string): Error {
+  const reason = error.code === 'ENOSPC' ? 'No space left on device' : error.code === 'EDQUOT' ? 'Disk quota exceeded' : undefined;
+  if (!reason) return error;
+  return Object.assign(new Error(`could not copy ${src} to ${dst}: ${reason}`, { cause: error }), { code: error.code, path: dst });
 }
