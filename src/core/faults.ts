@@ -5,6 +5,7 @@ import { LockstepError } from './errors';
 /** The named steps of a restore where a fault can be injected, in the order a restore reaches them. */
 export const FAULT_STEPS = [
   'after-undo-point',
+  'stashing',
   'after-stash',
   'copying',
   'replay',

@@ -9,6 +9,7 @@ import {
   commitExists,
   deleteBranchIfAt,
   diffStat,
+  findStash,
   isClean,
   isStashed,
   operationInProgress,
@@ -25,7 +26,7 @@ import {
   type WorkingTreeState,
 } from '../git/repository';
 import { checkpointTitle, newCheckpointId, type Checkpoint } from './checkpoint';
-import type { Engine, OperationOptions, Position, TimelineHandle } from './engine';
+import { restorabilityError, type Engine, type OperationOptions, type Position, type TimelineHandle } from './engine';
 import { describeError, LockstepError, throwIfAborted } from './errors';
 import { faultPoint } from './faults';
 import type { RestoreFootprint } from './journal';
@@ -137,7 +138,7 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
         mode = 'code-only';
         warnings.push(`the data of ${target.id} is past the retention window (${verdict.message}): only the code will be restored`);
       } else {
-        throw new LockstepError(verdict.reason === 'expired' ? 'EXPIRED' : verdict.reason === 'beyond-head' ? 'LSN_BEYOND_HEAD' : 'TIMELINE_UNKNOWN', verdict.message);
+        throw restorabilityError(verdict, target);
       }
     } else {
       data = { from, to: { timelineId: target.timelineId, lsn: target.lsn } };
@@ -235,9 +236,14 @@ export function pastPointOfNoReturn(step: RestoreStep): boolean {
   return STEP_ORDER.indexOf(step) >= STEP_ORDER.indexOf('cutting-over');
 }
 
-/** What settling does unasked: finish past the point of no return, revert before it or once reverting began. */
+/** Whether an interrupted restore can still be finished: it passed the point of no return and was not being put back. */
+export function canContinue(record: Pick<RestoreRecord, 'step' | 'reverting'>): boolean {
+  return !record.reverting && pastPointOfNoReturn(record.step);
+}
+
+/** What settling does unasked: finish when it can, else revert. */
 function settleActionFor(record: RestoreRecord): SettleAction {
-  return !record.reverting && pastPointOfNoReturn(record.step) ? 'continue' : 'abort';
+  return canContinue(record) ? 'continue' : 'abort';
 }
 
 export interface RestoreRecord {
@@ -252,6 +258,12 @@ export interface RestoreRecord {
   /** The code side: from → to, and the branch to check out (null: a new restore branch). */
   code: { from: HeadRef; to: string; branch: string | null } | null;
   stash: StashRef | null;
+  /**
+   * The stash entry's message, unique to this restore, written before stashing:
+   * a process killed between `git stash` and the record's next write still
+   * finds the entry (`findStash`) and re-applies it.
+   */
+  stashMessage?: string;
   /** The undo point; `final` once placed at the old timeline's end (or when the engine cannot tell). */
   undo: Checkpoint | null;
   undoFinal: boolean;
@@ -351,6 +363,7 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     checkout: plan.checkout,
     code: plan.code && !plan.code.unchanged ? { from: plan.code.from, to: plan.code.to, branch: plan.code.branch } : null,
     stash: null,
+    ...(plan.willStash ? { stashMessage: `lockstep: before restore to ${plan.target.id} (operation ${operationId})` } : {}),
     undo: provisional,
     undoFinal: !(plan.data !== undefined && engine.reportsCutOverEnd === true),
     previousServing: null,
@@ -364,8 +377,10 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
   try {
     if (record.undo && record.undoFinal) await project.journal.append(record.undo);
     faultPoint('after-undo-point');
-    if (plan.willStash) {
-      record.stash = await step('Stashing uncommitted work', () => stashAll(project.repo, `lockstep: before restore to ${plan.target.id}`));
+    if (record.stashMessage) {
+      const message = record.stashMessage;
+      record.stash = await step('Stashing uncommitted work', () => stashAll(project.repo, message));
+      faultPoint('stashing');
       record.step = 'stashed';
       writeRecord(project, record);
       faultPoint('after-stash');
@@ -526,6 +541,8 @@ export interface SettleOutcome {
   step: RestoreStep;
   /** One paragraph for a person, checked. */
   summary: string;
+  /** The summary without its opening clause: what is where now, or why it could not be finished. */
+  detail: string;
   ok: boolean;
 }
 
@@ -553,10 +570,11 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
   const base = { operationId: record.operationId, target: record.target, step: record.step, action };
   if (action === 'abort') {
     const undone = await compensate(project, engine, record);
-    const summary = `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was reverted. ${describeCompensation(undone)}`;
+    const detail = describeCompensation(undone);
+    const summary = `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was reverted. ${detail}`;
     await project.audit.append({ op: 'restore', phase: undone.allBack ? 'compensated' : 'compensation-failed', operationId: record.operationId, checkpointId: record.target.id, detail: `interrupted at ${record.step}; ${describeCompensation(undone)}` });
     if (undone.allBack) clearRecord(project);
-    return { ...base, summary, ok: undone.allBack };
+    return { ...base, summary, detail, ok: undone.allBack };
   }
   if (record.reverting) {
     throw new LockstepError('BAD_INPUT', `the interrupted restore to ${record.target.id} had failed and was being put back: it can only be reverted`, {
@@ -582,8 +600,8 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
     }
     undid = await takeBackUndoneRestore(project, record);
   } catch (error) {
-    const summary = `the interrupted restore to ${record.target.id} could not be finished: ${describeError(error)}. Run \`lockstep restore --continue\` once that is fixed, or \`lockstep restore --abort\` to revert it.`;
-    return { ...base, summary, ok: false };
+    const detail = `${describeError(error)}. Run \`lockstep restore --continue\` once that is fixed, or \`lockstep restore --abort\` to revert it.`;
+    return { ...base, summary: `the interrupted restore to ${record.target.id} could not be finished: ${detail}`, detail, ok: false };
   }
   await project.audit.append({
     op: 'restore',
@@ -596,11 +614,8 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
   });
   clearRecord(project);
   const parts = [record.fork ? `the data serves ${record.target.id}` : '', record.code ? `HEAD is on ${record.checkoutResult?.branch ?? record.code.to.slice(0, 12)}` : '', ...undid].filter(Boolean);
-  return {
-    ...base,
-    summary: `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was finished: ${parts.join('; ')}${record.undo ? `; undo: lockstep restore ${record.undo.id}` : ''}.`,
-    ok: true,
-  };
+  const detail = `${parts.join('; ')}${record.undo ? `; undo: lockstep restore ${record.undo.id}` : ''}.`;
+  return { ...base, summary: `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was finished: ${detail}`, detail, ok: true };
 }
 
 /** One part of the state before a failed restore, checked after the attempt to put it back. */
@@ -627,6 +642,8 @@ export interface Compensation {
  */
 async function compensate(project: Project, engine: Engine, record: RestoreRecord): Promise<Compensation> {
   const items: PutBack[] = [];
+  // Stashed, but killed or failed before the record said so: the entry is found by its message.
+  if (!record.stash && record.stashMessage) record.stash = await findStash(project.repo, record.stashMessage).catch(() => null);
   if (record.code) {
     const previous = record.code.from;
     const where = previous.branch ?? previous.sha?.slice(0, 12) ?? 'no commit';

@@ -364,10 +364,18 @@ async function stashTip(git: SimpleGit): Promise<string | null> {
   return sha === '' ? null : sha;
 }
 
-/**
- * Puts stashed work back (staged changes staged again) and drops the entry.
- * A stash that conflicts with the tree stays in the list, and this throws.
- */
+/** The newest stash entry made with exactly this message (`git stash push --message`), if any is still in the list. */
+export async function findStash(repo: Repository, message: string): Promise<StashRef | null> {
+  const git = await gitClient(repo.topLevel);
+  const lines = (await git.raw(['stash', 'list', '--format=%H%x00%gs'])).split('\n').filter((l) => l.includes('\0'));
+  for (const line of lines) {
+    const [sha, subject] = line.split('\0') as [string, string];
+    // `On <branch>: <message>`, or `On (no branch): <message>` when detached.
+    if (subject.endsWith(`: ${message}`)) return { sha: sha.trim(), message: subject };
+  }
+  return null;
+}
+
 /** Whether the stash entry is still in `git stash list` (popped or dropped entries are not). */
 export async function isStashed(repo: Repository, stash: StashRef): Promise<boolean> {
   const git = await gitClient(repo.topLevel);

@@ -10,6 +10,7 @@ import {
   commitExists,
   diffStat,
   findRepository,
+  findStash,
   isClean,
   operationInProgress,
   readHead,
@@ -274,6 +275,10 @@ describe('git repository (real git)', function () {
       repo.write('a.txt', 'other\n');
       repo.git('stash', 'push', '--quiet', '-m', 'someone else');
       assert.equal(repo.git('rev-parse', 'stash@{1}'), stash.sha);
+      // Found again by its exact message alone (a restore killed before it recorded the sha), not by a prefix of it.
+      assert.deepEqual(await findStash(found, 'lockstep: before restore to abc1234'), stash);
+      assert.equal(await findStash(found, 'before restore to abc1234 (operation 1)'), null);
+      assert.equal(await findStash(found, 'restore to abc123'), null);
 
       await unstash(found, stash);
       assert.equal(repo.read('a.txt'), 'changed\n');

@@ -2,9 +2,10 @@
 import * as vscode from 'vscode';
 import { checkpointTitle, type Checkpoint } from '../../core/checkpoint';
 import { relativeTime } from '../../core/relativeTime';
+import type { Unrestorable } from '../../core/engine';
 import { LockstepError } from '../../core/errors';
 import { listCheckpoints } from '../../core/listing';
-import type { RestoreMode, RestorePreview, RestoreResult } from '../../core/restore';
+import type { RestoreMode, RestorePlan, RestorePreview, RestoreResult } from '../../core/restore';
 import type { Lockstep } from '../container';
 import type { WorkspaceRepository } from '../repository';
 import { confirmation, MODE_WORDS, previewMarkdown, resultMessage, STASH_AND_RESTORE } from '../restoreDescription';
@@ -33,9 +34,10 @@ export function restoreCheckpoint(ctx: Lockstep, fixedMode?: RestoreMode) {
     const repository = await repositoryOf(ctx, arg);
     requireInitialised(repository);
     const options = optionsOf<RestoreCommandOptions>(arg);
-    const ref = arg instanceof CheckpointNode ? arg.checkpoint.id : (options.ref ?? (await pickCheckpoint(repository))?.id);
+    const picked = arg instanceof CheckpointNode ? arg.checkpoint : options.ref === undefined ? await pickCheckpoint(repository) : undefined;
+    const ref = picked?.id ?? options.ref;
     if (!ref) return undefined;
-    return runRestore(ctx, repository, ref, fixedMode ?? options.mode ?? 'both', options.answer);
+    return runRestore(ctx, repository, { ref, mode: fixedMode ?? options.mode ?? 'both', title: picked ? checkpointTitle(picked) : ref }, options.answer);
   };
 }
 
@@ -67,13 +69,20 @@ async function pickCheckpoint(repository: WorkspaceRepository): Promise<Checkpoi
       detail: [
         `${checkpoint.kind} · timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}`,
         ...(checkpoint.serving ? ['serving now'] : []),
-        ...(checkpoint.restorable ? [] : ['expired: code only']),
+        ...(checkpoint.restorable ? [] : [unrestorableWords(checkpoint.unrestorable)]),
       ].join(' · '),
       checkpoint,
     })),
     { title: 'Lockstep: Restore Checkpoint', placeHolder: 'Restore code and data to… (type to filter by subject, label or sha)', matchOnDescription: true, matchOnDetail: true },
   );
   return picked?.checkpoint;
+}
+
+/** Why a listed checkpoint's data cannot be restored, in the QuickPick's few words. */
+function unrestorableWords(verdict: Unrestorable | undefined): string {
+  if (!verdict || verdict.reason === 'expired') return 'expired: code only';
+  if (verdict.reason === 'not-archived') return `not yet restorable: ${verdict.message}`;
+  return `data not restorable: ${verdict.message}`;
 }
 
 /** The dry run under a cancellable progress notification (a data preview recovers a throwaway copy, which takes seconds). */
@@ -90,37 +99,53 @@ function computePreview(repository: WorkspaceRepository, ref: string, mode: Rest
 }
 
 /**
- * Preview, modal confirmation (with the dirty-tree choice), then the restore
- * under a progress notification that can be cancelled until the point of no
+ * The restore, planned once: the core's `restore()` makes the plan under its
+ * lock and asks `confirm` with it, exactly as the CLI does; the confirmation
+ * completes that plan with the schema comparison, shows the preview and asks
+ * in a modal (with the dirty-tree choice). Cancellable until the point of no
  * return. One restore per repository: `repository.run` refuses a second.
  */
-export async function runRestore(ctx: Lockstep, repository: WorkspaceRepository, ref: string, mode: RestoreMode, answer?: string): Promise<RestoreResult | undefined> {
+export async function runRestore(ctx: Lockstep, repository: WorkspaceRepository, target: RestoreTarget, answer?: string): Promise<RestoreResult | undefined> {
   return repository.run({ title: 'Restoring a checkpoint', short: 'Restoring…' }, async () => {
-    const preview = await computePreview(repository, ref, mode);
-    if (preview.blockers.length > 0) throw preview.blockers[0]!;
-    const title = checkpointTitle(preview.target);
-    await ctx.previews.show(title, previewMarkdown(preview));
-    const ask = confirmation(preview);
-    const choice = answer ?? (await vscode.window.showWarningMessage(ask.message, { modal: true, detail: ask.detail }, ask.button));
-    if (choice !== ask.button) {
-      repository.log.info(`restore to ${preview.target.id} cancelled at the confirmation`);
-      return undefined;
-    }
-    // The mode the plan settled on (an expired checkpoint: code only); the core would settle on the same again.
-    const result = await restoreWithProgress(repository, preview.target, preview.mode, preview.willStash);
+    const result = await restoreWithProgress(repository, target, async (plan, signal) => {
+      const { withSchemaChanges } = await import('../../core/restore');
+      const preview = await withSchemaChanges(repository.project, plan, { signal });
+      await ctx.previews.show(checkpointTitle(preview.target), previewMarkdown(preview));
+      const ask = confirmation(preview);
+      const choice = answer ?? (await vscode.window.showWarningMessage(ask.message, { modal: true, detail: ask.detail }, ask.button));
+      if (choice !== ask.button) repository.log.info(`restore to ${preview.target.id} cancelled at the confirmation`);
+      return choice === ask.button;
+    });
+    if (!result) return undefined;
     if (result.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
     offerUndo(ctx, repository, result);
     return result;
   });
 }
 
-async function restoreWithProgress(repository: WorkspaceRepository, target: Checkpoint, mode: RestoreMode, stash: boolean): Promise<RestoreResult> {
+/** What to restore: a ref the core resolves, and how to name it until it has. */
+export interface RestoreTarget {
+  ref: string;
+  mode: RestoreMode;
+  title: string;
+}
+
+type Confirm = (plan: RestorePlan, signal: AbortSignal) => Promise<boolean>;
+
+/**
+ * `restore()` under a progress notification. Stash is always allowed here: the
+ * confirmation names uncommitted work and its button is "Stash and Restore",
+ * so a dirty tree is the user's choice, not a blocker. Undefined when the
+ * confirmation said no (nothing changed).
+ */
+async function restoreWithProgress(repository: WorkspaceRepository, target: RestoreTarget, confirm: Confirm): Promise<RestoreResult | undefined> {
   const { restore } = await import('../../core/restore');
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Lockstep: Restoring ${MODE_WORDS[mode]} to “${checkpointTitle(target)}”`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: `Lockstep: Restoring ${MODE_WORDS[target.mode]} to “${target.title}”`, cancellable: true },
     async (progress, token) => {
       const controller = new AbortController();
       let pastNoReturn = false;
+      let declined = false;
       const cancelled = token.onCancellationRequested(() => {
         if (pastNoReturn) {
           repository.log.info('cancel asked past the point of no return: the restore runs to the end (or is undone if a step fails)');
@@ -130,9 +155,14 @@ async function restoreWithProgress(repository: WorkspaceRepository, target: Chec
       try {
         const result = await restore(
           repository.project,
-          { ref: target.id, mode, stash },
+          { ref: target.ref, mode: target.mode, stash: true },
           {
             signal: controller.signal,
+            confirm: async (plan) => {
+              progress.report({ message: 'waiting for your confirmation' });
+              declined = !(await confirm(plan, controller.signal));
+              return !declined;
+            },
             onProgress: (step) => {
               repository.log.info(`restore: ${step}`);
               progress.report({ message: pastNoReturn ? `${step} (can no longer be cancelled)` : step });
@@ -142,8 +172,11 @@ async function restoreWithProgress(repository: WorkspaceRepository, target: Chec
             },
           },
         );
-        repository.log.info(`restored ${MODE_WORDS[result.mode]} to ${target.id} in ${result.durationMs} ms: ${result.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}`);
+        repository.log.info(`restored ${MODE_WORDS[result.mode]} to ${result.target.id} in ${result.durationMs} ms: ${result.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}`);
         return result;
+      } catch (error) {
+        if (declined && error instanceof LockstepError && error.code === 'CANCELLED') return undefined;
+        throw error;
       } finally {
         cancelled.dispose();
       }
@@ -175,19 +208,17 @@ export async function undoRestore(ctx: Lockstep, repository: WorkspaceRepository
   const target = restored.undo;
   if (!target) throw new LockstepError('NOT_FOUND', 'this restore has no pre-restore checkpoint to go back to');
   return repository.run({ title: 'Undoing the restore', short: 'Undoing…' }, async () => {
-    const { planRestore } = await import('../../core/restore');
-    const plan = await planRestore(repository.project, { ref: target.id, mode: restored.mode, stash: true });
-    if (plan.blockers.length > 0) throw plan.blockers[0]!;
-    if (plan.willStash) {
+    const result = await restoreWithProgress(repository, { ref: target.id, mode: restored.mode, title: checkpointTitle(target) }, async (plan) => {
+      if (!plan.willStash) return true;
       const files = plan.tree.modified.length + plan.tree.untracked.length;
       const choice = await vscode.window.showWarningMessage(
         `Undo the restore to “${checkpointTitle(restored.target)}”?`,
         { modal: true, detail: `${files} file(s) changed since the restore. They will be stashed (untracked included) and stay in the stash list.` },
         STASH_AND_RESTORE,
       );
-      if (choice !== STASH_AND_RESTORE) return undefined;
-    }
-    const result = await restoreWithProgress(repository, target, plan.mode, plan.willStash);
+      return choice === STASH_AND_RESTORE;
+    });
+    if (!result) return undefined;
     if (result.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
     offerUndo(ctx, repository, result);
     return result;
