@@ -6,8 +6,10 @@ import { CommitHookUpkeep } from './commitHook';
 import { Config } from './config';
 import { ContextKey, ContextKeys } from './contextKeys';
 import { ErrorReporter } from './errors';
+import type { RestoreInProgress } from './interruptedRestore';
 import { Disposable } from './lifecycle';
 import { Repositories } from './repositories';
+import { InterruptedRestoreMonitor } from './restoreMonitor';
 import { ExtensionSecrets } from './secrets';
 import { SettingsSync } from './settingsSync';
 import { SnapshotStatusBar } from './statusBar';
@@ -27,6 +29,8 @@ export interface LockstepInternals {
   checkpointRows(): Promise<vscode.TreeItem[]>;
   /** Fires when the journal watcher sees a repository's journal or configuration change (the tree then refreshes). */
   readonly onDidChangeCheckpoints: vscode.Event<unknown>;
+  /** The active repository's restore record as its state last read it (running, or interrupted when its process is gone). */
+  restoreInProgress(): RestoreInProgress | undefined;
 }
 
 export class Lockstep extends Disposable {
@@ -59,6 +63,7 @@ export class Lockstep extends Disposable {
       ((context.extension.packageJSON as { contributes?: { commands?: { command: string; title: string }[] } }).contributes?.commands ?? []).map((c) => [c.command, c.title]),
     );
     for (const command of registerCommands(this, titles)) this._register(command);
+    this._register(new InterruptedRestoreMonitor(this));
 
     const updateContext = (): void => this.updateContextKeys();
     this._register(this.repositories.onDidChangeRepositories(updateContext));
@@ -80,6 +85,7 @@ export class Lockstep extends Disposable {
       whenScanned: () => this.repositories.whenScanned(),
       checkpointRows: () => this.checkpoints.rootItems(),
       onDidChangeCheckpoints: this.repositories.onDidChangeCheckpoints,
+      restoreInProgress: () => this.repositories.active?.state.restoring,
     };
   }
 
@@ -96,5 +102,7 @@ export class Lockstep extends Disposable {
     keys.set(ContextKey.DatabaseState, state?.engine?.state);
     keys.set(ContextKey.HasCheckpoints, Boolean(state?.newest));
     keys.set(ContextKey.Busy, Boolean(repository?.operation));
+    const interrupted = state?.restoring && !state.restoring.ownerAlive ? state.restoring : undefined;
+    keys.set(ContextKey.RestoreInterrupted, interrupted ? (interrupted.canContinue ? 'continuable' : 'abortOnly') : undefined);
   }
 }

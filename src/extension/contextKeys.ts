@@ -17,6 +17,8 @@ export const enum ContextKey {
   HasCheckpoints = 'lockstep.hasCheckpoints',
   /** An operation (restore, snapshot, set-up) runs in the active repository. */
   Busy = 'lockstep.busy',
+  /** A restore whose process is gone left its record: `continuable` past the point of no return, else `abortOnly`; unset when none. */
+  RestoreInterrupted = 'lockstep.restoreInterrupted',
 }
 
 /**

@@ -9,6 +9,7 @@ import { scopedLog, type Log } from '../core/log';
 import { Project } from '../core/project';
 import { hookStatus, type HookStatus } from '../git/hook';
 import type { Repository } from '../git/repository';
+import { readRestoreInProgress, type RestoreInProgress } from './interruptedRestore';
 import { JournalWatcher, type LockstepFilesChange } from './journalWatcher';
 import { Disposable, toDisposable } from './lifecycle';
 import type { ExtensionSecrets } from './secrets';
@@ -24,6 +25,8 @@ export interface RepositoryState {
   hook: HookStatus | undefined;
   /** The newest checkpoint, read from the journal's tail (cheap with 10,000 of them). */
   newest: Checkpoint | undefined;
+  /** A restore record on disk: a restore running (in another process, or this one), or interrupted when its process is gone. */
+  restoring?: RestoreInProgress;
 }
 
 export interface RunningOperation {
@@ -143,6 +146,10 @@ export class WorkspaceRepository extends Disposable {
     next.engine = engine;
     next.hook = hook;
     next.newest = this.project.journal.recent()[0];
+    next.restoring = await readRestoreInProgress(this.project).catch((error: unknown) => {
+      this.log.warn(`restore record: ${describeError(error)}`);
+      return undefined;
+    });
     if (this.isDisposed) return;
     this.currentState = next;
     this.schedulePoll();

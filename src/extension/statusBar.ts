@@ -5,6 +5,7 @@ import { relativeTime } from '../core/relativeTime';
 import { Disposable } from './lifecycle';
 import type { Repositories } from './repositories';
 import type { RunningOperation, RepositoryState } from './repository';
+import { interruptedSentence } from './interruptedRestore';
 import { escapeMarkdown } from './markdown';
 
 export interface StatusBarInput {
@@ -35,7 +36,9 @@ export function presentStatus(input: StatusBarInput): StatusBarPresentation {
   const { state, operation } = input;
   if (!state?.loaded || (!state.config && !state.configProblem)) return HIDDEN;
   const tooltip = new vscode.MarkdownString(undefined, true);
-  tooltip.isTrusted = { enabledCommands: ['lockstep.takeSnapshot', 'lockstep.restoreCheckpoint', 'lockstep.startDatabase', 'lockstep.showLog'] };
+  tooltip.isTrusted = {
+    enabledCommands: ['lockstep.takeSnapshot', 'lockstep.restoreCheckpoint', 'lockstep.startDatabase', 'lockstep.showLog', 'lockstep.continueInterruptedRestore', 'lockstep.abortInterruptedRestore'],
+  };
   tooltip.appendMarkdown(`**Lockstep**${input.repositoryName ? ` · ${escapeMarkdown(input.repositoryName)}` : ''}\n\n`);
   const warning = { backgroundColor: new vscode.ThemeColor('statusBarItem.warningBackground'), color: new vscode.ThemeColor('statusBarItem.warningForeground') };
 
@@ -56,6 +59,18 @@ export function presentStatus(input: StatusBarInput): StatusBarPresentation {
   if (operation) {
     tooltip.appendMarkdown(`$(loading~spin) ${escapeMarkdown(operation.title)}…`);
     return { visible: true, text: `$(loading~spin) ${operation.short}`, tooltip, backgroundColor: undefined, color: undefined, command: 'lockstep.showLog', accessibilityLabel: `Lockstep: ${operation.title}` };
+  }
+
+  // A restore record: running in another process, or interrupted until Continue or Abort settles it.
+  const restoring = state.restoring;
+  if (restoring?.ownerAlive) {
+    tooltip.appendMarkdown(`$(loading~spin) ${escapeMarkdown(interruptedSentence(restoring))}`);
+    return { visible: true, text: '$(loading~spin) Restoring…', tooltip, backgroundColor: undefined, color: undefined, command: 'lockstep.showLog', accessibilityLabel: `Lockstep: ${interruptedSentence(restoring)}` };
+  }
+  if (restoring) {
+    tooltip.appendMarkdown(`$(warning) ${escapeMarkdown(interruptedSentence(restoring))}\n\n---\n\n`);
+    tooltip.appendMarkdown(`${restoring.canContinue ? '[Continue Restore](command:lockstep.continueInterruptedRestore) · ' : ''}[Abort Restore](command:lockstep.abortInterruptedRestore)`);
+    return { visible: true, text: '$(warning) Restore Interrupted', tooltip, ...warning, command: 'lockstep.showInterruptedRestore', accessibilityLabel: `Lockstep: ${interruptedSentence(restoring)}` };
   }
 
   const down = engine?.state === 'stopped' || engine?.state === 'unreachable' || engine?.state === 'not-initialised';

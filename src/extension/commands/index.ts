@@ -5,6 +5,7 @@ import type { ShowMoreNode } from '../views/treeNodes';
 import { copyLsn, deleteCheckpoint } from './checkpoint';
 import { copyConnectionString, startDatabase, stopDatabase } from './database';
 import { compareWithCurrent, restoreCheckpoint } from './restore';
+import { settleInterruptedCommand, showInterruptedRestore } from './settle';
 import { applySettings, connectNeon, initialize, installCommitHook, uninstallCommitHook } from './setup';
 import { takeSnapshot } from './snapshot';
 import { isInternalOptions } from './targets';
@@ -21,6 +22,9 @@ export function createCommands(): Record<string, CommandFactory> {
     'lockstep.restore': (ctx) => restoreCheckpoint(ctx, 'both'),
     'lockstep.restoreDataOnly': (ctx) => restoreCheckpoint(ctx, 'data-only'),
     'lockstep.restoreCodeOnly': (ctx) => restoreCheckpoint(ctx, 'code-only'),
+    'lockstep.continueInterruptedRestore': settleInterruptedCommand('continue'),
+    'lockstep.abortInterruptedRestore': settleInterruptedCommand('abort'),
+    'lockstep.showInterruptedRestore': showInterruptedRestore,
     'lockstep.compareWithCurrent': compareWithCurrent,
     'lockstep.copyLsn': copyLsn,
     'lockstep.deleteCheckpoint': deleteCheckpoint,

@@ -171,7 +171,7 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
 /** The parts of a repository's state that change how its rows look. */
 function drawnState(repository: WorkspaceRepository): string {
   const { state } = repository;
-  return JSON.stringify([state.config?.engine, state.engine?.state, state.engine?.head?.timelineId, state.hook?.state, state.newest?.id]);
+  return JSON.stringify([state.config?.engine, state.engine?.state, state.engine?.head?.timelineId, state.hook?.state, state.newest?.id, state.restoring?.operationId, state.restoring?.ownerAlive]);
 }
 
 /** What a listing is read from: the journal, the audit trail (the serving mark follows restores) and the serving timeline. */

@@ -2,8 +2,9 @@
 import * as vscode from 'vscode';
 import { checkpointTitle, type CheckpointKind } from '../../core/checkpoint';
 import { relativeTime } from '../../core/relativeTime';
-import type { ListedCheckpoint } from '../../core/listing';
+import { unrestorableLabel, type ListedCheckpoint } from '../../core/listing';
 import { checkpointContext, TreeItemContext } from '../contextKeys';
+import { interruptedSentence, interruptedShort } from '../interruptedRestore';
 import type { WorkspaceRepository } from '../repository';
 import { escapeMarkdown } from '../markdown';
 
@@ -49,6 +50,7 @@ export interface Problem {
 export function problems(repository: WorkspaceRepository): Problem[] {
   const { state } = repository;
   const found: Problem[] = [];
+  if (state.restoring) found.push({ short: interruptedShort(state.restoring), message: interruptedSentence(state.restoring) });
   if (state.engine?.state === 'stopped') {
     found.push({ short: 'database stopped', message: 'The local database is stopped: snapshots and data restores need it (⋯ → Start Local Database).' });
   } else if (state.engine && state.engine.state !== 'running') {
@@ -73,14 +75,17 @@ export class CheckpointNode {
     const item = new vscode.TreeItem(checkpointTitle(c), vscode.TreeItemCollapsibleState.None);
     item.id = `checkpoint:${c.id}`;
     const when = relativeTime(c.createdAt, now);
-    item.description = [c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...(c.serving ? ['serving'] : []), ...(c.restorable ? [] : ['expired'])].join(' · ');
+    const notYet = c.unrestorable?.reason === 'not-archived';
+    const unrestorable = c.restorable ? undefined : unrestorableLabel(c.unrestorable);
+    item.description = [c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...(c.serving ? ['serving'] : []), ...(unrestorable ? [unrestorable] : [])].join(' · ');
+    // Not yet restorable is a warning (it will be once archiving works); expired is for good, so greyed out.
     item.iconPath = new vscode.ThemeIcon(
-      KIND_ICON[c.kind],
-      c.serving ? new vscode.ThemeColor('charts.green') : c.restorable ? undefined : new vscode.ThemeColor('disabledForeground'),
+      notYet ? 'watch' : KIND_ICON[c.kind],
+      c.serving ? new vscode.ThemeColor('charts.green') : notYet ? new vscode.ThemeColor('list.warningForeground') : c.restorable ? undefined : new vscode.ThemeColor('disabledForeground'),
     );
     item.contextValue = checkpointContext(c.restorable, c.commitSha !== null, c.serving);
     item.tooltip = this.tooltip(when);
-    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${checkpointTitle(c)}, ${when}${c.serving ? ', serving now' : ''}${c.restorable ? '' : ', expired'}` };
+    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${checkpointTitle(c)}, ${when}${c.serving ? ', serving now' : ''}${unrestorable ? `, ${unrestorable}` : ''}` };
     return item;
   }
 
@@ -96,7 +101,11 @@ export class CheckpointNode {
     md.appendMarkdown(`| Engine | ${c.engine} |\n| Checkpoint | \`${c.id}\` |\n\n`);
     if (c.kind === 'pre-restore' && c.subject) md.appendMarkdown(`Commit: ${escapeMarkdown(c.subject)}\n\n`);
     if (c.serving) md.appendMarkdown('$(pass-filled) The database serves this checkpoint’s history now.\n\n');
-    if (!c.restorable) md.appendMarkdown('$(warning) Expired: its data is past the retention window; only its code can be restored.\n\n');
+    if (c.unrestorable?.reason === 'not-archived') {
+      md.appendMarkdown(`$(watch) Not yet restorable: ${escapeMarkdown(c.unrestorable.message)}\n\n`);
+    } else if (!c.restorable) {
+      md.appendMarkdown('$(warning) Expired: its data is past the retention window; only its code can be restored.\n\n');
+    }
     return md;
   }
 }
