@@ -124,7 +124,7 @@ interface Sized {
  * reconnecting after errors. The longest time between two answers is the
  * downtime an app sees.
  */
-function startPinger(url: string): { stop(): Promise<{ longestGapMs: number; answers: number; errors: number }> } {
+export function startPinger(url: string): { stop(): Promise<{ longestGapMs: number; answers: number; errors: number }> } {
   let running = true;
   let last = performance.now();
   let longestGapMs = 0;

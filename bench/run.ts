@@ -6,17 +6,23 @@ import * as path from 'node:path';
 import { benchEngine } from './engine';
 import { benchHook } from './hook';
 import type { BenchRow } from './types';
+import { benchWorkload } from './workload';
 
 interface Section {
   title: string;
   command: string;
   rows: BenchRow[];
+  /** Markdown after the table. */
+  detail?: string;
 }
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const sizes = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length).split(',').map(Number);
+const repeats = args.find((a) => a.startsWith('--repeats='))?.slice('--repeats='.length);
+const baseline = args.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length) ?? '5557808';
+const candidate = args.find((a) => a.startsWith('--candidate='))?.slice('--candidate='.length) ?? 'HEAD';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function table(rows: readonly BenchRow[]): string {
@@ -37,6 +43,14 @@ async function main(): Promise<void> {
     const sizesMb = sizes ?? (quick ? [20, 200] : [20, 200, 1000]);
     sections.push({ title: 'Local engine: markers and restores', command: `npm run bench -- --only=engine${quick ? ' --quick' : ''}`, rows: await benchEngine({ sizesMb, repeats: quick ? 2 : 3, markers: quick ? 50 : 200, log }) });
   }
+  if (only?.includes('workload')) {
+    // Not part of a plain `npm run bench`: 1 GB pgbench clusters for two designs take most of half an hour.
+    log(`workload: pgbench, 50,000-row UPDATEs between checkpoints, through the CLI; ${candidate} beside ${baseline}`);
+    const result = await benchWorkload({ sizesMb: sizes ?? [20, 200, 1000], repeats: repeats ? Number(repeats) : 3, baseline, candidate, log });
+    const command = ['npm run bench --', ...args].join(' ');
+    const section: Section = { title: 'The workload a user has: pgbench, 50,000-row UPDATEs between checkpoints, through the CLI, old and new side by side', command, rows: result.rows, detail: result.detail };
+    sections.push(section);
+  }
   if (wanted('hook')) {
     log('hook: git commit, list, disk');
     sections.push({ title: 'Checkpoints: the hook, list, disk', command: 'npm run bench -- --only=hook', rows: await benchHook({ commits: quick ? 11 : 21, log }) });
@@ -55,9 +69,13 @@ async function main(): Promise<void> {
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus.length} × ${cpus[0]?.model.trim() ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, in ${Math.round((Date.now() - started) / 1000)} s.`,
     'Medians; ratios are taken within one run, side by side. The machine is shared: absolute times vary from run to run, ratios less.',
   ].join('\n');
-  const report = [header, ...sections.map((s) => `### ${s.title}\n\n\`${s.command}\`\n\n${table(s.rows)}`)].join('\n\n');
+  const render = (list: Section[]) => list.map((s) => `### ${s.title}\n\n\`${s.command}\`\n\n${table(s.rows)}${s.detail ? `\n\n${s.detail}` : ''}`);
+  const report = [header, ...render(sections)].join('\n\n');
   process.stdout.write(`\n${report}\n`);
   if (!only && !quick && !sizes) fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench\`\n\n${report}\n`);
+  // The workload's figures are kept beside the others: appended, with the command that produced them.
+  const workload = sections.filter((s) => s.command.includes('--only=workload'));
+  if (only && workload.length > 0) fs.appendFileSync(path.join(__dirname, 'RESULTS.md'), `\n${[header, ...render(workload)].join('\n\n')}\n`);
 }
 
 main().catch((error: unknown) => {
