@@ -174,6 +174,15 @@ describe('cli: a stuck WAL archive is said, not silent', function () {
     const snap = await repo.lockstep('snapshot', '-m', 'before the archive broke');
     assert.equal(snap.code, 0, explain(snap));
     assert.equal(snap.stderr, '', 'no warning while archiving works');
+    const archivedId = /^(\S+) /.exec(snap.stdout)![1]!;
+    // Its WAL reaches the archive before the archive breaks.
+    const archivedBefore = Number((await sql(repo.url, 'SELECT archived_count FROM pg_stat_archiver'))[0]!.archived_count);
+    await sql(repo.url, 'SELECT pg_switch_wal()');
+    const archivedBy = Date.now() + 30_000;
+    while (Number((await sql(repo.url, 'SELECT archived_count FROM pg_stat_archiver'))[0]!.archived_count) <= archivedBefore) {
+      assert.ok(Date.now() < archivedBy, 'the archiver never took the segment');
+      await new Promise((r) => setTimeout(r, 100));
+    }
 
     const archive = repo.path('.git', 'lockstep', 'local', 'archive');
     fs.chmodSync(archive, 0o000);
@@ -213,6 +222,14 @@ describe('cli: a stuck WAL archive is said, not silent', function () {
     assert.ok(took < 30_000, `refused at once, not after the archive wait (${took} ms)`);
     assert.deepEqual(await sql(repo.url, 'SELECT v FROM t ORDER BY v'), before, 'the data is as it was');
     assert.equal(repo.git('branch', '--show-current'), 'main');
+    assert.equal((await repo.list()).length, checkpoints, 'no undo point taken');
+
+    // An archived checkpoint is refused as fast: the cut-over needs the current timeline's end in the archive.
+    const archivedRestore = await repo.lockstep('restore', archivedId, '--yes');
+    assert.equal(archivedRestore.code, 1, explain(archivedRestore));
+    assert.match(archivedRestore.stderr, /cannot be restored: WAL archiving fails, and a restore cuts over only once the current timeline's WAL is archived \(Postgres cannot archive WAL: .*(Permission denied|could not)/);
+    assert.doesNotMatch(archivedRestore.stderr, /Recovering|Copying base backup/, 'refused before any fork');
+    assert.deepEqual(await sql(repo.url, 'SELECT v FROM t ORDER BY v'), before, 'the data is as it was');
     assert.equal((await repo.list()).length, checkpoints, 'no undo point taken');
 
     // Fixed: once Postgres archives again (a new segment wakes its archiver), the checkpoint is restorable.

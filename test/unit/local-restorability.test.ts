@@ -61,7 +61,7 @@ describe('local engine: restorability verdicts', () => {
   });
 
   it('marks points at or past the archived end of the serving timeline as not archived, while archiving fails', () => {
-    const gap = { timeline: 1, archivedEnd: parseLsn('0/4000000'), message: 'its WAL is not archived yet (Postgres cannot archive WAL: …: Permission denied)', hint: 'Check …' };
+    const gap = { timeline: 1, archivedEnd: parseLsn('0/4000000'), failure: 'Postgres cannot archive WAL: …: Permission denied', message: 'its WAL is not archived yet (Postgres cannot archive WAL: …: Permission denied)', hint: 'Check …' };
     const v = view({ gap });
     assert.equal(verdict(v, { timelineId: '1', lsn: '0/3FFFFF0' }), undefined, 'inside the archive: restorable');
     const notYet = verdict(v, { timelineId: '1', lsn: '0/4000000' });

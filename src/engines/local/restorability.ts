@@ -25,6 +25,8 @@ export interface ArchiveGap {
   timeline: number;
   /** The end of the newest segment of `timeline` in the archive: a point at or past it cannot be replayed yet. */
   archivedEnd: bigint;
+  /** The archiver's failure, in its own words. */
+  failure: string;
   message: string;
   hint: string;
 }
@@ -48,7 +50,12 @@ export function historyView(engine: LocalContext): HistoryView {
 /** The full question, for one point: a target on the serving timeline is bounded by the head the server reports. */
 export async function restorability(engine: LocalContext, at: PointInHistory, options: OperationOptions = {}): Promise<Restorability> {
   const assessed = await assess(engine, at, options);
-  return isTarget(assessed) ? { restorable: true } : assessed;
+  if (!isTarget(assessed)) return assessed;
+  // Even a point that is archived: the cut-over needs the current timeline's end in the archive, so a restore would
+  // recover a fork and then refuse. Said now, before anything changes (the caller has just read the head and the archiver).
+  const gap = historyView(engine).gap;
+  if (gap) return unrestorable('not-archived', `WAL archiving fails, and a restore cuts over only once the current timeline's WAL is archived (${gap.failure})`, gap.hint);
+  return { restorable: true };
 }
 
 /**
@@ -147,6 +154,7 @@ function archiveGap(engine: LocalContext, state: LocalState): ArchiveGap | undef
   return {
     timeline: state.servingTimeline,
     archivedEnd: archivedEnd(safeReaddir(layout.archive), state.servingTimeline, state.walSegmentBytes),
+    failure,
     message: `its WAL is not archived yet (${failure})`,
     hint: `Check free disk space and permissions of ${layout.archive}, and the server log (${layout.logs}). Once Postgres archives again (it retries within a minute), it is restorable.`,
   };
