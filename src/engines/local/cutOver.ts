@@ -42,7 +42,7 @@ export async function repoint(engine: LocalContext, target: TimelineHandle, opti
       // While it still serves: fail before the cut if the archive is stuck, and
       // checkpoint now so that the shutdown checkpoint (in the gap) has little to write.
       options.onProgress?.('Checking the WAL archive');
-      await readyForCutOver(engine, options.signal);
+      await readyForCutOver(engine, previous, options.signal);
       options.onProgress?.('Cutting over: stopping the current database');
       await engine.close();
       await cluster.stop(previous, 'fast');
@@ -99,7 +99,7 @@ function appPortHolders(engine: LocalContext, state: LocalState): string[] {
 }
 
 /** Before the cut: the archiver must be working (else the old timeline's end could not be kept), and a checkpoint shortens the stop. */
-async function readyForCutOver(engine: LocalContext, signal?: AbortSignal): Promise<void> {
+async function readyForCutOver(engine: LocalContext, serving: string, signal?: AbortSignal): Promise<void> {
   throwIfAborted(signal, 'the restore');
   const client = await engine.cluster.connect({ database: 'postgres' });
   try {
@@ -109,9 +109,31 @@ async function readyForCutOver(engine: LocalContext, signal?: AbortSignal): Prom
         hint: `Check free disk space and permissions of ${engine.layout.archive}, and the server log (${engine.layout.logs}). Nothing was changed.`,
       });
     }
+    // A fast shutdown waits for the archiver to take every completed segment: let it catch up while the server
+    // still serves (after a bulk update that is tens of MB), so that the gap holds only the shutdown itself.
+    await archiverCaughtUp(path.join(engine.layout.dataDir(serving), 'pg_wal', 'archive_status'), ARCHIVE_CATCH_UP_MS, signal);
     await client.query('CHECKPOINT');
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** How long the cut-over lets the archiver catch up before stopping anyway (the shutdown then archives the rest). */
+const ARCHIVE_CATCH_UP_MS = 10_000;
+
+/** Until no segment waits for the archiver (no `.ready` file), or `withinMs` passed; polled every 20 ms. */
+async function archiverCaughtUp(statusDir: string, withinMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    let waiting = false;
+    try {
+      waiting = fs.readdirSync(statusDir).some((f) => f.endsWith('.ready'));
+    } catch {
+      return; // unreadable: the shutdown archives what is left, as it always does
+    }
+    if (!waiting || Date.now() > deadline) return;
+    throwIfAborted(signal, 'the restore');
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
