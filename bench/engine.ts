@@ -22,7 +22,8 @@ export interface EngineBenchOptions {
   log: (line: string) => void;
 }
 
-async function query(url: string, text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+/** One statement on a connection of its own. */
+export async function query(url: string, text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {

@@ -8,10 +8,10 @@ import { Client } from 'pg';
 import { parseLsn } from '../src/core/lsn';
 import { historyReader } from '../src/engines/local/archive';
 import { chooseBackup, listBackups, type BackupMeta } from '../src/engines/local/baseBackup';
-import { expectOk, explain, runProcess, type CliResult } from '../test/support/cli';
+import { expectOk, explain, runProcess, upkeepProcesses, type CliResult } from '../test/support/cli';
 import { createRepo } from '../test/support/git';
 import { freePort, traversableTempDir } from '../test/support/postgres';
-import { startPinger } from './engine';
+import { query as sql, startPinger } from './engine';
 import { mb, median, s, type BenchRow } from './types';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -189,21 +189,6 @@ async function stopStrayPostgres(root: string): Promise<void> {
   }
 }
 
-/** Pids of `lockstep db backup --if-due` working in `dir` (Linux /proc), as test/support/cli.ts finds them. */
-function upkeepProcesses(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('backup') && argv.includes('--if-due') && fs.readlinkSync(`/proc/${entry}/cwd`) === dir) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
 async function waitForUpkeep(dir: string, timeoutMs: number): Promise<number> {
   const t = performance.now();
   await sleep(300); // started detached just before the command that started it exits
@@ -252,16 +237,6 @@ function startSteadyWriter(url: string): SteadyWriter {
       return transactions;
     },
   };
-}
-
-async function sql(url: string, text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows as Record<string, unknown>[];
-  } finally {
-    await client.end();
-  }
 }
 
 async function currentLsn(url: string): Promise<bigint> {

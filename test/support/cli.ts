@@ -139,7 +139,7 @@ export interface LockstepRepo extends TestRepo {
 }
 
 /** Pids of `lockstep db backup --if-due` processes working in `dir` (Linux /proc). */
-function upkeepProcesses(dir: string): number[] {
+export function upkeepProcesses(dir: string): number[] {
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
