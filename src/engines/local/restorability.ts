@@ -38,12 +38,12 @@ export interface Target {
   backup: BackupMeta;
 }
 
-export function historyView(engine: LocalContext): HistoryView {
+export function historyView(engine: LocalContext, options: { archiver?: boolean } = {}): HistoryView {
   const { layout } = engine;
   const state = layout.readState();
   const known = new Set(archivedTimelines(layout.archive));
   known.add(state.servingTimeline);
-  const gap = archiveGap(engine, state);
+  const gap = options.archiver === false ? undefined : archiveGap(engine, state);
   return { state, known, backups: listBackups(layout.backups), history: historyReader(layout.archive), ...(gap ? { gap } : {}) };
 }
 
@@ -72,20 +72,25 @@ export function restorableMany(engine: LocalContext, points: readonly PointInHis
   });
 }
 
-/** For a fork or a preview: the target, or the verdict as the error every engine throws for it. */
+/**
+ * For a fork or a preview: the target, or the verdict as the error every engine
+ * throws for it. Not judged by the archiver's last failure: the fork archives
+ * the WAL it needs itself and refuses at the archiver's next failure, so an
+ * archive fixed a moment ago (Postgres retries only after a minute) works.
+ */
 export async function checkTarget(engine: LocalContext, at: PointInHistory, options: OperationOptions = {}): Promise<Target> {
   // A malformed LSN is bad input, not a verdict on the point (as the other engines say it).
   if (!isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
-  const assessed = await assess(engine, at, options);
+  const assessed = await assess(engine, at, options, { archiverVerdict: false });
   if (!isTarget(assessed)) throw restorabilityError(assessed, at);
   return assessed;
 }
 
-async function assess(engine: LocalContext, at: PointInHistory, options: OperationOptions): Promise<Target | Unrestorable> {
+async function assess(engine: LocalContext, at: PointInHistory, options: OperationOptions, how: { archiverVerdict: boolean } = { archiverVerdict: true }): Promise<Target | Unrestorable> {
   const state = engine.layout.readState();
   // Reading the head also reads pg_stat_archiver: the view then judges by the archiver's state now.
   const head = Number(at.timelineId) === state.servingTimeline && engine.cluster.runningPid(state.serving) !== undefined ? await engine.head(options) : undefined;
-  return assessTarget(historyView(engine), at, head);
+  return assessTarget(historyView(engine, { archiver: how.archiverVerdict }), at, head);
 }
 
 function isTarget(assessed: Target | Unrestorable): assessed is Target {
