@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isLockstepError } from '../../src/core/errors';
 import { parseLsn } from '../../src/core/lsn';
-import { archivedTimelines, confQuote, historyReader, isOnAncestry, readHistory, restoreCommand, shellQuote } from '../../src/engines/local/archive';
+import { archivedTimelines, archiverErrorIn, confQuote, historyReader, isOnAncestry, readHistory, restoreCommand, shellQuote } from '../../src/engines/local/archive';
 import { chooseBackup, type BackupMeta } from '../../src/engines/local/baseBackup';
 
 describe('local engine: archive and backups', () => {
@@ -24,6 +24,16 @@ describe('local engine: archive and backups', () => {
     assert.equal(execFileSync('sh', ['-c', `cat ${shellQuote(nasty)}/f`], { encoding: 'utf8' }), 'ok');
     assert.equal(confQuote(`a'b\\c`), `'a''b\\\\c'`);
     assert.match(restoreCommand(nasty), /%f %p$/);
+  });
+
+  it("finds the archiver's own error in a server log, not its later \"failed too many times\"", () => {
+    const log = [
+      '2026-12-01 22:22:08.441 UTC [812] ERROR:  could not create file "/x/archive/archtemp000000010000000000000003": Permission denied',
+      '2026-12-01 22:22:09.442 UTC [812] WARNING:  archiving write-ahead log file "000000010000000000000003" failed too many times, will try again later',
+      '2026-12-01 22:22:10.001 UTC [800] LOG:  checkpoint starting: time',
+    ].join('\n');
+    assert.equal(archiverErrorIn(log), 'could not create file "/x/archive/archtemp000000010000000000000003": Permission denied');
+    assert.equal(archiverErrorIn(log.split('\n').slice(1).join('\n')), undefined, 'a retry notice alone gives no reason');
   });
 
   it('reads timeline histories and ancestry', () => {

@@ -107,12 +107,35 @@ export function isArchived(archiveDir: string, walFile: string): boolean {
   return fs.existsSync(path.join(archiveDir, walFile));
 }
 
-function safeReaddir(dir: string): string[] {
+/** A directory's entries; none when it cannot be read. */
+export function safeReaddir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
   } catch {
     return [];
   }
+}
+
+/** A segment a data directory's Postgres has marked ready for the archiver, and since when. */
+export interface AwaitingArchive {
+  segment: string;
+  readySince: number;
+}
+
+/** The segments waiting for the archiver (`pg_wal/archive_status/<segment>.ready`); none when the directory cannot be read. */
+export function segmentsAwaitingArchive(dataDir: string): AwaitingArchive[] {
+  const statusDir = path.join(dataDir, 'pg_wal', 'archive_status');
+  const found: AwaitingArchive[] = [];
+  for (const name of safeReaddir(statusDir)) {
+    const match = /^([0-9A-F]{24})\.ready$/.exec(name);
+    if (!match) continue;
+    try {
+      found.push({ segment: match[1]!, readySince: fs.statSync(path.join(statusDir, name)).mtimeMs });
+    } catch {
+      // archived (renamed to .done) while we looked
+    }
+  }
+  return found;
 }
 
 export interface ArchiverStatus {
@@ -165,7 +188,8 @@ export function archiverErrorIn(log: string): string | undefined {
   const lines = log.split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = lines[i]!;
-    if (/archiv/i.test(line) && /\b(ERROR|FATAL|WARNING|LOG):/.test(line) && !/archive_mode|archiver process/.test(line)) {
+    // Passing over "failed too many times, will try again later", which says no why.
+    if (/archiv/i.test(line) && /\b(ERROR|FATAL|WARNING|LOG):/.test(line) && !/archive_mode|archiver process|failed too many times/.test(line)) {
       return line.replace(/^.*?\b(ERROR|FATAL|WARNING|LOG):\s*/, '');
     }
   }
@@ -192,11 +216,7 @@ export function archiverFailing(status: ArchiverStatus): boolean {
  */
 export function archiveTail(dataDir: string, archiveDir: string, timeline: number, endLsn: bigint, segmentBytes: number, account: PostgresAccount): void {
   const wal = path.join(dataDir, 'pg_wal');
-  const names = new Set<string>();
-  for (const entry of safeReaddir(path.join(wal, 'archive_status'))) {
-    const match = /^([0-9A-F]{24})\.ready$/.exec(entry);
-    if (match) names.add(match[1]!);
-  }
+  const names = new Set(segmentsAwaitingArchive(dataDir).map((s) => s.segment));
   // The checkpoint record is about 120 bytes; it may cross into the next segment.
   names.add(walFileName(timeline, endLsn, segmentBytes));
   names.add(walFileName(timeline, endLsn + 512n, segmentBytes));

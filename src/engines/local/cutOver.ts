@@ -6,7 +6,7 @@ import type { OperationOptions, Position, RepointOptions, TimelineHandle } from 
 import { LockstepError, throwIfAborted } from '../../core/errors';
 import { faultPoint } from '../../core/faults';
 import { formatLsn, walFileName } from '../../core/lsn';
-import { archiverFailing, archiveTail, removeArchivedFiles } from './archive';
+import { archiverFailing, archiveTail, removeArchivedFiles, segmentsAwaitingArchive } from './archive';
 import { withClusterLock, type LocalContext } from './context';
 import { readControlFile } from './controlFile';
 import type { LocalState } from './layout';
@@ -111,7 +111,7 @@ async function readyForCutOver(engine: LocalContext, serving: string, signal?: A
     }
     // A fast shutdown waits for the archiver to take every completed segment: let it catch up while the server
     // still serves (after a bulk update that is tens of MB), so that the gap holds only the shutdown itself.
-    await archiverCaughtUp(path.join(engine.layout.dataDir(serving), 'pg_wal', 'archive_status'), ARCHIVE_CATCH_UP_MS, signal);
+    await archiverCaughtUp(engine.layout.dataDir(serving), ARCHIVE_CATCH_UP_MS, signal);
     await client.query('CHECKPOINT');
   } finally {
     await client.end().catch(() => undefined);
@@ -121,17 +121,11 @@ async function readyForCutOver(engine: LocalContext, serving: string, signal?: A
 /** How long the cut-over lets the archiver catch up before stopping anyway (the shutdown then archives the rest). */
 const ARCHIVE_CATCH_UP_MS = 10_000;
 
-/** Until no segment waits for the archiver (no `.ready` file), or `withinMs` passed; polled every 20 ms. */
-async function archiverCaughtUp(statusDir: string, withinMs: number, signal?: AbortSignal): Promise<void> {
+/** Until no segment of `dataDir` waits for the archiver, or `withinMs` passed; polled every 20 ms. Unreadable: the shutdown archives what is left, as it always does. */
+async function archiverCaughtUp(dataDir: string, withinMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + withinMs;
   for (;;) {
-    let waiting = false;
-    try {
-      waiting = fs.readdirSync(statusDir).some((f) => f.endsWith('.ready'));
-    } catch {
-      return; // unreadable: the shutdown archives what is left, as it always does
-    }
-    if (!waiting || Date.now() > deadline) return;
+    if (segmentsAwaitingArchive(dataDir).length === 0 || Date.now() > deadline) return;
     throwIfAborted(signal, 'the restore');
     await new Promise((r) => setTimeout(r, 20));
   }

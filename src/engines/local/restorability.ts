@@ -1,11 +1,9 @@
 // Whether a checkpoint can be restored, and from which base backup: a verdict for every point, an error only where a fork must stop.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { restorabilityError, type OperationOptions, type PointInHistory, type Position, type Restorability, type Unrestorable } from '../../core/engine';
 import { isLockstepError, LockstepError } from '../../core/errors';
 import { formatLsn, isLsn, parseLsn } from '../../core/lsn';
-import { archivedTimelines, archiverFailing, historyReader, type HistoryReader } from './archive';
+import { archivedTimelines, archiverFailing, historyReader, safeReaddir, segmentsAwaitingArchive, type AwaitingArchive, type HistoryReader } from './archive';
 import { chooseBackup, listBackups, type BackupMeta } from './baseBackup';
 import type { LocalContext } from './context';
 import type { LocalState } from './layout';
@@ -151,7 +149,7 @@ function archiveGap(engine: LocalContext, state: LocalState): ArchiveGap | undef
   if (seen) {
     if (archiverFailing(seen)) failure = archiverFailure(engine, seen);
   } else {
-    const stuck = oldestWaitingSegment(readyFiles(path.join(layout.dataDir(state.serving), 'pg_wal', 'archive_status')), Date.now(), STUCK_AFTER_MS);
+    const stuck = oldestWaitingSegment(segmentsAwaitingArchive(layout.dataDir(state.serving)), Date.now(), STUCK_AFTER_MS);
     const reason = stuck ? archiverError(engine, state.serving) : undefined;
     if (stuck && reason) failure = `Postgres cannot archive WAL: ${stuck.segment} waits since ${new Date(stuck.readySince).toISOString()}: ${reason}`;
   }
@@ -182,30 +180,7 @@ export function archivedEnd(names: readonly string[], timeline: number, segmentB
 }
 
 /** The oldest segment marked ready for the archiver that has waited at least `minAgeMs`, if any. */
-export function oldestWaitingSegment(ready: readonly { segment: string; readySince: number }[], now: number, minAgeMs: number): { segment: string; readySince: number } | undefined {
+export function oldestWaitingSegment(ready: readonly AwaitingArchive[], now: number, minAgeMs: number): AwaitingArchive | undefined {
   const waiting = ready.filter((r) => now - r.readySince >= minAgeMs).sort((a, b) => (a.segment < b.segment ? -1 : 1));
   return waiting[0];
-}
-
-/** Segments Postgres has marked ready for the archiver (`<segment>.ready`), with when; none when the directory cannot be read. */
-function readyFiles(statusDir: string): { segment: string; readySince: number }[] {
-  const found: { segment: string; readySince: number }[] = [];
-  for (const name of safeReaddir(statusDir)) {
-    const match = /^([0-9A-F]{24})\.ready$/.exec(name);
-    if (!match) continue;
-    try {
-      found.push({ segment: match[1]!, readySince: fs.statSync(path.join(statusDir, name)).mtimeMs });
-    } catch {
-      // archived (renamed to .done) while we looked
-    }
-  }
-  return found;
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
 }

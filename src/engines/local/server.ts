@@ -106,7 +106,7 @@ export async function archiveServing(engine: LocalContext, signal?: AbortSignal)
       timeoutMs: engine.config.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS,
       signal,
       archiverStatus: () => archiverStatusOf(client),
-      archiverError: () => archiverErrorIn(engine.cluster.logTail(state.serving, 200)),
+      archiverError: () => archiverError(engine, state.serving),
     });
     return row.lsn;
   } finally {
@@ -128,8 +128,7 @@ export function archiverFailure(engine: LocalContext, status: ArchiverStatus): s
   return `Postgres cannot archive WAL: ${describeArchiverFailure(status)}${reason ? `: ${reason}` : ''}`;
 }
 
-/** The archiver's last error in a server's log, passing over its "failed too many times, will try again later", which says no why. */
+/** The archiver's last error in a server's log. */
 export function archiverError(engine: LocalContext, dataDirName: string): string | undefined {
-  const tail = engine.cluster.logTail(dataDirName, 200);
-  return archiverErrorIn(tail.split('\n').filter((line) => !/failed too many times/.test(line)).join('\n'));
+  return archiverErrorIn(engine.cluster.logTail(dataDirName, 200));
 }
