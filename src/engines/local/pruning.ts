@@ -42,13 +42,16 @@ export async function prune(engine: LocalContext, keep: readonly PointInHistory[
       // A server that stops while we look (a restore's cut-over) is read as stopped: its WAL is all kept.
       const head = cluster.runningPid(state.serving) !== undefined ? await engine.head(options).catch(() => undefined) : undefined;
       positions.push({ timeline: state.servingTimeline, lsn: head ? parseLsn(head.lsn) : parseLsn('FFFFFFFF/FFFFFFFF') });
-      // The background upkeep also keeps the end of the timeline the last restore left: its undo point. The cut-over
-      // records that end here under the cluster lock, but the journal gets the undo checkpoint a moment later, perhaps
-      // after the upkeep read `keep` (an undo would then replay from an older backup).
-      const lastLeft = !options.keepPrevious ? undefined : Object.entries(state.timelines)
-        .filter(([, t]) => t.abandonedAt && t.endLsn && isLsn(t.endLsn))
-        .sort(([, a], [, b]) => (a.abandonedAt! < b.abandonedAt! ? 1 : -1))[0];
-      if (lastLeft) positions.push({ timeline: Number(lastLeft[0]), lsn: parseLsn(lastLeft[1].endLsn!) });
+      // The background upkeep keeps what the last restore left: the timeline's end (its undo point; the cut-over records
+      // it here under the cluster lock, but the journal gets the undo checkpoint a moment later, perhaps after the upkeep
+      // read `keep`, and an undo would then replay from an older backup) and, below, its data directory.
+      const lastLeft = options.keepPrevious
+        ? Object.entries(state.timelines)
+            .filter(([, t]) => t.abandonedAt)
+            .sort(([, a], [, b]) => (a.abandonedAt! < b.abandonedAt! ? 1 : -1))[0]
+        : undefined;
+      const leftEnd = lastLeft?.[1].endLsn;
+      if (lastLeft && leftEnd && isLsn(leftEnd)) positions.push({ timeline: Number(lastLeft[0]), lsn: parseLsn(leftEnd) });
       const history = historyReader(layout.archive);
       for (const p of positions) {
         const b = chooseBackup(backups, history, p.timeline, p.lsn);
@@ -56,12 +59,7 @@ export async function prune(engine: LocalContext, keep: readonly PointInHistory[
       }
       const removed: string[] = [];
       let bytesFreed = 0;
-      // The data directory that served before the last restore, kept by the background upkeep.
-      const previous = options.keepPrevious
-        ? Object.values(state.timelines)
-            .filter((t) => t.dataDir && t.abandonedAt)
-            .sort((a, b) => (a.abandonedAt! < b.abandonedAt! ? 1 : -1))[0]?.dataDir
-        : undefined;
+      const previous = lastLeft?.[1].dataDir;
       for (const b of backups) {
         if (needed.has(b.id)) continue;
         const dir = layout.backupDir(b.id);
