@@ -544,6 +544,8 @@ export interface SettleOutcome {
   /** The summary without its opening clause: what is where now, or why it could not be finished. */
   detail: string;
   ok: boolean;
+  /** A finished restore's engine wants background upkeep (as `RestoreResult.maintenanceDue`). */
+  maintenanceDue: boolean;
 }
 
 /**
@@ -574,7 +576,7 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
     const summary = `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was reverted. ${detail}`;
     await project.audit.append({ op: 'restore', phase: undone.allBack ? 'compensated' : 'compensation-failed', operationId: record.operationId, checkpointId: record.target.id, detail: `interrupted at ${record.step}; ${describeCompensation(undone)}` });
     if (undone.allBack) clearRecord(project);
-    return { ...base, summary, detail, ok: undone.allBack };
+    return { ...base, summary, detail, ok: undone.allBack, maintenanceDue: false };
   }
   if (record.reverting) {
     throw new LockstepError('BAD_INPUT', `the interrupted restore to ${record.target.id} had failed and was being put back: it can only be reverted`, {
@@ -587,10 +589,11 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
       hint: 'Run `lockstep restore --abort`, then restore again.',
     });
   }
+  let head: Position | undefined;
   try {
     if (record.fork) {
       options.onProgress?.('Finishing the cut-over');
-      await cutOver(project, engine, record, options);
+      head = await cutOver(project, engine, record, options);
     }
     record.step = 'served';
     writeRecord(project, record);
@@ -601,7 +604,7 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
     undid = await takeBackUndoneRestore(project, record);
   } catch (error) {
     const detail = `${describeError(error)}. Run \`lockstep restore --continue\` once that is fixed, or \`lockstep restore --abort\` to revert it.`;
-    return { ...base, summary: `the interrupted restore to ${record.target.id} could not be finished: ${detail}`, detail, ok: false };
+    return { ...base, summary: `the interrupted restore to ${record.target.id} could not be finished: ${detail}`, detail, ok: false, maintenanceDue: false };
   }
   await project.audit.append({
     op: 'restore',
@@ -615,7 +618,8 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
   clearRecord(project);
   const parts = [record.fork ? `the data serves ${record.target.id}` : '', record.code ? `HEAD is on ${record.checkoutResult?.branch ?? record.code.to.slice(0, 12)}` : '', ...undid].filter(Boolean);
   const detail = `${parts.join('; ')}${record.undo ? `; undo: lockstep restore ${record.undo.id}` : ''}.`;
-  return { ...base, summary: `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was finished: ${detail}`, detail, ok: true };
+  const maintenanceDue = head ? (engine.maintenanceDue?.(head) ?? false) : false;
+  return { ...base, summary: `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was finished: ${detail}`, detail, ok: true, maintenanceDue };
 }
 
 /** One part of the state before a failed restore, checked after the attempt to put it back. */

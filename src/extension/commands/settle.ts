@@ -1,7 +1,7 @@
 // Continue / Abort Interrupted Restore: finish or revert a restore whose process died, as `lockstep restore --continue|--abort` do, and say what was done.
 import * as vscode from 'vscode';
 import { checkpointTitle } from '../../core/checkpoint';
-import { describeError, LockstepError } from '../../core/errors';
+import { LockstepError } from '../../core/errors';
 import type { RestoreMode, SettleAction, SettleOutcome } from '../../core/restore';
 import { startUpkeep } from '../commitHook';
 import type { Lockstep } from '../container';
@@ -105,7 +105,7 @@ export async function settleInterrupted(ctx: Lockstep, repository: WorkspaceRepo
     }
     if (outcome.ok) repository.log.info(`interrupted restore ${outcome.operationId}: ${outcome.summary}`);
     else repository.log.warn(`interrupted restore ${outcome.operationId}: ${outcome.summary}`);
-    if (outcome.ok && record.fork) await startUpkeepIfDue(ctx, repository);
+    if (outcome.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
     const undo = outcome.ok && outcome.action === 'continue' && record.undo ? { id: record.undo.id, mode: record.mode } : undefined;
     return { outcome, message: settledMessage(outcome), undo };
   });
@@ -137,17 +137,6 @@ async function tellSettled(ctx: Lockstep, repository: WorkspaceRepository, outco
     } catch (error) {
       await ctx.errors.report(error, choice);
     }
-  }
-}
-
-/** After a finish the new timeline may want its base backup (as after any restore); reverting leaves the engine as it was. */
-async function startUpkeepIfDue(ctx: Lockstep, repository: WorkspaceRepository): Promise<void> {
-  try {
-    const engine = await repository.project.engine();
-    if (!engine.maintenanceDue) return;
-    if (engine.maintenanceDue(await engine.head())) startUpkeep(repository, ctx.extensionPath);
-  } catch (error) {
-    repository.log.warn(`after settling the interrupted restore, upkeep not started: ${describeError(error)}`);
   }
 }
 
