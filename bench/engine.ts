@@ -126,11 +126,37 @@ interface Sized {
  * downtime an app sees.
  */
 export function startPinger(url: string): { stop(): Promise<{ longestGapMs: number; answers: number; errors: number }> } {
-  let running = true;
   let last = performance.now();
   let longestGapMs = 0;
   let answers = 0;
   let errors = 0;
+  const loop = onOneConnection(
+    url,
+    10,
+    async (client) => {
+      await client.query('SELECT 1');
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - last);
+      last = now;
+      answers++;
+    },
+    () => errors++,
+  );
+  return {
+    async stop() {
+      await loop.stop();
+      return { longestGapMs, answers, errors };
+    },
+  };
+}
+
+/**
+ * A client of an app: `work` on one connection, then `pauseMs`, until stopped.
+ * After any error (a cut-over closes the connection) it is told, and the next
+ * round connects again.
+ */
+export function onOneConnection(url: string, pauseMs: number, work: (client: Client) => Promise<void>, onError: () => void = () => undefined): { stop(): Promise<void> } {
+  let running = true;
   const loop = (async () => {
     let client: Client | undefined;
     while (running) {
@@ -140,17 +166,13 @@ export function startPinger(url: string): { stop(): Promise<{ longestGapMs: numb
           client.on('error', () => undefined);
           await client.connect();
         }
-        await client.query('SELECT 1');
-        const now = performance.now();
-        longestGapMs = Math.max(longestGapMs, now - last);
-        last = now;
-        answers++;
+        await work(client);
       } catch {
-        errors++;
+        onError();
         await client?.end().catch(() => undefined);
         client = undefined;
       }
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, pauseMs));
     }
     await client?.end().catch(() => undefined);
   })();
@@ -158,7 +180,6 @@ export function startPinger(url: string): { stop(): Promise<{ longestGapMs: numb
     async stop() {
       running = false;
       await loop;
-      return { longestGapMs, answers, errors };
     },
   };
 }

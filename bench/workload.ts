@@ -4,14 +4,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client } from 'pg';
 import { parseLsn } from '../src/core/lsn';
 import { historyReader } from '../src/engines/local/archive';
 import { chooseBackup, listBackups, type BackupMeta } from '../src/engines/local/baseBackup';
 import { expectOk, explain, runProcess, upkeepProcesses, type CliResult } from '../test/support/cli';
 import { createRepo } from '../test/support/git';
 import { freePort, traversableTempDir } from '../test/support/postgres';
-import { query as sql, startPinger } from './engine';
+import { onOneConnection, query as sql, startPinger } from './engine';
 import { mb, median, s, type BenchRow } from './types';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -207,33 +206,16 @@ interface SteadyWriter {
 
 /** An app being used: a one-row UPDATE and an INSERT every 50 ms on one connection, reconnecting after a cut-over. */
 function startSteadyWriter(url: string): SteadyWriter {
-  let running = true;
   let transactions = 0;
-  const loop = (async () => {
-    let client: Client | undefined;
-    while (running) {
-      try {
-        if (!client) {
-          client = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-          client.on('error', () => undefined);
-          await client.connect();
-        }
-        const aid = 1 + Math.floor(Math.random() * 100_000);
-        await client.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = $1', [aid]);
-        await client.query('INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, $1, 1, now())', [aid]);
-        transactions++;
-      } catch {
-        await client?.end().catch(() => undefined);
-        client = undefined;
-      }
-      await sleep(50);
-    }
-    await client?.end().catch(() => undefined);
-  })();
+  const loop = onOneConnection(url, 50, async (client) => {
+    const aid = 1 + Math.floor(Math.random() * 100_000);
+    await client.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = $1', [aid]);
+    await client.query('INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, $1, 1, now())', [aid]);
+    transactions++;
+  });
   return {
     async stop() {
-      running = false;
-      await loop;
+      await loop.stop();
       return transactions;
     },
   };
