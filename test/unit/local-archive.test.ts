@@ -24,6 +24,8 @@ describe('local engine: archive and backups', () => {
     assert.equal(execFileSync('sh', ['-c', `cat ${shellQuote(nasty)}/f`], { encoding: 'utf8' }), 'ok');
     assert.equal(confQuote(`a'b\\c`), `'a''b\\\\c'`);
     assert.match(restoreCommand(nasty), /%f %p$/);
+    // Postgres substitutes %f, %p, %r and %% in the command: a path's own % must reach cp as it is.
+    assert.equal(restoreCommand('/r/100%free %p'), "cp '/r/100%%free %%p'/%f %p");
   });
 
   it("finds the archiver's own error in a server log, not its later \"failed too many times\"", () => {

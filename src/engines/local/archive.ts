@@ -7,9 +7,12 @@ import { fsyncPath } from '../../core/files';
 import { parseLsn, walFileName } from '../../core/lsn';
 import { chownTree, type PostgresAccount } from './osUser';
 
-/** A value for postgresql.conf: single-quoted, quotes doubled, backslashes escaped. */
+/**
+ * A value for postgresql.conf: single-quoted, quotes doubled, backslashes
+ * escaped, and line breaks written as escapes (a quoted value cannot span lines).
+ */
 export function confQuote(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
 }
 
 /** A word for sh: single-quoted, embedded quotes closed and escaped. */
@@ -31,8 +34,18 @@ export function archiveSettings(archiveDir: string): string[] {
   ];
 }
 
+/**
+ * The restore_command that copies from `archiveDir`. Read twice: Postgres
+ * first replaces %f, %p, %r and %% (so a repository such as `100%free` would
+ * have its `%f` replaced by a WAL file name), then sh runs the result.
+ */
 export function restoreCommand(archiveDir: string): string {
-  return `cp ${shellQuote(archiveDir)}/%f %p`;
+  return `cp ${percentLiteral(shellQuote(archiveDir))}/%f %p`;
+}
+
+/** Text for a Postgres command template (restore_command, archive_cleanup_command, recovery_end_command) that must stay as it is: each % doubled. */
+function percentLiteral(text: string): string {
+  return text.replace(/%/g, '%%');
 }
 
 export function historyFileName(timeline: number): string {
