@@ -1,10 +1,11 @@
 // Short read-only queries against a compute (the Postgres clients use): the insert LSN and a schema summary.
 
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { LockstepError, throwIfAborted } from './errors';
 import { isLsn, type Lsn } from './lsn';
 import { passwordOf, redact } from './log';
 import type { SchemaSummary, TableSummary } from './engine';
+import { connectScramOnly } from './postgresConnection';
 
 export interface ComputeQueryOptions {
   signal?: AbortSignal;
@@ -22,26 +23,22 @@ export interface ComputeQueryOptions {
 export async function withCompute<T>(connectionString: string, options: ComputeQueryOptions, work: (client: Client) => Promise<T>): Promise<T> {
   throwIfAborted(options.signal, `reading ${options.what}`);
   const timeoutMs = options.timeoutMs ?? 20_000;
-  const client = new Client({
-    connectionString,
-    connectionTimeoutMillis: timeoutMs,
-    statement_timeout: timeoutMs,
-    query_timeout: timeoutMs,
-    application_name: 'lockstep',
-  });
-  // pg reports a dropped connection as an 'error' event; without a listener it would crash the process.
-  client.on('error', () => undefined);
-  const onAbort = () => void client.end().catch(() => undefined);
+  let client: Client | undefined;
+  const onAbort = () => void client?.end().catch(() => undefined);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await client.connect();
+    client = await connectScramOnly(
+      { connectionString, connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, query_timeout: timeoutMs, application_name: 'lockstep' },
+      { what: options.what, signal: options.signal },
+    );
+    throwIfAborted(options.signal, `reading ${options.what}`);
     return await work(client);
   } catch (error) {
     if (options.signal?.aborted) throw new LockstepError('CANCELLED', `reading ${options.what} was cancelled`);
     throw computeError(error, options.what, connectionString);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
 }
 

@@ -7,13 +7,17 @@ import type { Client } from 'pg';
 import { LockstepError, throwIfAborted } from '../../core/errors';
 import { processAlive } from '../../core/locks';
 import type { Log } from '../../core/log';
+import { connectScramOnly } from '../../core/postgresConnection';
 import { archiveSettings, confQuote } from './archive';
 import type { PostgresBinaries } from './binaries';
 import type { LocalLayout } from './layout';
 import type { PostgresAccount } from './osUser';
-import { portInUse } from './ports';
+import { portInUse, portTakenError } from './ports';
+import { prepareSocketDir, trustedSocketDir } from './socketDir';
 
 export const LOCKSTEP_CONF = 'lockstep.conf';
+/** Lockstep's own superuser: reachable only over the private socket. The app's role (`lockstep`) is not a superuser. */
+export const ADMIN_ROLE = 'lockstep_admin';
 export const RECOVERY_CONF = 'lockstep.recovery.conf';
 
 export interface ClusterOptions {
@@ -30,7 +34,11 @@ export interface ClusterOptions {
 
 export interface ConnectOptions {
   database?: string;
-  /** 127.0.0.1, or a private socket directory (a fork recovering where no client can reach it). */
+  /**
+   * A fork's private socket directory. Absent: the serving server's socket
+   * directory (and, for a project made before Lockstep had its own role, whose
+   * server may have been started without a socket, 127.0.0.1 when there is none).
+   */
   host?: string;
   port?: number;
   timeoutMs?: number;
@@ -59,15 +67,21 @@ export class LocalCluster {
     return this.options.port;
   }
 
-  /** The settings Lockstep owns, in their own file so a person's edits to postgresql.conf stay theirs. */
+  /**
+   * The settings Lockstep owns, in their own file so a person's edits to
+   * postgresql.conf stay theirs. Rewritten before every start: a data directory
+   * copied from an older base backup gets today's port and socket directory.
+   */
   writeConf(dataDirName: string): void {
     const dir = this.layout.dataDir(dataDirName);
+    const socketDir = prepareSocketDir(this.layout, this.port, this.options.account());
     const lines = [
-      '# Managed by Lockstep; rewritten by `lockstep init`. Put your own settings in postgresql.conf.',
+      '# Managed by Lockstep; rewritten whenever Lockstep starts this server. Put your own settings in postgresql.conf.',
       "listen_addresses = '127.0.0.1'",
       `port = ${this.port}`,
-      // No Unix socket: its path length is limited and its default directory may not be ours.
-      "unix_socket_directories = ''",
+      // Lockstep's own connections: a socket in a directory only the Postgres account (and root) can enter.
+      `unix_socket_directories = ${confQuote(socketDir)}`,
+      'unix_socket_permissions = 0700',
       ...archiveSettings(this.layout.archive),
       `include_if_exists = ${confQuote(RECOVERY_CONF)}`,
       '',
@@ -78,6 +92,29 @@ export class LocalCluster {
     const text = fs.readFileSync(main, 'utf8');
     if (!text.includes(include)) fs.appendFileSync(main, `\n# Lockstep\n${include}\n`);
     this.giveToPostgres(path.join(dir, LOCKSTEP_CONF));
+    if (this.layout.readAdminPassword() !== undefined) this.writeHba(dir);
+  }
+
+  /**
+   * Who may log in how, in a project with Lockstep's own superuser: that role
+   * over the private socket only, every role with SCRAM-SHA-256. (A project made
+   * before keeps initdb's file: SCRAM for everyone, socket and 127.0.0.1.)
+   */
+  private writeHba(dir: string): void {
+    const user = hbaName(this.options.user);
+    const lines = [
+      '# Managed by Lockstep; rewritten whenever Lockstep starts this server.',
+      '# TYPE  DATABASE  USER  ADDRESS  METHOD',
+      `local   all   ${ADMIN_ROLE}   scram-sha-256`,
+      `host    all   ${ADMIN_ROLE}   all   reject`,
+      `local   all   ${user}   scram-sha-256`,
+      `host    all   ${user}   127.0.0.1/32   scram-sha-256`,
+      `host    all   all   all   reject`,
+      '',
+    ];
+    const file = path.join(dir, 'pg_hba.conf');
+    fs.writeFileSync(file, lines.join('\n'), { mode: 0o600 });
+    this.giveToPostgres(file);
   }
 
   /** Files we create inside a data directory must belong to the Postgres account. */
@@ -114,11 +151,8 @@ export class LocalCluster {
     if (this.runningPid(dataDirName) !== undefined) return;
     const endpoint = this.endpointOf(dataDirName);
     const port = endpoint.port;
-    if (!endpoint.private && (await this.portInUse(port))) {
-      throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
-        hint: `Stop that program, or give Lockstep another port: \`lockstep init --port N\` (the connection string will change once).`,
-      });
-    }
+    if (!endpoint.private && (await this.portInUse(port))) throw portTakenError(port);
+    this.writeConf(dataDirName);
     const logFile = this.layout.serverLog(dataDirName);
     fs.mkdirSync(this.layout.logs, { recursive: true });
     // The postmaster is started directly, not through `pg_ctl start`: pg_ctl
@@ -148,11 +182,7 @@ export class LocalCluster {
     }
     await this.waitUntilReady(dataDirName, Date.now() + (options.timeoutMs ?? 120_000), () => exited, options.signal).catch((error: unknown) => {
       const tail = this.logTail(dataDirName, 15);
-      if (/could not bind|Address already in use/i.test(tail)) {
-        throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
-          hint: 'Stop that program, or give Lockstep another port with `lockstep init --port N`.',
-        });
-      }
+      if (/could not bind|Address already in use/i.test(tail)) throw portTakenError(port);
       if (error instanceof LockstepError && error.code === 'CANCELLED') throw error;
       // A longer excerpt for the reason: its cause (a restore_command's failure) may come well before the FATAL.
       throw new LockstepError('ENGINE_DOWN', `Postgres did not start on ${dataDirName}: ${firstFatal(this.logTail(dataDirName, 40)) ?? (error as Error).message}`, {
@@ -225,27 +255,50 @@ export class LocalCluster {
     return { host: '127.0.0.1', port: this.port, private: false };
   }
 
+  /**
+   * Lockstep's own connection: its superuser over the private socket (a
+   * project made before Lockstep had its own role: the `lockstep` role, over
+   * the socket, else 127.0.0.1). SCRAM-SHA-256 only, whatever the address.
+   */
   async connect(options: ConnectOptions = {}): Promise<Client> {
-    // Loaded on first connection: `lockstep list` reads the engine's files and never pays for pg.
-    const { Client } = await import('pg');
-    const client = new Client({
-      host: options.host ?? '127.0.0.1',
-      port: options.port ?? this.port,
-      user: this.options.user,
-      password: this.layout.readPassword(),
-      database: options.database ?? this.options.database,
-      connectionTimeoutMillis: options.timeoutMs ?? 5000,
-      application_name: 'lockstep',
-    });
-    // A server stopped under an idle client emits 'error'; the next query reports it.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
+    const adminPassword = this.layout.readAdminPassword();
+    const legacy = adminPassword === undefined;
+    const user = legacy ? this.options.user : ADMIN_ROLE;
+    const password = adminPassword ?? this.layout.readPassword();
+    const socketDir = options.host ?? trustedSocketDir(this.layout, options.port ?? this.port);
+    const hosts = socketDir !== undefined ? [socketDir] : [];
+    // An older server, started before Lockstep used a socket, listens on 127.0.0.1 alone.
+    if (legacy && options.host === undefined) hosts.push('127.0.0.1');
+    if (hosts.length === 0) {
+      throw new LockstepError('ENGINE_DOWN', `the local database's private socket directory is missing or not private (${this.layout.socketRecord})`, {
+        hint: 'Restart the database: `lockstep db stop`, then `lockstep db start` (a new directory is made).',
+      });
     }
-    return client;
+    for (let i = 0; ; i++) {
+      try {
+        return await connectScramOnly(
+          {
+            host: hosts[i],
+            port: options.port ?? this.port,
+            user,
+            password,
+            database: options.database ?? this.options.database,
+            connectionTimeoutMillis: options.timeoutMs ?? 5000,
+            application_name: 'lockstep',
+          },
+          { what: 'the local database' },
+        );
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        const noServerThere = code === 'ENOENT' || code === 'ECONNREFUSED';
+        if (i + 1 >= hosts.length || !noServerThere) throw error;
+      }
+    }
+  }
+
+  /** Lockstep's own role and where a client reaches the serving server: for `psql` in a shell script (see `localAdminAccess`). */
+  adminRole(): string {
+    return this.layout.readAdminPassword() === undefined ? this.options.user : ADMIN_ROLE;
   }
 
   /**
@@ -261,7 +314,7 @@ export class LocalCluster {
       throwIfAborted(options.signal, 'waiting for the database');
       try {
         const endpoint = this.endpointOf(dataDirName);
-        return await this.connect({ host: endpoint.host, port: endpoint.port, ...options, timeoutMs: 2000 });
+        return await this.connect({ ...(endpoint.private ? { host: endpoint.host } : {}), port: endpoint.port, ...options, timeoutMs: 2000 });
       } catch (error) {
         const code = (error as { code?: string }).code;
         // ENOENT: a private socket not (or no longer) there.
@@ -307,6 +360,11 @@ export class LocalCluster {
       return '';
     }
   }
+}
+
+/** A role name as pg_hba.conf reads it: quoted unless plain. */
+function hbaName(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
 /** A line Postgres wrote itself carries its severity; continuation lines (HINT text, queries) start with a tab. */

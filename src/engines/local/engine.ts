@@ -2,6 +2,7 @@
 // This class is the `Engine` face and the server's lifecycle; each walk lives in its own file:
 // restorability.ts (verdicts), recovery.ts (fork), cutOver.ts (repoint), preview.ts (describe), upkeep.ts (maintain), pruning.ts (prune).
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import type { LocalEngineConfig } from '../../core/config';
@@ -25,7 +26,7 @@ import { scopedLog, type Log } from '../../core/log';
 import type { ArchiverStatus } from './archive';
 import type { BackupMeta } from './baseBackup';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
-import { LocalCluster } from './cluster';
+import { ADMIN_ROLE, LocalCluster } from './cluster';
 import { withBackupLock, withClusterLock, type LocalContext } from './context';
 import * as cutOver from './cutOver';
 import { LocalLayout, type LocalState } from './layout';
@@ -35,10 +36,54 @@ import * as pruning from './pruning';
 import * as recovery from './recovery';
 import * as restorability from './restorability';
 import { archiveServing, archiveWarnings, engineDown, readHeadAndArchiver, verifyServing } from './server';
+import { trustedSocketDir } from './socketDir';
 import * as upkeep from './upkeep';
 
 export function localRoot(config: LocalEngineConfig, lockstepDir: string): string {
   return config.dataRoot ?? path.join(lockstepDir, 'local');
+}
+
+/** What a client outside Lockstep (the post-commit hook's `psql`) needs to reach the serving server as Lockstep does. */
+export interface LocalAdminAccess {
+  /** psql's `host=`: the server's private socket directory; undefined when there is none a client can trust (then use Lockstep itself). */
+  socketDir: string | undefined;
+  port: number;
+  /** Lockstep's own role: `lockstep_admin`, or in a project made before that role existed, the `lockstep` role. */
+  user: string;
+  database: string;
+  /** A libpq password file (mode 0600, `*:*:*:<user>:<password>`) for PGPASSFILE. */
+  passfile: string;
+}
+
+/**
+ * For an sh script: `PGPASSFILE=<passfile> psql "host=<socketDir> port=<port>
+ * user=<user> dbname=<database>" -Atc 'select …'`. Reads two small files and
+ * (re)writes the password file when it is missing or stale; needs no account,
+ * no binaries and no connection. The socket directory is private (0700, the
+ * Postgres account's), so what answers there is the cluster: libpq before 16
+ * cannot refuse a cleartext request (`require_auth`) the way Lockstep does.
+ * A server started by an older Lockstep may have no socket yet: psql then
+ * fails to connect, and the script should fall back to `lockstep record`.
+ */
+export function localAdminAccess(config: LocalEngineConfig, lockstepDir: string): LocalAdminAccess {
+  const layout = new LocalLayout(localRoot(config, lockstepDir));
+  const adminPassword = layout.readAdminPassword();
+  const user = adminPassword === undefined ? config.user : ADMIN_ROLE;
+  const password = adminPassword ?? layout.readPassword();
+  const escape = (text: string) => text.replace(/[\\:]/g, (c) => `\\${c}`);
+  const line = `*:*:*:${escape(user)}:${escape(password)}\n`;
+  let current: string | undefined;
+  try {
+    current = fs.readFileSync(layout.adminPassfile, 'utf8');
+  } catch {
+    // not written yet
+  }
+  if (current !== line) {
+    const staging = `${layout.adminPassfile}.${process.pid}.tmp`;
+    fs.writeFileSync(staging, line, { mode: 0o600 });
+    fs.renameSync(staging, layout.adminPassfile);
+  }
+  return { socketDir: trustedSocketDir(layout, config.port), port: config.port, user, database: 'postgres', passfile: layout.adminPassfile };
 }
 
 export class LocalEngine implements Engine, LocalContext {

@@ -7,7 +7,11 @@ import { readJsonFile, writeJsonFile } from '../../core/files';
 
 /**
  * <root>/
- *   password            generated password of the `lockstep` role (0600)
+ *   password            generated password of the app's role, `lockstep` (0600)
+ *   admin-password      generated password of Lockstep's own superuser role (0600); absent in projects made before it existed
+ *   admin.pgpass        the same as a libpq password file, for `psql` over the private socket (0600)
+ *   run/                the server's Unix socket (0700, the Postgres account's), when its path is short enough
+ *   socket-dir          else: where the socket directory is (a private directory under /tmp or $XDG_RUNTIME_DIR)
  *   state.json          which data directory serves, what we know of each timeline
  *   data-<n>/           Postgres data directories; one serves, others are past timelines
  *   archive/            the WAL archive (one per cluster lineage, shared by all timelines)
@@ -20,6 +24,20 @@ export class LocalLayout {
 
   get password(): string {
     return path.join(this.root, 'password');
+  }
+  get adminPassword(): string {
+    return path.join(this.root, 'admin-password');
+  }
+  get adminPassfile(): string {
+    return path.join(this.root, 'admin.pgpass');
+  }
+  /** The serving server's socket directory, when `<root>/run/.s.PGSQL.<port>` fits a socket address. */
+  get runDir(): string {
+    return path.join(this.root, 'run');
+  }
+  /** Names the socket directory chosen elsewhere when the root's path is too long for a socket. */
+  get socketRecord(): string {
+    return path.join(this.root, 'socket-dir');
   }
   get state(): string {
     return path.join(this.root, 'state.json');
@@ -63,6 +81,16 @@ export class LocalLayout {
         hint: 'Run `lockstep init` to set up the local database.',
         cause: error,
       });
+    }
+  }
+
+  /** Lockstep's own superuser's password; undefined in a project made before Lockstep had its own role (its `lockstep` role is the superuser). */
+  readAdminPassword(): string | undefined {
+    try {
+      return fs.readFileSync(this.adminPassword, 'utf8').trim();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new LockstepError('NOT_INITIALISED', `the local database's admin password file cannot be read (${this.adminPassword}): ${(error as Error).message}`, { cause: error });
     }
   }
 

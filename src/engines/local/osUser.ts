@@ -1,6 +1,7 @@
 // Who Postgres runs as: the current user, or, when Lockstep runs as root, an unprivileged account it sets up.
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LockstepError } from '../../core/errors';
@@ -17,7 +18,17 @@ export function runningAsRoot(): boolean {
   return typeof process.geteuid === 'function' && process.geteuid() === 0;
 }
 
+/** The one account every cluster shared before each got its own; configurations that name it keep it. */
 export const DEFAULT_ROOT_ACCOUNT = 'lockstep-postgres';
+
+/**
+ * The account of one cluster, when Lockstep runs as root: its own, so that
+ * a server made to run a program (a superuser's `COPY … TO PROGRAM`) reads no
+ * other repository's data or archive. 20 characters: within useradd's 32.
+ */
+export function clusterAccountName(lockstepDir: string): string {
+  return `lockstep-pg-${createHash('sha256').update(lockstepDir).digest('hex').slice(0, 8)}`;
+}
 
 interface PasswdEntry {
   name: string;
@@ -67,8 +78,9 @@ function createSystemAccount(name: string): void {
 }
 
 /**
- * The account for Postgres. Not root: ourselves. Root: `preferred` (config or
- * LOCKSTEP_PG_USER), else a dedicated account, created when missing.
+ * The account for Postgres. Not root: ourselves. Root: `preferred` (the
+ * configuration's, or for a new cluster its own `clusterAccountName`), else
+ * LOCKSTEP_PG_USER, else the shared account of old; created when missing.
  */
 export function resolvePostgresAccount(preferred?: string): PostgresAccount {
   if (!runningAsRoot()) return { name: process.env.USER ?? 'self' };

@@ -116,6 +116,14 @@ export async function archiveServing(engine: LocalContext, signal?: AbortSignal)
 
 export function engineDown(port: number, error: unknown): LockstepError {
   if (error instanceof LockstepError) return error;
+  // It answered, and refused the login: starting it is not the way out.
+  const code = (error as { code?: unknown }).code;
+  if (code === '28P01' || code === '28000') {
+    return new LockstepError('AUTH', `the local database on 127.0.0.1:${port} refused Lockstep's login (${(error as Error).message})`, {
+      hint: 'Starting it will not help: the password of the role Lockstep logs in as was changed, or pg_hba.conf no longer lets it in. Lockstep uses the password it generated and keeps beside the database (.git/lockstep/local by default): set the role\'s password back to it, or undo the pg_hba.conf change.',
+      cause: error,
+    });
+  }
   return new LockstepError('ENGINE_DOWN', `the local database on 127.0.0.1:${port} is not answering (${(error as Error).message})`, {
     hint: 'Start it with `lockstep db start` (or "Lockstep: Start Local Database").',
     cause: error,

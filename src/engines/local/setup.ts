@@ -3,18 +3,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Client } from 'pg';
 import { DEFAULT_LOCAL_PORT, defaultLocalConfig, type LocalEngineConfig } from '../../core/config';
 import type { EngineContext, OperationOptions } from '../../core/engine';
 import { LockstepError } from '../../core/errors';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
-import { LocalCluster } from './cluster';
+import { ADMIN_ROLE, LocalCluster } from './cluster';
 import { copyTree } from './copyTree';
-import { LocalEngine, localRoot } from './engine';
+import { LocalEngine, localAdminAccess, localRoot } from './engine';
 import { LocalLayout, type LocalState } from './layout';
-import { canTraverse, chownTree, resolvePostgresAccount, runningAsRoot, type PostgresAccount } from './osUser';
-import { portInUse } from './ports';
+import { canTraverse, chownTree, clusterAccountName, resolvePostgresAccount, runningAsRoot, type PostgresAccount } from './osUser';
+import { portInUse, portTakenError } from './ports';
 import { runAs } from './processes';
 import { scramVerifier } from './scram';
+import { quoteIdent } from '../postgresSchema';
 
 export interface LocalSetupOptions extends OperationOptions {
   port?: number;
@@ -43,7 +45,8 @@ export async function setUpLocalDatabase(
   const progress = options.onProgress ?? (() => undefined);
   progress('Finding Postgres');
   let binaries = findPostgresBinaries({ configured: options.pgBin, only: options.pgSource });
-  const account = resolvePostgresAccount(options.osUser);
+  // As root: an account of this cluster's own, unless one is named (option, LOCKSTEP_PG_USER).
+  const account = resolvePostgresAccount(options.osUser || (runningAsRoot() && !process.env.LOCKSTEP_PG_USER ? clusterAccountName(ctx.lockstepDir) : undefined));
   let root = options.dataRoot ?? localRoot(defaultLocalConfig(), ctx.lockstepDir);
   if (!canTraverse(root, account)) {
     if (options.dataRoot) {
@@ -81,11 +84,7 @@ export async function setUpLocalDatabase(
         hint: `Move ${root} away, then run \`lockstep init\` again.`,
       });
     }
-    if (await portInUse(port)) {
-      throw new LockstepError('PORT_TAKEN', `port ${port} on 127.0.0.1 is used by another program`, {
-        hint: 'Choose another with `lockstep init --port N`.',
-      });
-    }
+    if (await portInUse(port)) throw portTakenError(port, 'Choose another with `lockstep init --port N`.');
     // 0711 when Postgres runs as another account: it must traverse, not list.
     fs.mkdirSync(root, { recursive: true, mode: account.uid === undefined ? 0o700 : 0o711 });
     if (account.uid !== undefined) fs.chmodSync(root, 0o711);
@@ -94,21 +93,25 @@ export async function setUpLocalDatabase(
       chownTree(dir, account);
     }
     fs.mkdirSync(layout.backups, { recursive: true, mode: 0o700 });
+    // Two roles: the app's (`lockstep`, the password behind the connection string, not a superuser) and
+    // Lockstep's own superuser (initdb's bootstrap role, reachable over the private socket only).
     const password = randomBytes(18).toString('base64url');
     fs.writeFileSync(layout.password, password + '\n', { mode: 0o600 });
+    const adminPassword = randomBytes(18).toString('base64url');
+    fs.writeFileSync(layout.adminPassword, adminPassword + '\n', { mode: 0o600 });
 
     progress(`Creating the cluster (Postgres ${binaries.version}, ${binaries.source})`);
     // initdb runs as the Postgres account, which may not write to the root: give it an empty directory.
     fs.mkdirSync(layout.dataDir('data-1'), { mode: 0o700 });
     chownTree(layout.dataDir('data-1'), account);
     const pwfile = path.join(root, `.pwfile-${process.pid}`);
-    fs.writeFileSync(pwfile, password + '\n', { mode: 0o600 });
+    fs.writeFileSync(pwfile, adminPassword + '\n', { mode: 0o600 });
     chownTree(pwfile, account);
     try {
       const result = await runAs(
         account,
         path.join(binaries.bin, 'initdb'),
-        ['-D', layout.dataDir('data-1'), '-U', config.user, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C'],
+        ['-D', layout.dataDir('data-1'), '-U', ADMIN_ROLE, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C'],
         { cwd: root, timeoutMs: 180_000 },
       );
       if (result.code !== 0) {
@@ -133,8 +136,9 @@ export async function setUpLocalDatabase(
     await cluster.start('data-1');
     const client = await cluster.connect({ database: 'postgres' });
     try {
-      await client.query(`CREATE DATABASE ${config.database}`);
-      await client.query(`ALTER ROLE ${config.user} PASSWORD '${scramVerifier(password)}'`);
+      await createAppRole(cluster, client, config.user, config.database, password);
+      await client.query(`ALTER ROLE ${ADMIN_ROLE} PASSWORD '${scramVerifier(adminPassword)}'`);
+      localAdminAccess(config, ctx.lockstepDir); // the password file for psql over the socket
       const { rows } = await client.query<{ system: string; segment: string }>(
         "SELECT system_identifier::text AS system, current_setting('wal_segment_size') AS segment FROM pg_control_system()",
       );
@@ -178,9 +182,7 @@ async function reconfigure(ctx: EngineContext, existing: LocalEngineConfig, opti
   const engine = new LocalEngine(existing, ctx);
   const moved: LocalEngineConfig = { ...existing, port: options.port };
   const target = new LocalEngine(moved, ctx);
-  if (await portInUse(options.port)) {
-    throw new LockstepError('PORT_TAKEN', `port ${options.port} on 127.0.0.1 is used by another program`);
-  }
+  if (await portInUse(options.port)) throw portTakenError(options.port, 'Nothing was changed. Choose another port, or stop that program.');
   const wasRunning = engine.isRunning();
   await engine.stop(options);
   await engine.close();
@@ -188,6 +190,26 @@ async function reconfigure(ctx: EngineContext, existing: LocalEngineConfig, opti
   if (wasRunning) await target.start(options);
   await target.close();
   return moved;
+}
+
+/**
+ * The app's role: it owns the app's database (so migrations create, alter and
+ * drop what they need, and CREATE EXTENSION works for trusted extensions), may
+ * create databases (test and shadow databases of migration tools) and force a
+ * WAL switch (to make a checkpoint restorable at once). Not a superuser: no
+ * `COPY … TO PROGRAM`, no server files, no other role's objects.
+ */
+async function createAppRole(cluster: LocalCluster, client: Client, user: string, database: string, password: string): Promise<void> {
+  const role = quoteIdent(user);
+  await client.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '${scramVerifier(password)}'`);
+  await client.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${role}`);
+  // Function privileges belong to each database: granted where the app works.
+  const app = await cluster.connect({ database });
+  try {
+    await app.query(`GRANT EXECUTE ON FUNCTION pg_switch_wal() TO ${role}`);
+  } finally {
+    await app.end().catch(() => undefined);
+  }
 }
 
 function parseSize(setting: string): number {
