@@ -80,6 +80,8 @@ async function main() {
   }
   await Promise.all(builds.map((options) => esbuild.build(options)));
   fs.chmodSync('dist/cli.js', 0o755);
+  // The hook's body, a script git runs, shipped beside the bundle (src/git/hook.ts reads it at install).
+  fs.copyFileSync('src/git/post-commit.sh', 'dist/post-commit.sh');
   // Left by earlier builds that split the CLI into ES modules.
   fs.rmSync('dist/chunks', { recursive: true, force: true });
   fs.rmSync('dist/cli.mjs', { force: true });

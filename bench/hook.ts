@@ -1,6 +1,6 @@
 // Checkpoint benchmarks: what the hook adds to git commit (beside a bare Node start), list with 10,000 checkpoints, disk per 1,000 markers.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { newCheckpointId, type Checkpoint } from '../src/core/checkpoint';
@@ -17,6 +17,42 @@ const CLI = path.resolve(__dirname, '..', 'dist', 'cli.js');
 export interface HookBenchOptions {
   commits: number;
   log: (line: string) => void;
+}
+
+/** CPU (user + system, ms) of what `script` runs, from sh's own `times` after it: the children it waited for. */
+function cpuOf(script: string, cwd: string): number {
+  const out = execFileSync('sh', ['-c', `${script} >/dev/null 2>&1; times`], { cwd, encoding: 'utf8' });
+  const children = out.trim().split('\n').at(-1) ?? '';
+  let total = 0;
+  for (const [, min, sec] of children.matchAll(/(\d+)m([\d.]+)s/g)) total += (Number(min) * 60 + Number(sec)) * 1000;
+  return total;
+}
+
+/** Twenty commits at once, one per worktree: how many are recorded, exactly or by time, and the slowest commit. */
+async function storm(dir: string, trees: string[], round: number): Promise<{ recorded: number; exact: number; slowestMs: number; medianMs: number }> {
+  const commits = await Promise.all(
+    trees.map(
+      (tree, i) =>
+        new Promise<{ ms: number; sha: string }>((resolve, reject) => {
+          const t = process.hrtime.bigint();
+          const child = spawn('git', ['commit', '-q', '--allow-empty', '-m', `storm ${round}.${i}`], { cwd: tree, stdio: 'ignore' });
+          child.once('error', reject);
+          child.once('exit', (code) => {
+            const ms = Number(process.hrtime.bigint() - t) / 1e6;
+            if (code !== 0) return reject(new Error(`git commit exited ${code} in ${tree}`));
+            resolve({ ms, sha: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: tree, encoding: 'utf8' }).trim() });
+          });
+        }),
+    ),
+  );
+  const listed = JSON.parse(execFileSync(process.execPath, [CLI, 'list', '--json'], { cwd: dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })) as { commitSha: string | null; lsn: string | null }[];
+  const found = commits.map((c) => listed.find((l) => l.commitSha === c.sha));
+  return {
+    recorded: found.filter((f) => f !== undefined).length,
+    exact: found.filter((f) => f !== undefined && f.lsn !== null).length,
+    slowestMs: Math.max(...commits.map((c) => c.ms)),
+    medianMs: median(commits.map((c) => c.ms)),
+  };
 }
 
 function time(file: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): number {
@@ -58,6 +94,34 @@ export async function benchHook(options: HookBenchOptions): Promise<BenchRow[]> 
     rows.push({ name: 'hook time / bare Node start-up', value: `${(added / node).toFixed(2)}×`, target: '≤ 1.3×', met: added / node <= 1.3 });
     rows.push({ name: '`lockstep record` alone / bare Node start-up', value: `${(median(record) / node).toFixed(2)}×`, target: '', met: null });
 
+    // CPU, which is what twenty commits at once share: the hook's (psql, or Node when it must), beside `lockstep record`'s and a bare Node's.
+    const cpuWith: number[] = [];
+    const cpuWithout: number[] = [];
+    const cpuRecord: number[] = [];
+    const cpuNode: number[] = [];
+    for (let i = 0; i < options.commits; i++) {
+      cpuWith.push(cpuOf(`git commit -q --allow-empty -m 'cpu with hook ${i}'`, dir));
+      cpuWithout.push(cpuOf(`git -c core.hooksPath='${noHooks}' commit -q --allow-empty -m 'cpu without hook ${i}'`, dir));
+      cpuRecord.push(cpuOf(`'${process.execPath}' '${CLI}' record -q`, dir));
+      cpuNode.push(cpuOf(`'${process.execPath}' -e 0`, dir));
+    }
+    const hookCpu = median(cpuWith) - median(cpuWithout);
+    rows.push({ name: `CPU per record: what the hook adds to git commit (median of ${options.commits})`, value: ms(hookCpu), target: '', met: null, note: `\`lockstep record\` alone ${ms(median(cpuRecord))}, node -e 0 ${ms(median(cpuNode))}, same run; the background fold is not counted (one process for many commits)` });
+
+    // Twenty commits at once in twenty worktrees, while nothing else runs.
+    const trees = [dir];
+    for (let i = 1; i < 20; i++) {
+      const tree = path.join(traversableTempDir('lockstep-bench-storm-'), 'wt');
+      git('worktree', 'add', '-q', '-b', `storm-${i}`, tree);
+      trees.push(tree);
+    }
+    const storms = [];
+    for (let round = 0; round < 3; round++) storms.push(await storm(dir, trees, round));
+    const worst = storms.reduce((a, b) => (b.slowestMs > a.slowestMs ? b : a));
+    options.log(`  storms: ${storms.map((r) => `${r.recorded}/20 (${r.exact} exact), slowest ${ms(r.slowestMs)}`).join('; ')}`);
+    rows.push({ name: '20 commits at once (20 worktrees), 3 rounds: recorded', value: storms.map((r) => `${r.recorded}/20`).join(', '), target: '20/20', met: storms.every((r) => r.recorded === 20), note: `by position (exact): ${storms.map((r) => r.exact).join(', ')}; the rest by time` });
+    rows.push({ name: '20 commits at once: slowest git commit (worst of 3 rounds)', value: ms(worst.slowestMs), target: '≤ 2 s', met: worst.slowestMs <= 2000, note: `medians ${storms.map((r) => ms(r.medianMs)).join(', ')}` });
+
     // 1,000 markers: the journal lines they add, and the WAL they write (none).
     const project = await Project.open(dir, { log: silentLog, secrets: { get: async () => undefined } });
     try {
@@ -74,7 +138,7 @@ export async function benchHook(options: HookBenchOptions): Promise<BenchRow[]> 
       const base = project.journal.list()[0]!;
       const lines: string[] = [];
       for (let i = 0; i < 10_000 - project.journal.list().length; i++) {
-        const c: Checkpoint = { ...base, id: newCheckpointId(), kind: 'commit', label: null, createdAt: new Date(Date.parse(base.createdAt) - (i + 1) * 1000).toISOString(), lsn: formatLsn(parseLsn(base.lsn) - BigInt(i)), subject: `commit ${i}` };
+        const c: Checkpoint = { ...base, id: newCheckpointId(), kind: 'commit', label: null, createdAt: new Date(Date.parse(base.createdAt) - (i + 1) * 1000).toISOString(), lsn: formatLsn(parseLsn(base.lsn ?? "0/1000000") - BigInt(i)), subject: `commit ${i}` };
         lines.push(JSON.stringify(c));
       }
       fs.appendFileSync(project.paths.journal, `${lines.join('\n')}\n`);

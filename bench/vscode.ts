@@ -170,7 +170,7 @@ function fillJournal(dir: string): void {
       subject: `commit ${i}`,
       filesChanged: 1 + (i % 7),
       createdAt: new Date(Date.parse(base.createdAt) - i * 60_000).toISOString(),
-      lsn: formatLsn(parseLsn(base.lsn) - BigInt(i)),
+      lsn: formatLsn(parseLsn(base.lsn ?? "0/1000000") - BigInt(i)),
     };
     lines.push(JSON.stringify(c));
   }

@@ -28,10 +28,31 @@ export function parse<V extends Record<string, unknown>>(args: readonly string[]
   }
 }
 
-export function integer(value: unknown, name: string, min = 0): number | undefined {
+/** Digits only: Number() would also take "0x10", "1e1", "+5", " 5", "5.0" and "" (as 0). */
+const DECIMAL = /^[0-9]+$/;
+
+export function integer(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new LockstepError('BAD_INPUT', `${name} must be an integer ≥ ${min} (got "${String(value)}")`);
+  const text = String(value);
+  const n = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new LockstepError('BAD_INPUT', `${name} must be a whole number ${range}, in decimal digits (got "${text}")`);
+  }
+  return n;
+}
+
+/** A TCP port for the local Postgres: 1–65535, and not below 1024, which needs root (and Postgres refuses to run as root). */
+export function port(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  const n = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 65535) {
+    throw new LockstepError('BAD_INPUT', `${name} must be a port number from 1 to 65535, in decimal digits (got "${text}")`);
+  }
+  if (n < 1024) {
+    throw new LockstepError('BAD_INPUT', `${name} ${n} is a privileged port, which Postgres (an ordinary account) cannot listen on`, { hint: 'Choose a port from 1024 to 65535.' });
+  }
   return n;
 }
 

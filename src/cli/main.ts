@@ -63,7 +63,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (!command) throw new LockstepError('BAD_INPUT', `unknown command "${name}"`, { hint: 'Run `lockstep --help` for the list.' });
     return await command(rest, io);
   } catch (error) {
-    io.err(`lockstep: ${describeError(error)}`);
+    // Messages quote git and journal text (file names, subjects): each line is printed escaped.
+    const { displayText } = await import('../core/journalText');
+    io.err(`lockstep: ${describeError(error).split('\n').map((line) => displayText(line, 2000)).join('\n')}`);
     if (!(error instanceof LockstepError) && error instanceof Error && error.stack && io.env.LOCKSTEP_VERBOSE === '1') io.err(error.stack);
     return exitCodeFor(error);
   }

@@ -1,14 +1,25 @@
 // A checkpoint: a marker pairing a commit with a point in the database's history. It allocates no data.
 
 import { randomBytes } from 'node:crypto';
-import type { EngineKind, Position, UnrestorableReason } from './engine';
+import type { EngineKind, PointInHistory, UnrestorableReason } from './engine';
+import type { Lsn } from './lsn';
 import { isLsn } from './lsn';
 
 export type CheckpointKind = 'commit' | 'snapshot' | 'safety' | 'pre-restore';
 
 export const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['commit', 'snapshot', 'safety', 'pre-restore'];
 
-export interface Checkpoint extends Position {
+export interface Checkpoint {
+  /** Postgres' timeline id (`"1"`, `"2"`…) for local; a branch or timeline id elsewhere. */
+  timelineId: string;
+  /**
+   * Where on the timeline; null for a time-based checkpoint: the commit hook
+   * could not read the position within its budget (the database was hung, or
+   * the machine too busy), so the commit is restored by its time, `createdAt`.
+   */
+  lsn: Lsn | null;
+  /** Why a time-based checkpoint has no position, in words for a person. */
+  unmeasured?: string;
   /** 12 hex digits, random: short unique prefixes are easy to type. */
   id: string;
   kind: CheckpointKind;
@@ -34,7 +45,8 @@ export interface CheckpointListing {
   kind: CheckpointKind;
   commitSha: string | null;
   timelineId: string;
-  lsn: string;
+  /** null for a time-based checkpoint (restored by `createdAt`). */
+  lsn: string | null;
   label: string | null;
   createdAt: string;
   restorable: boolean;
@@ -58,8 +70,7 @@ export function isCheckpoint(value: unknown): value is Checkpoint {
     typeof c.kind === 'string' &&
     (CHECKPOINT_KINDS as readonly string[]).includes(c.kind) &&
     typeof c.timelineId === 'string' &&
-    typeof c.lsn === 'string' &&
-    isLsn(c.lsn) &&
+    ((typeof c.lsn === 'string' && isLsn(c.lsn)) || c.lsn === null) &&
     typeof c.createdAt === 'string' &&
     ISO_UTC.test(c.createdAt) &&
     typeof c.engine === 'string' &&
@@ -79,4 +90,9 @@ export function checkpointTitle(c: Checkpoint): string {
     case 'pre-restore':
       return c.label ?? 'Before restore';
   }
+}
+
+/** Where a checkpoint's data lies, as the engines take it: its position, or for a time-based one its moment. */
+export function pointOf(c: Checkpoint): PointInHistory {
+  return c.lsn === null ? { timelineId: c.timelineId, lsn: null, createdAt: c.createdAt } : { timelineId: c.timelineId, lsn: c.lsn, createdAt: c.createdAt };
 }

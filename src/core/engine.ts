@@ -2,6 +2,7 @@
 
 import { LockstepError, type ErrorCode } from './errors';
 import type { Lsn } from './lsn';
+import type { HookFastPath } from './hookConf';
 import type { Log } from './log';
 
 export type EngineKind = 'local' | 'neon' | 'pageserver';
@@ -16,9 +17,35 @@ export interface Position {
 }
 
 /** A position plus when it was taken, which some engines need to find where that history lives now. */
-export interface PointInHistory extends Position {
+export interface PositionInHistory extends Position {
   /** ISO time the marker was taken. */
   createdAt?: string;
+}
+
+/**
+ * A moment on a timeline whose position was never read: the commit hook could
+ * not reach the database within its budget, so the commit was recorded with its
+ * time. Engines find it by the clock: the last transaction committed at or
+ * before `createdAt` (local: recovery_target_time; Neon: a timestamp; a
+ * pageserver: its LSN-by-timestamp lookup).
+ */
+export interface MomentInHistory {
+  timelineId: string;
+  lsn: null;
+  /** ISO time, to the millisecond. */
+  createdAt: string;
+}
+
+/** Where a fork starts: a position, or, for a time-based checkpoint, a moment. */
+export type PointInHistory = PositionInHistory | MomentInHistory;
+
+export function isMoment(at: PointInHistory): at is MomentInHistory {
+  return at.lsn === null;
+}
+
+/** "1 at 0/3000028", or "1 at 2026-12-01T10:00:00.000Z (by time)": for messages. */
+export function describePoint(at: PointInHistory): string {
+  return at.lsn === null ? `${at.timelineId} at ${at.createdAt} (by time)` : `${at.timelineId} at ${at.lsn}`;
 }
 
 /**
@@ -86,8 +113,8 @@ const UNRESTORABLE_CODES: Record<UnrestorableReason, ErrorCode> = {
 };
 
 /** The one place a restorability verdict becomes an error, for every engine and the core. */
-export function restorabilityError(verdict: Unrestorable, at: Position): LockstepError {
-  return new LockstepError(UNRESTORABLE_CODES[verdict.reason], `${at.timelineId} at ${at.lsn} cannot be restored: ${verdict.message}`, verdict.hint ? { hint: verdict.hint } : {});
+export function restorabilityError(verdict: Unrestorable, at: PointInHistory): LockstepError {
+  return new LockstepError(UNRESTORABLE_CODES[verdict.reason], `${describePoint(at)} cannot be restored: ${verdict.message}`, verdict.hint ? { hint: verdict.hint } : {});
 }
 
 export interface ColumnSummary {
@@ -147,6 +174,22 @@ export interface Engine {
 
   /** The durable position to pin now. Must be cheap (a marker, not a copy) and write nothing. */
   head(options?: OperationOptions): Promise<Position>;
+
+  /**
+   * Where a cleanly stopped database stands (it cannot have moved since it
+   * stopped), read without starting it; undefined when it runs, crashed, or the
+   * engine cannot tell. The commit hook records a commit made meanwhile there.
+   */
+  positionWhileStopped?(): Position | undefined;
+
+  /**
+   * How the commit hook can read the position without Node (psql over a
+   * private socket), or undefined when it cannot; written to hook.conf.
+   */
+  hookFastPath?(): HookFastPath | undefined;
+
+  /** The timeline serving now, when the engine knows it without asking the database (a time-based checkpoint belongs to it). */
+  servingTimelineId?(): string | undefined;
 
   /** What the last `head()` noticed that makes new checkpoints unsafe (WAL archiving failing): one line each. */
   warnings?(): string[];

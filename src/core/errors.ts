@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'LSN_BEYOND_HEAD'
   | 'TIMELINE_UNKNOWN'
   | 'EXPIRED'
+  // Uncommitted work a restore would overwrite: refused before anything changes, like bad input (`--stash` is the other request).
+  | 'DIRTY_TREE'
   // The state of the world stops the request (exit code 1).
   | 'NOT_A_REPOSITORY'
   | 'NOT_INITIALISED'
@@ -22,7 +24,6 @@ export type ErrorCode =
   | 'BACKUP_FAILED'
   | 'OS_USER'
   | 'BUSY'
-  | 'DIRTY_TREE'
   | 'GIT_FAILED'
   | 'AUTH'
   | 'NOT_FOUND'
@@ -42,6 +43,7 @@ const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'LSN_BEYOND_HEAD',
   'TIMELINE_UNKNOWN',
   'EXPIRED',
+  'DIRTY_TREE',
 ]);
 
 export interface LockstepErrorOptions {

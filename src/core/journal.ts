@@ -21,18 +21,49 @@ export interface PruneResult {
  */
 export class Journal {
   private readonly file: JsonLinesFile<Checkpoint>;
+  private pending: (journal: readonly Checkpoint[]) => Checkpoint[] = () => [];
 
   constructor(paths: LockstepPaths, log: Log) {
     this.file = new JsonLinesFile(paths.journal, paths.journalLock, isCheckpoint, log);
+  }
+
+  /**
+   * Where commits the hook spooled but nobody folded in yet come from
+   * (core/pending.ts): `list` shows them, so no commit is missing meanwhile.
+   */
+  showPending(source: (journal: readonly Checkpoint[]) => Checkpoint[]): void {
+    this.pending = source;
   }
 
   async append(checkpoint: Checkpoint): Promise<void> {
     await this.file.append([checkpoint]);
   }
 
-  /** Newest first. Unreadable lines are skipped with a warning. */
+  /**
+   * Adds checkpoints made elsewhere (the hook's spool) that the journal does
+   * not hold yet, then runs `after` (removing their spool files), under the
+   * journal's lock. Returns what was added.
+   */
+  async fold(checkpoints: readonly Checkpoint[], after?: () => void): Promise<Checkpoint[]> {
+    return this.file.appendNew(checkpoints, (c) => c.id, after);
+  }
+
+  /** Newest first, with the spooled commits not folded in yet. Unreadable lines are skipped with a warning. */
   list(): Checkpoint[] {
-    return sortNewestFirst(this.file.read().records);
+    return sortNewestFirst(this.withPending(this.file.read().records));
+  }
+
+  private withPending(records: Checkpoint[]): Checkpoint[] {
+    const spooled = this.pending(records);
+    if (spooled.length === 0) return records;
+    const ids = new Set(records.map((c) => c.id));
+    return [...records, ...spooled.filter((c) => !ids.has(c.id))];
+  }
+
+  /** Moves unreadable lines to `journal.unreadable.jsonl` beside the journal; returns how many and where. */
+  async setAsideUnreadable(): Promise<{ moved: number; file: string }> {
+    const file = this.file.file.replace(/\.jsonl$/, '') + '.unreadable.jsonl';
+    return { moved: await this.file.setAsideUnreadable(file), file };
   }
 
   /** Lines that could not be read, for `lockstep status`. */
@@ -43,6 +74,11 @@ export class Journal {
   /** The newest checkpoints appended, read from the end of the file only (the commit hook's path). */
   recent(): Checkpoint[] {
     return sortNewestFirst(this.file.readTail(16 * 1024));
+  }
+
+  /** Only what the journal file holds, newest first: no spooled commits. */
+  listWritten(): Checkpoint[] {
+    return sortNewestFirst(this.file.read().records);
   }
 
   async remove(ids: readonly string[]): Promise<Checkpoint[]> {

@@ -39,6 +39,24 @@ export class JsonLinesFile<T> {
     });
   }
 
+  /**
+   * Appends the records whose key the file does not hold yet, then runs `after`,
+   * all under the lock: a record folded in from elsewhere (the hook's spool) is
+   * added once however many processes fold at the same time. Returns what was added.
+   */
+  async appendNew(records: readonly T[], key: (record: T) => string, after?: () => void): Promise<T[]> {
+    return this.withLock(() => {
+      const present = new Set(this.read().records.map(key));
+      const fresh = records.filter((r) => !present.has(key(r)));
+      if (fresh.length > 0) {
+        const prefix = this.endsMidLine() ? '\n' : '';
+        fs.appendFileSync(this.file, prefix + fresh.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: 0o600 });
+      }
+      after?.();
+      return fresh;
+    });
+  }
+
   read(): ReadResult<T> {
     let text: string;
     try {
@@ -88,10 +106,65 @@ export class JsonLinesFile<T> {
       if (this.isRecord(value)) records.push(value);
       else skippedLines.push(i + 1);
     }
-    if (warn && skippedLines.length > 0) {
-      this.log.warn(`${path.basename(this.file)}: skipped ${skippedLines.length} unreadable line(s): ${skippedLines.slice(0, 10).join(', ')}`);
-    }
+    if (warn && skippedLines.length > 0) this.warnOnce(skippedLines, lines);
     return { records, skippedLines };
+  }
+
+  /**
+   * The same unreadable lines are reported once, not on every later command
+   * (the hook reads the journal on every commit): which ones were reported is
+   * kept beside the file. `lockstep status` lists them and offers to set them aside.
+   */
+  private warnOnce(skippedLines: number[], lines: string[]): void {
+    const seenFile = `${this.file}.unreadable-reported`;
+    const key = skippedLines.map((n) => `${n}:${lines[n - 1]!.length}`).join(',');
+    try {
+      if (fs.readFileSync(seenFile, 'utf8') === key) return;
+    } catch {
+      // not reported yet
+    }
+    this.log.warn(
+      `${path.basename(this.file)}: skipped ${skippedLines.length} unreadable line(s): ${skippedLines.slice(0, 10).join(', ')} (reported once; \`lockstep status --set-aside\` moves them to a file of their own)`,
+    );
+    try {
+      fs.writeFileSync(seenFile, key, { mode: 0o600 });
+    } catch {
+      // reported again next time
+    }
+  }
+
+  /**
+   * Moves the lines that are not valid records to `aside` (appended), under the
+   * lock, and leaves the rest as they were. Returns how many were moved.
+   */
+  async setAsideUnreadable(aside: string): Promise<number> {
+    return this.withLock(() => {
+      let text = '';
+      try {
+        text = fs.readFileSync(this.file, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        throw error;
+      }
+      const good: string[] = [];
+      const bad: string[] = [];
+      for (const line of text.split('\n')) {
+        if (line.trim() === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch {
+          bad.push(line);
+          continue;
+        }
+        (this.isRecord(value) ? good : bad).push(line);
+      }
+      if (bad.length === 0) return 0;
+      fs.appendFileSync(aside, bad.join('\n') + '\n', { mode: 0o600 });
+      writeFileAtomic(this.file, good.length === 0 ? '' : good.join('\n') + '\n', 0o600);
+      fs.rmSync(`${this.file}.unreadable-reported`, { force: true });
+      return bad.length;
+    });
   }
 
   /**

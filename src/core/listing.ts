@@ -3,6 +3,7 @@
 import type { Checkpoint, CheckpointListing } from './checkpoint';
 import type { Engine, Position, Restorability, Unrestorable } from './engine';
 import type { AuditEvent } from './journal';
+import { foldPending } from './markers';
 import type { Project } from './project';
 
 export interface ListedCheckpoint extends Checkpoint {
@@ -24,6 +25,8 @@ export interface ListOptions {
  * that 10,000 checkpoints list quickly and without a database connection.
  */
 export async function listCheckpoints(project: Project, options: ListOptions = {}): Promise<ListedCheckpoint[]> {
+  // Commits the hook spooled are folded in first (a no-op when the spool is empty), so each shows with its timeline and subject.
+  if (project.initialised) await foldPending(project).catch((error: unknown) => project.log.warn(`could not fold the hook's spool: ${(error as Error).message}`));
   const all = project.journal.list();
   const shown = options.limit === undefined ? all : all.slice(0, options.limit);
   let verdicts: Restorability[] = [];
@@ -69,6 +72,7 @@ export function toListing(c: ListedCheckpoint): CheckpointListing {
 }
 
 /** A checkpoint that cannot be restored now, in two words for a list or a tree: not yet (its WAL is not archived), or expired (code only). */
-export function unrestorableLabel(verdict: Unrestorable | undefined): string {
+export function unrestorableLabel(verdict: Unrestorable | undefined, timeBased = false): string {
+  if (timeBased && verdict?.reason !== 'not-archived') return 'not recorded';
   return verdict?.reason === 'not-archived' ? 'not yet restorable' : 'expired';
 }

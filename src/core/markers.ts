@@ -1,9 +1,12 @@
 // Taking checkpoints: the commit hook's record, manual snapshots, and the pre-restore marker of "now".
 
+import * as fs from 'node:fs';
 import { readCommit, readHead, resolveCommit } from '../git/repository';
 import { shouldRecord } from '../git/hook';
 import { newCheckpointId, type Checkpoint, type CheckpointKind } from './checkpoint';
-import type { OperationOptions } from './engine';
+import type { Engine, OperationOptions, Position } from './engine';
+import { checkLabel } from './journalText';
+import { newestTimeline, parsePending, pendingCheckpoint, readPending, removePending, stillMeasuring, type PendingCommit } from './pending';
 import type { Project } from './project';
 
 export interface MarkerRequest extends OperationOptions {
@@ -31,11 +34,13 @@ async function pruneIfOverKeep(project: Project): Promise<void> {
 }
 
 /** The checkpoint a marker would be, not yet in the journal. */
-export async function readMarker(project: Project, request: MarkerRequest): Promise<Checkpoint> {
+export async function readMarker(project: Project, request: MarkerRequest, measured?: Position): Promise<Checkpoint> {
+  // Before anything is read: a label that could forge output is refused, whichever face passed it.
+  const label = checkLabel(request.label);
   const config = project.config();
   const engine = await project.engine();
   const [position, commit] = await Promise.all([
-    engine.head({ signal: request.signal }),
+    measured ?? engine.head({ signal: request.signal }),
     request.commitSha ? readCommit(project.repo, request.commitSha) : readHead(project.repo),
   ]);
   const checkpoint: Checkpoint = {
@@ -46,7 +51,7 @@ export async function readMarker(project: Project, request: MarkerRequest): Prom
     subject: commit?.subject ?? null,
     author: commit?.author ?? null,
     filesChanged: request.kind === 'commit' ? (commit?.filesChanged ?? null) : null,
-    label: request.label?.trim() ? request.label.trim() : null,
+    label,
     createdAt: new Date().toISOString(),
     engine: config.engine,
     timelineId: position.timelineId,
@@ -56,38 +61,117 @@ export async function readMarker(project: Project, request: MarkerRequest): Prom
 }
 
 export type RecordOutcome =
-  | { recorded: true; checkpoint: Checkpoint; maintenanceDue: boolean }
+  | { recorded: true; checkpoint: Checkpoint; maintenanceDue: boolean; /** The database was stopped: the position is where it stopped. */ stopped?: boolean }
   | { recorded: false; reason: string; quiet: boolean };
 
+export interface RecordOptions extends OperationOptions {
+  /** A commit named by hand (full sha or unique prefix), recorded whatever git is doing. */
+  commit?: string;
+  /** The hook's spool file for this commit (LOCKSTEP_PENDING): its commit is the one recorded, under its id. */
+  pending?: string;
+}
+
 /**
- * What the post-commit hook runs (for HEAD's commit, or `commit` when given).
- * Never throws for the expected cases (not set up, rebase, no such commit): it
- * says why it did not record. Engine failures do throw; the CLI turns them into
- * one stderr line and exit code 0.
+ * What the post-commit hook runs (for HEAD's commit, the spooled commit, or
+ * `commit` when given). Never throws for the expected cases (not set up,
+ * rebase, no such commit): it says why it did not record. Engine failures do
+ * throw; the CLI turns them into one stderr line and exit code 0, and the
+ * spooled commit stays, recorded by its time.
  */
-export async function recordCommit(project: Project, options: OperationOptions & { commit?: string } = {}): Promise<RecordOutcome> {
+export async function recordCommit(project: Project, options: RecordOptions = {}): Promise<RecordOutcome> {
   const config = project.tryConfig();
   if (!config) return { recorded: false, reason: 'Lockstep is not set up in this repository (`lockstep init`)', quiet: false };
   let commitSha: string | undefined;
-  if (options.commit) {
-    // A commit named by hand is recorded whatever git is doing.
+  let spooled: PendingCommit | undefined;
+  if (options.pending) {
+    spooled = readSpoolFile(options.pending);
+    // Gone: folded in already (a restore folds what is left before it moves the timeline).
+    if (!spooled) return { recorded: false, reason: 'this commit was already recorded by its time', quiet: true };
+    commitSha = spooled.sha;
+  } else if (options.commit) {
     commitSha = (await resolveCommit(project.repo, options.commit)) ?? undefined;
     if (!commitSha) return { recorded: false, reason: `no commit matches "${options.commit}"`, quiet: false };
   } else {
     const decision = shouldRecord(project.repo);
     if (!decision.record) return { recorded: false, reason: decision.reason ?? 'not recorded', quiet: true };
   }
-  const checkpoint = await readMarker(project, { kind: 'commit', signal: options.signal, commitSha });
-  // Recording the same commit at the same position twice (hook, then by hand) adds nothing.
-  const same = project.journal
-    .recent()
-    .find((c) => c.kind === 'commit' && c.commitSha === checkpoint.commitSha && c.timelineId === checkpoint.timelineId && c.lsn === checkpoint.lsn);
-  if (same) return { recorded: false, reason: `already recorded as ${same.id}`, quiet: true };
-  await project.journal.append(checkpoint);
   const engine = await project.engine();
-  const maintenanceDue = engine.maintenanceDue?.({ timelineId: checkpoint.timelineId, lsn: checkpoint.lsn }) ?? false;
+  let stopped = false;
+  const position = await engine.head({ signal: options.signal }).catch((error: unknown) => {
+    // A cleanly stopped database has not moved since it stopped: that position is exact.
+    const where = engine.positionWhileStopped?.();
+    if (!where) throw error;
+    stopped = true;
+    return where;
+  });
+  const checkpoint = await readMarker(project, { kind: 'commit', signal: options.signal, commitSha }, position);
+  if (spooled) {
+    checkpoint.id = spooled.id;
+    checkpoint.createdAt = spooled.time;
+    checkpoint.branch = spooled.branch;
+    const added = await project.journal.fold([checkpoint], () => removePending(spooled.file));
+    if (added.length === 0) return { recorded: false, reason: 'this commit was already recorded by its time', quiet: true };
+  } else {
+    // Recording the same commit at the same position twice (hook, then by hand) adds nothing.
+    const same = project.journal
+      .recent()
+      .find((c) => c.kind === 'commit' && c.commitSha === checkpoint.commitSha && c.timelineId === checkpoint.timelineId && c.lsn === checkpoint.lsn);
+    if (same) return { recorded: false, reason: `already recorded as ${same.id}`, quiet: true };
+    await project.journal.append(checkpoint);
+  }
+  const maintenanceDue = engine.maintenanceDue?.({ timelineId: position.timelineId, lsn: position.lsn }) ?? false;
   await pruneIfOverKeep(project);
-  return { recorded: true, checkpoint, maintenanceDue };
+  return { recorded: true, checkpoint, maintenanceDue, ...(stopped ? { stopped } : {}) };
+}
+
+function readSpoolFile(file: string): PendingCommit | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(/\.(\d+)$/.exec(file)?.[1] ?? 0);
+  return parsePending(file, text, pid);
+}
+
+/**
+ * Folds the hook's spool into the journal: measured commits as they are,
+ * unmeasured ones as time-based checkpoints on the timeline serving now (a
+ * restore folds before it moves the timeline). With `waitForHooks`, waits (up
+ * to the hook's bound) for hooks still measuring. Returns what was added.
+ */
+export async function foldPending(project: Project, options: { waitForHooks?: boolean } = {}): Promise<Checkpoint[]> {
+  let entries = readPending(project.paths.root);
+  if (entries.length === 0) return [];
+  const config = project.tryConfig();
+  if (!config) return [];
+  if (options.waitForHooks) {
+    const deadline = Date.now() + 2500;
+    while (entries.some((e) => stillMeasuring(e)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      entries = readPending(project.paths.root);
+    }
+  }
+  entries = entries.filter((e) => !stillMeasuring(e));
+  if (entries.length === 0) return [];
+  const engine = await project.engine();
+  const serving = servingTimelineOf(engine, project.journal.listWritten());
+  const checkpoints: Checkpoint[] = [];
+  for (const entry of entries) {
+    const commit = await readCommit(project.repo, entry.sha).catch(() => undefined);
+    const checkpoint = pendingCheckpoint(entry, config.engine, serving, commit);
+    if (checkpoint) checkpoints.push(checkpoint);
+  }
+  const folded = new Set(checkpoints.map((c) => c.id));
+  return project.journal.fold(checkpoints, () => {
+    for (const entry of entries) if (folded.has(entry.id)) removePending(entry.file);
+  });
+}
+
+/** The timeline a time-based commit belongs to: the engine knows it without the database; else the newest checkpoint's. */
+function servingTimelineOf(engine: Engine, journal: readonly Checkpoint[]): string | undefined {
+  return engine.servingTimelineId?.() ?? newestTimeline(journal);
 }
 
 /**

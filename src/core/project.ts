@@ -7,6 +7,7 @@ import type { Engine, EngineContext, SecretSource } from './engine';
 import { AuditTrail, Journal } from './journal';
 import type { Log } from './log';
 import { LockstepPaths } from './paths';
+import { spooledCheckpoints } from './pending';
 
 export interface ProjectOptions {
   log: Log;
@@ -30,6 +31,7 @@ export class Project {
     this.paths = new LockstepPaths(repo.commonDir);
     this.journal = new Journal(this.paths, options.log);
     this.audit = new AuditTrail(this.paths, options.log);
+    this.journal.showPending((journal) => spooledCheckpoints(this.paths.root, this.tryConfig()?.engine, journal));
   }
 
   static async open(cwd: string, options: ProjectOptions): Promise<Project> {

@@ -2,7 +2,8 @@
 
 import { runGit } from '../git/gitProcess';
 import { resolveCommit, type Repository } from '../git/repository';
-import { checkpointTitle, type Checkpoint } from './checkpoint';
+import type { Checkpoint } from './checkpoint';
+import { displayTitle } from './journalText';
 import { LockstepError } from './errors';
 
 const HEX = /^[0-9a-f]{4,64}$/i;
@@ -80,7 +81,7 @@ async function revisionToCommit(repo: Repository, revision: string): Promise<str
 }
 
 function ambiguous(text: string, matches: readonly Checkpoint[]): LockstepError {
-  const lines = matches.slice(0, 8).map((c) => `  ${c.id}  ${c.commitSha?.slice(0, 7) ?? '-------'}  ${checkpointTitle(c)}`);
+  const lines = matches.slice(0, 8).map((c) => `  ${c.id}  ${c.commitSha?.slice(0, 7) ?? '-------'}  ${displayTitle(c)}`);
   return new LockstepError('AMBIGUOUS_REF', `"${text}" matches ${matches.length} checkpoints:\n${lines.join('\n')}`, {
     hint: 'Type more characters of the id.',
   });

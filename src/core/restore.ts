@@ -25,14 +25,15 @@ import {
   type StashRef,
   type WorkingTreeState,
 } from '../git/repository';
-import { checkpointTitle, newCheckpointId, type Checkpoint } from './checkpoint';
-import { restorabilityError, type Engine, type OperationOptions, type Position, type TimelineHandle } from './engine';
+import { checkpointTitle, newCheckpointId, pointOf, type Checkpoint } from './checkpoint';
+import { describePoint, isMoment, restorabilityError, type Engine, type OperationOptions, type PointInHistory, type Position, type TimelineHandle } from './engine';
 import { describeError, LockstepError, throwIfAborted } from './errors';
 import { faultPoint } from './faults';
 import type { RestoreFootprint } from './journal';
 import { readJsonFile, writeFileDurable } from './files';
+import { displayText } from './journalText';
 import { withLock } from './locks';
-import { readMarker } from './markers';
+import { foldPending, readMarker } from './markers';
 import type { Project } from './project';
 import { resolveRef } from './refs';
 import { diffSchemas, type SchemaDiff } from './schemaDiff';
@@ -55,7 +56,8 @@ export interface RestorePlan {
   /** What will actually be restored (an expired checkpoint falls back to code only, with a warning). */
   mode: RestoreMode;
   checkout: CheckoutMode;
-  data?: { from: Position; to: Position };
+  /** `to` is a moment (no LSN) for a time-based checkpoint: the engine finds it by the clock. */
+  data?: { from: Position; to: PointInHistory };
   /** `branch`: the existing branch the checkpoint was taken on (when it still points at the commit), else null for a new restore branch. */
   code?: { from: HeadRef; to: string; diff: DiffStat | null; unchanged: boolean; branch: string | null };
   tree: WorkingTreeState;
@@ -91,6 +93,8 @@ export interface RestoreResult {
   /** The pre-restore checkpoint: restoring it undoes this restore. */
   undo: Checkpoint | null;
   head?: Position;
+  /** For a time-based checkpoint: the position the engine found for its moment, when it can tell. */
+  resolvedAt?: Position;
   checkout?: CheckoutResult;
   stash: StashRef | null;
   warnings: string[];
@@ -132,16 +136,20 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
   if (mode !== 'code-only') {
     options.onProgress?.('Checking the database');
     const from = await engine.head(options);
-    const verdict = await engine.restorability(target, options);
+    const point = pointOf(target);
+    const verdict = await engine.restorability(point, options);
     if (!verdict.restorable) {
       if (verdict.reason === 'expired' && mode === 'both') {
         mode = 'code-only';
         warnings.push(`the data of ${target.id} is past the retention window (${verdict.message}): only the code will be restored`);
       } else {
-        throw restorabilityError(verdict, target);
+        throw restorabilityError(verdict, point);
       }
     } else {
-      data = { from, to: { timelineId: target.timelineId, lsn: target.lsn } };
+      data = { from, to: point };
+      if (isMoment(point)) {
+        warnings.push(`${target.id} is a time-based checkpoint (${target.unmeasured ?? 'its position was not read when it was taken'}): the data is restored by time, to what was committed at ${target.createdAt}`);
+      }
     }
   }
 
@@ -163,7 +171,7 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
       const operation = operationInProgress(project.repo);
       if (operation) blockers.push(new LockstepError('DIRTY_TREE', `a ${operation} is in progress`, { hint: `Finish it or abort it (\`git ${operation} --abort\`) first.` }));
       if (tree.conflicted.length > 0) {
-        blockers.push(new LockstepError('DIRTY_TREE', `${tree.conflicted.length} file(s) have unresolved conflicts: ${tree.conflicted.slice(0, 5).join(', ')}`, { hint: 'Resolve or abort the merge first.' }));
+        blockers.push(new LockstepError('DIRTY_TREE', `${tree.conflicted.length} file(s) have unresolved conflicts: ${tree.conflicted.slice(0, 5).map((f) => displayText(f)).join(', ')}`, { hint: 'Resolve or abort the merge first.' }));
       }
       const unchanged = from.sha === target.commitSha;
       const diff = from.sha && !unchanged ? await diffStat(project.repo, from.sha, target.commitSha) : null;
@@ -177,7 +185,7 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
   if (dirty && !request.stash && tree.conflicted.length === 0) {
     const files = [...tree.modified, ...tree.untracked];
     blockers.push(
-      new LockstepError('DIRTY_TREE', `the working tree has uncommitted changes (${files.length} file(s): ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''})`, {
+      new LockstepError('DIRTY_TREE', `the working tree has uncommitted changes (${files.length} file(s): ${files.slice(0, 5).map((f) => displayText(f)).join(', ')}${files.length > 5 ? ', …' : ''})`, {
         hint: 'Commit them, or pass --stash to stash them (untracked files included) and restore anyway.',
       }),
     );
@@ -189,6 +197,7 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
 
 /** The dry run: everything a restore would change, and nothing changed. */
 export async function previewRestore(project: Project, request: RestoreRequest, options: OperationOptions = {}): Promise<RestorePreview> {
+  await foldPending(project);
   return withSchemaChanges(project, await planRestore(project, request, options), options);
 }
 
@@ -198,9 +207,9 @@ export async function withSchemaChanges(project: Project, plan: RestorePlan, opt
   const engine = await project.engine();
   options.onProgress?.('Reading the schema now');
   const now = await engine.describe(undefined, options);
-  options.onProgress?.(`Reading the schema at ${plan.target.lsn}`);
+  options.onProgress?.(`Reading the schema at ${whereIs(plan.target)}`);
   try {
-    const then = await engine.describe(plan.target, options);
+    const then = await engine.describe(pointOf(plan.target), options);
     return { ...plan, schema: diffSchemas(now, then) };
   } catch (error) {
     // A preview is information, not a step: an engine that cannot read the past
@@ -316,6 +325,8 @@ const RESTORE_LOCK = { waitMs: 0, what: 'restore in this repository', hint: 'Ano
 
 async function runRestore(project: Project, request: RestoreRequest, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
+  // Commits the hook spooled are folded in before the timeline moves: a time-based one belongs to the timeline serving now.
+  await foldPending(project, { waitForHooks: true });
   const steps: RestoreStepTiming[] = [];
   const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     options.onProgress?.(name);
@@ -342,7 +353,8 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
   // change. An engine that reports where the old timeline ended moves it there
   // at the cut-over: every write acknowledged before then is in reach of undo.
   let provisional: Checkpoint | null = null;
-  const label = `Before restoring ${plan.target.id}${plan.target.subject ? ` (${plan.target.subject})` : ''}`;
+  // Built from the subject as displayed: git lets a subject hold what a label may not (a newline, ESC, 10 KB).
+  const label = `Before restoring ${plan.target.id}${plan.target.subject ? ` (${displayText(plan.target.subject, 150)})` : ''}`;
   try {
     provisional = await step('Taking a pre-restore checkpoint', () => readMarker(project, { kind: 'pre-restore', label, signal: options.signal }));
   } catch (error) {
@@ -389,7 +401,7 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
       record.previousServing = await engine.serving(options);
       record.step = 'recovering';
       writeRecord(project, record);
-      record.fork = await step(`Recovering the database at ${plan.target.lsn}`, () => engine.fork(plan.target, options));
+      record.fork = await step(`Recovering the database at ${whereIs(plan.target)}`, () => engine.fork(pointOf(plan.target), options));
       record.step = 'recovered';
       writeRecord(project, record);
       throwIfAborted(options.signal, 'the restore');
@@ -431,15 +443,17 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     checkpointId: plan.target.id,
     undoCheckpointId: record.undo?.id,
     restore: footprintOf(record),
-    detail: `${plan.mode}${record.checkoutResult?.branch ? ` on ${record.checkoutResult.branch}` : ''}${record.stash ? `; stashed ${record.stash.sha.slice(0, 12)}` : ''}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
+    detail: `${plan.mode}${record.checkoutResult?.branch ? ` on ${record.checkoutResult.branch}` : ''}${record.stash ? `; stashed ${record.stash.sha.slice(0, 12)}` : ''}${resolvedDetail(record)}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
   });
   clearRecord(project);
   const maintenanceDue = head ? (engine.maintenanceDue?.(head) ?? false) : false;
+  const resolvedAt = plan.target.lsn === null ? record.fork?.at : undefined;
   return {
     target: plan.target,
     mode: plan.mode,
     undo: record.undo,
     head,
+    ...(resolvedAt ? { resolvedAt } : {}),
     checkout: record.checkoutResult ?? undefined,
     stash: record.stash,
     warnings: plan.warnings,
@@ -448,6 +462,20 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     maintenanceDue,
     undid,
   };
+}
+
+/** Where a checkpoint's data is, for progress and messages: its LSN, or its time for a time-based one. */
+function whereIs(target: Checkpoint): string {
+  return target.lsn ?? `${target.createdAt} (by time)`;
+}
+
+/** For the audit trail: the position a time-based checkpoint's moment was found at (the fork says where it stopped). */
+function resolvedDetail(record: RestoreRecord): string {
+  if (record.target.lsn !== null || !record.fork) return '';
+  const at = record.fork.at;
+  return at
+    ? `; by time: ${describePoint(pointOf(record.target))} resolved to ${at.timelineId} at ${at.lsn}`
+    : `; by time: ${describePoint(pointOf(record.target))}, resolved by the ${record.fork.engine} engine itself (no position reported)`;
 }
 
 function footprintOf(record: RestoreRecord): RestoreFootprint | undefined {
@@ -613,7 +641,7 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
     checkpointId: record.target.id,
     undoCheckpointId: record.undo?.id,
     restore: footprintOf(record),
-    detail: `finished after an interruption at ${record.step}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
+    detail: `finished after an interruption at ${record.step}${resolvedDetail(record)}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
   });
   clearRecord(project);
   const parts = [record.fork ? `the data serves ${record.target.id}` : '', record.code ? `HEAD is on ${record.checkoutResult?.branch ?? record.code.to.slice(0, 12)}` : '', ...undid].filter(Boolean);

@@ -1,6 +1,7 @@
 // Setting a repository up for Lockstep (the core of `lockstep init` and of the extension's setup commands).
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { NeonProjectChoice } from '../engines/neon/setup';
 import type { PageserverChoice } from '../engines/pageserver/setup';
 import type { LocalSetupOptions } from '../engines/local/setup';
@@ -17,6 +18,11 @@ export interface InitRequest extends OperationOptions {
   local?: Omit<LocalSetupOptions, keyof OperationOptions>;
   neon?: NeonProjectChoice;
   pageserver?: PageserverChoice;
+  /**
+   * The face's last step, after the configuration is written (the CLI installs
+   * the commit hook): when it throws, a first set-up is undone like any other failure.
+   */
+  finish?: (config: ProjectConfig) => Promise<void>;
 }
 
 export interface InitResult {
@@ -29,10 +35,36 @@ export interface InitResult {
  * Idempotent: run again, it keeps what exists (the local database, the
  * checkpoints) and applies what changed (a port, another engine). The
  * configuration is written last, so a failed setup leaves none behind.
+ *
+ * A first set-up that fails, at any step (a port taken, initdb failing, the
+ * face's `finish` — the CLI installs the hook there), is undone whole: the
+ * database it created is stopped and removed, and `.git/lockstep` goes if
+ * this call made it. The repository is left as it was found.
  */
 export async function initProject(project: Project, request: InitRequest): Promise<InitResult> {
   const existing = project.tryConfig();
-  fs.mkdirSync(project.paths.root, { recursive: true, mode: 0o755 });
+  const rootExisted = fs.existsSync(project.paths.root);
+  let created: ProjectConfig | undefined;
+  try {
+    fs.mkdirSync(project.paths.root, { recursive: true, mode: 0o755 });
+    const config = await setUp(project, request, existing, (config) => (created = config));
+    const changed = JSON.stringify(existing) !== JSON.stringify(config);
+    if (changed) saveConfig(project.paths, config);
+    await request.finish?.(config);
+    if (changed) {
+      await project.resetEngine();
+      await project.audit.append({ op: 'init', phase: 'finished', operationId: newCheckpointId(), detail: `engine ${config.engine}` });
+    }
+    return { config, changed };
+  } catch (error) {
+    // Only a first set-up is undone: a repository that was set up keeps its database and its checkpoints.
+    if (!existing) await undoFirstSetUp(project, created, rootExisted);
+    throw error;
+  }
+}
+
+/** The engine's part: returns the configuration to write, handing it to `made` as soon as the engine has created something. */
+async function setUp(project: Project, request: InitRequest, existing: ProjectConfig | undefined, made: (config: ProjectConfig) => void): Promise<ProjectConfig> {
   const ctx = project.engineContext();
   const base: ProjectConfig = existing ?? { version: 1, engine: request.engine, keep: DEFAULT_KEEP, checkout: 'branch' };
   const config: ProjectConfig = {
@@ -45,6 +77,7 @@ export async function initProject(project: Project, request: InitRequest): Promi
     case 'local': {
       const { setUpLocalDatabase } = await import('../engines/local/setup');
       config.local = await setUpLocalDatabase(ctx, existing?.local, { ...request.local, onProgress: request.onProgress, signal: request.signal });
+      made(config);
       break;
     }
     case 'neon': {
@@ -61,12 +94,39 @@ export async function initProject(project: Project, request: InitRequest): Promi
       config.pageserver = await connectPageserver(request.pageserver, ctx, { signal: request.signal });
       break;
     }
+    default:
+      throw new LockstepError('BAD_INPUT', `unknown engine "${String(request.engine)}"`, { hint: 'Choose local, neon or pageserver.' });
   }
-  const changed = JSON.stringify(existing) !== JSON.stringify(config);
-  if (changed) {
-    saveConfig(project.paths, config);
-    await project.resetEngine();
-    await project.audit.append({ op: 'init', phase: 'finished', operationId: newCheckpointId(), detail: `engine ${config.engine}` });
+  return config;
+}
+
+/**
+ * Puts back a repository a first set-up failed in: the local database it
+ * created stopped at once and removed (its own set-up cleans up after itself
+ * when it fails; this is for a failure after it), the configuration removed,
+ * and `.git/lockstep` removed when it was not there before.
+ */
+async function undoFirstSetUp(project: Project, created: ProjectConfig | undefined, rootExisted: boolean): Promise<void> {
+  await project.resetEngine();
+  if (created?.local) {
+    try {
+      const { createEngine } = await import('../engines/index');
+      const engine = await createEngine(created, project.engineContext());
+      try {
+        await engine.stop?.({});
+      } finally {
+        await engine.close();
+      }
+    } catch (error) {
+      project.log.warn(`undoing the set-up: could not stop the database it created (${(error as Error).message})`);
+    }
+    // A data root outside .git/lockstep (when the Postgres account cannot reach the repository) was made for this repository alone.
+    if (created.local.dataRoot) fs.rmSync(created.local.dataRoot, { recursive: true, force: true });
   }
-  return { config, changed };
+  if (rootExisted) {
+    fs.rmSync(project.paths.config, { force: true });
+    if (created?.local && !created.local.dataRoot) fs.rmSync(path.join(project.paths.root, 'local'), { recursive: true, force: true });
+  } else {
+    fs.rmSync(project.paths.root, { recursive: true, force: true });
+  }
 }

@@ -1,6 +1,7 @@
 // A restore left unfinished by a process that died: what the record says, and how the extension tells it, in words (no VS Code API here).
 import * as fs from 'node:fs';
-import { checkpointTitle, type Checkpoint } from '../core/checkpoint';
+import type { Checkpoint } from '../core/checkpoint';
+import { displayTitle } from '../core/journalText';
 import { processAlive } from '../core/locks';
 import type { Project } from '../core/project';
 import type { RestoreMode, RestoreStep, SettleAction, SettleOutcome } from '../core/restore';
@@ -77,7 +78,7 @@ export interface InterruptedNotice {
  */
 export function interruptedNotice(restore: RestoreInProgress, repositoryName?: string): InterruptedNotice {
   const where = repositoryName ? ` in ${repositoryName}` : '';
-  const head = `Lockstep: the restore to “${checkpointTitle(restore.target)}”${where} was interrupted ${STEP_WORDS[restore.step]} (its process, pid ${restore.pid}, is gone).`;
+  const head = `Lockstep: the restore to “${displayTitle(restore.target)}”${where} was interrupted ${STEP_WORDS[restore.step]} (its process, pid ${restore.pid}, is gone).`;
   if (restore.canContinue) {
     return {
       message: `${head} It is past the point of no return: by default it is finished (the code checked out to match the data). Continue Restore finishes it; Abort Restore puts code and data back as they were.`,
@@ -98,7 +99,7 @@ export function interruptedShort(restore: RestoreInProgress): string {
 
 /** Status bar tooltip and the line above the tree's rows: one sentence with the way out. */
 export function interruptedSentence(restore: RestoreInProgress): string {
-  const title = `“${checkpointTitle(restore.target)}”`;
+  const title = `“${displayTitle(restore.target)}”`;
   if (restore.ownerAlive) return `A restore to ${title} is running in another process (pid ${restore.pid}), at step “${restore.step}”.`;
   return `The restore to ${title} was interrupted ${STEP_WORDS[restore.step]}: ${restore.canContinue ? 'Continue Restore finishes it (the default), Abort Restore reverts it' : 'Abort Restore reverts it'}.`;
 }
@@ -108,7 +109,7 @@ export function interruptedSentence(restore: RestoreInProgress): string {
  * outcome, then the core's checked account without its own opening clause.
  */
 export function settledMessage(outcome: Pick<SettleOutcome, 'target' | 'action' | 'step' | 'detail' | 'ok'>): string {
-  const title = `“${checkpointTitle(outcome.target)}”`;
+  const title = `“${displayTitle(outcome.target)}”`;
   const where = STEP_WORDS[outcome.step];
   const detail = sentence(outcome.detail);
   if (outcome.ok) {

@@ -1,5 +1,5 @@
 // What a restore will change and what it did, in words: the preview document, the confirmation and the result message (no VS Code API here).
-import { checkpointTitle } from '../core/checkpoint';
+import { displayText, displayTitle } from '../core/journalText';
 import { relativeTime } from '../core/relativeTime';
 import type { RestoreMode, RestorePreview, RestoreResult } from '../core/restore';
 import { describeSchemaDiff, isEmptyDiff } from '../core/schemaDiff';
@@ -22,10 +22,10 @@ export interface Confirmation {
 
 /** The modal's question and what will change, short enough for a dialog; the preview document has the rest. */
 export function confirmation(preview: RestorePreview): Confirmation {
-  const title = checkpointTitle(preview.target);
+  const title = displayTitle(preview.target);
   const lines: string[] = [];
   if (preview.data) {
-    lines.push(`Data: the database goes back to timeline ${preview.data.to.timelineId} @ ${preview.data.to.lsn} (now timeline ${preview.data.from.timelineId} @ ${preview.data.from.lsn}); the connection string stays the same.`);
+    lines.push(`Data: the database goes back to timeline ${preview.data.to.timelineId} @ ${preview.data.to.lsn ?? `${preview.data.to.createdAt} (by time)`} (now timeline ${preview.data.from.timelineId} @ ${preview.data.from.lsn}); the connection string stays the same.`);
     if (preview.schema) {
       const changes = describeSchemaDiff(preview.schema).map((line) => line.trim());
       if (isEmptyDiff(preview.schema)) lines.push('  No change in tables, columns or row counts.');
@@ -49,10 +49,10 @@ export function confirmation(preview: RestorePreview): Confirmation {
     lines.push(`Uncommitted work: ${count} file(s) will be stashed (untracked included) and stay in the stash list.`);
   }
   if (preview.undoes) {
-    const extras = [preview.undoes.stash ? 're-applies the work it stashed' : '', preview.undoes.createdBranch ? `deletes its branch ${preview.undoes.createdBranch} if nothing was committed on it` : ''].filter(Boolean);
+    const extras = [preview.undoes.stash ? 're-applies the work it stashed' : '', preview.undoes.createdBranch ? `deletes its branch ${displayText(preview.undoes.createdBranch)} if nothing was committed on it` : ''].filter(Boolean);
     lines.push(`This undoes the restore to ${preview.undoes.checkpointId ?? 'a checkpoint'}${extras.length > 0 ? `: it also ${extras.join(' and ')}` : ''}.`);
   }
-  for (const warning of preview.warnings) lines.push(`Warning: ${warning}.`);
+  for (const warning of preview.warnings) lines.push(`Warning: ${message(warning)}.`);
   lines.push('', 'The undo point is taken at the end of the current history: Undo Restore puts code and data back, every acknowledged write included.');
   return {
     message: `Restore ${MODE_WORDS[preview.mode]} to “${title}”?`,
@@ -65,13 +65,13 @@ export function confirmation(preview: RestorePreview): Confirmation {
 export function previewMarkdown(preview: RestorePreview, now = Date.now()): string {
   const t = preview.target;
   const out: string[] = [];
-  out.push(`# Restore preview: ${checkpointTitle(t)}`, '');
+  out.push(`# Restore preview: ${displayTitle(t)}`, '');
   out.push(`Checkpoint \`${t.id}\` (${t.kind}), ${t.commitSha ? `commit \`${t.commitSha.slice(0, 7)}\`` : 'no commit'}, taken ${relativeTime(t.createdAt, now)} (${t.createdAt}).`);
   out.push(`Restores ${MODE_WORDS[preview.mode]}${preview.mode !== preview.requestedMode ? ` (asked for ${MODE_WORDS[preview.requestedMode]})` : ''}. Nothing has changed yet.`, '');
 
   out.push('## Database', '');
   if (preview.data) {
-    out.push(`Now timeline \`${preview.data.from.timelineId}\` @ \`${preview.data.from.lsn}\` → timeline \`${preview.data.to.timelineId}\` @ \`${preview.data.to.lsn}\`, on the same connection string.`, '');
+    out.push(`Now timeline \`${preview.data.from.timelineId}\` @ \`${preview.data.from.lsn}\` → timeline \`${preview.data.to.timelineId}\` @ ${preview.data.to.lsn === null ? `\`${preview.data.to.createdAt}\` (by time)` : `\`${preview.data.to.lsn}\``}, on the same connection string.`, '');
     if (preview.schema) {
       if (isEmptyDiff(preview.schema)) out.push('No change in tables, columns or row counts.', '');
       else {
@@ -91,12 +91,12 @@ export function previewMarkdown(preview: RestorePreview, now = Date.now()): stri
 
   out.push('## Code', '');
   if (preview.code) {
-    const from = preview.code.from.branch ? `${preview.code.from.branch} @ ${preview.code.from.sha?.slice(0, 7) ?? '(no commit)'}` : `${preview.code.from.sha?.slice(0, 7)} (detached)`;
+    const from = preview.code.from.branch ? `${displayText(preview.code.from.branch)} @ ${preview.code.from.sha?.slice(0, 7) ?? '(no commit)'}` : `${preview.code.from.sha?.slice(0, 7)} (detached)`;
     if (preview.code.unchanged) out.push(`Already at \`${preview.code.to.slice(0, 7)}\`.`, '');
     else {
       out.push(`\`${from}\` → \`${preview.code.to.slice(0, 7)}\` ${checkoutWords(preview, '`')}.`, '');
       const stat = preview.code.diff?.text.trimEnd();
-      if (stat) out.push('```', ...stat.split('\n').map((line) => line.trim()), '```', '');
+      if (stat) out.push('```', ...stat.split('\n').map((line) => message(line.trim())), '```', '');
     }
   } else {
     out.push('Unchanged.', '');
@@ -108,15 +108,15 @@ export function previewMarkdown(preview: RestorePreview, now = Date.now()): stri
     else {
       const files = [...preview.tree.modified, ...preview.tree.untracked];
       out.push(`${files.length} uncommitted file(s)${preview.willStash ? ': they will be stashed (untracked included) and stay in the stash list.' : '.'}`, '');
-      for (const file of files.slice(0, 20)) out.push(`- ${file}`);
+      for (const file of files.slice(0, 20)) out.push(`- ${displayText(file)}`);
       if (files.length > 20) out.push(`- …and ${files.length - 20} more`);
       out.push('');
     }
   }
   if (preview.warnings.length > 0 || preview.blockers.length > 0) {
     out.push('## Before you go on', '');
-    for (const warning of preview.warnings) out.push(`- Warning: ${warning}`);
-    for (const blocker of preview.blockers) out.push(`- Blocked: ${blocker.message}${blocker.hint ? ` (${blocker.hint})` : ''}`);
+    for (const warning of preview.warnings) out.push(`- Warning: ${message(warning)}`);
+    for (const blocker of preview.blockers) out.push(`- Blocked: ${message(blocker.message)}${blocker.hint ? ` (${message(blocker.hint)})` : ''}`);
     out.push('');
   }
   out.push('---', '', 'A pre-restore checkpoint at the end of the current history is the undo point: **Undo Restore** puts code and data back, every acknowledged write included. If a step fails, what changed is put back and checked before Lockstep says so.', '');
@@ -126,18 +126,23 @@ export function previewMarkdown(preview: RestorePreview, now = Date.now()): stri
 /** The result notification's text. */
 export function resultMessage(result: RestoreResult): string {
   const what = MODE_WORDS[result.mode];
-  const parts = [`Restored ${what} to “${checkpointTitle(result.target)}” in ${(result.durationMs / 1000).toFixed(1)} s.`];
-  if (result.checkout) parts.push(result.checkout.branch ? `Now on branch ${result.checkout.branch}.` : `HEAD is detached at ${result.checkout.sha.slice(0, 7)}.`);
+  const parts = [`Restored ${what} to “${displayTitle(result.target)}” in ${(result.durationMs / 1000).toFixed(1)} s.`];
+  if (result.checkout) parts.push(result.checkout.branch ? `Now on branch ${displayText(result.checkout.branch)}.` : `HEAD is detached at ${result.checkout.sha.slice(0, 7)}.`);
   if (result.stash) parts.push(`Your uncommitted work is stashed (git stash apply ${result.stash.sha.slice(0, 12)}).`);
-  for (const note of result.undid) parts.push(`${note.charAt(0).toUpperCase()}${note.slice(1)}.`);
-  for (const warning of result.warnings) parts.push(`Warning: ${warning}.`);
+  for (const note of result.undid) parts.push(`${message(note.charAt(0).toUpperCase() + note.slice(1))}.`);
+  for (const warning of result.warnings) parts.push(`Warning: ${message(warning)}.`);
   return parts.join(' ');
 }
 
 /** Where the commit is checked out: its own branch when that still points at it, else a new restore branch, or detached. */
 function checkoutWords(preview: RestorePreview, quote = ''): string {
   if (preview.checkout !== 'branch' || !preview.code) return 'detached';
-  return preview.code.branch ? `on its branch ${quote}${preview.code.branch}${quote}` : `on a new branch ${quote}lockstep/restore-${preview.code.to.slice(0, 7)}${quote}`;
+  return preview.code.branch ? `on its branch ${quote}${displayText(preview.code.branch)}${quote}` : `on a new branch ${quote}lockstep/restore-${preview.code.to.slice(0, 7)}${quote}`;
+}
+
+/** Lockstep's own sentences that quote git or journal text: one line each, longer than a title may be. */
+function message(text: string): string {
+  return displayText(text, 1000);
 }
 
 function count(n: number | null): string {

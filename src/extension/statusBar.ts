@@ -1,6 +1,6 @@
 // The `$(database) Snapshot` status bar item: one click takes a snapshot; its state → (text, tooltip, colour) is decided in one place.
 import * as vscode from 'vscode';
-import { checkpointTitle } from '../core/checkpoint';
+import { displayTitle } from '../core/journalText';
 import { relativeTime } from '../core/relativeTime';
 import { Disposable } from './lifecycle';
 import type { Repositories } from './repositories';
@@ -53,7 +53,7 @@ export function presentStatus(input: StatusBarInput): StatusBarPresentation {
   const newest = state.newest;
   tooltip.appendMarkdown(
     newest
-      ? `Last checkpoint: ${escapeMarkdown(checkpointTitle(newest))} (${newest.commitSha ? `${newest.commitSha.slice(0, 7)}, ` : ''}${relativeTime(newest.createdAt, input.now)})\n\n`
+      ? `Last checkpoint: ${escapeMarkdown(displayTitle(newest))} (${newest.commitSha ? `${newest.commitSha.slice(0, 7)}, ` : ''}${relativeTime(newest.createdAt, input.now)})\n\n`
       : 'No checkpoint yet\n\n',
   );
   if (operation) {

@@ -48,7 +48,7 @@ export const HOOK_RECORD_KILL_MS = 1900;
 export const HOOK_ENV = 'LOCKSTEP_HOOK';
 
 const MARKER = '# lockstep-hook: ';
-const SCRIPT_VERSION = 1;
+const SCRIPT_VERSION = 2;
 
 export interface HookInstallOptions {
   /** Absolute path of the program that runs the CLI: Node, or VS Code's own binary. */
@@ -306,12 +306,12 @@ export async function hookStatus(repo: Repository): Promise<HookStatus> {
 }
 
 /**
- * The hook script: POSIX sh, so it runs the same under dash (Debian, Ubuntu),
- * bash (macOS) and BusyBox; every path goes through single quotes.
+ * The hook script: a header with what it runs (in single quotes), then the body
+ * shipped beside the bundle, `post-commit.sh` (POSIX sh: dash, bash, BusyBox).
+ * The installed hook is a copy, so it keeps working (and keeps running the
+ * chained hook) when the extension that installed it moves or goes.
  */
 export function renderHookScript(config: HookConfig): string {
-  const termAfter = seconds(HOOK_RECORD_TERM_MS);
-  const killAfter = seconds(HOOK_RECORD_KILL_MS - HOOK_RECORD_TERM_MS);
   return `#!/bin/sh
 # Lockstep post-commit hook: records a checkpoint of the database for each new commit.
 # Written by \`lockstep hook install\`; \`lockstep hook uninstall\` puts back what was here before.
@@ -319,98 +319,25 @@ ${MARKER}${JSON.stringify(config)}
 #
 # A post-commit hook that was here before is kept as ${CHAINED_HOOK_NAME}, runs first,
 # and its exit status is this hook's. Recording never fails the commit and is stopped
-# after ${termAfter} s. Commits replayed by a rebase are not recorded.
+# after ${seconds(HOOK_RECORD_TERM_MS)} s. Commits replayed by a rebase are not recorded.
 
 lockstep_node=${shellQuote(config.nodePath)}
 lockstep_cli=${shellQuote(config.cliPath)}
 lockstep_electron=${config.electronRunAsNode ? 1 : 0}
 
-case $0 in */*) lockstep_dir=\${0%/*} ;; *) lockstep_dir=. ;; esac
-lockstep_chained=$lockstep_dir/${CHAINED_HOOK_NAME}
-lockstep_status=0
-
-# Like git, run the earlier hook only if it is executable.
-if [ -f "$lockstep_chained" ] && [ -x "$lockstep_chained" ]; then
-  lockstep_line=
-  IFS= read -r lockstep_line < "$lockstep_chained" || :
-  case $lockstep_line in
-    '#!'*) lockstep_interp=\${lockstep_line#??} ;;
-    *) lockstep_interp=/bin/sh ;; # git runs a hook without an interpreter line with sh
-  esac
-  set -f
-  set -- $lockstep_interp
-  set +f
-  lockstep_shell=\${1-}
-  case \${lockstep_shell##*/} in env) lockstep_shell=\${2-} ;; esac
-  case \${lockstep_shell##*/} in
-    sh | bash | dash | ash | ksh | mksh | zsh)
-      # A shell script is sourced by its own shell with $0 set to this hook's path, because
-      # hook managers take the hook's name from $0 (husky runs .husky/$(basename "$0")).
-      LOCKSTEP_CHAINED=$lockstep_chained "$@" -c 'lockstep_hook_file=$LOCKSTEP_CHAINED; unset LOCKSTEP_CHAINED; . "$lockstep_hook_file"' "$0"
-      ;;
-    *) "$lockstep_chained" ;;
-  esac
-  lockstep_status=$?
-fi
-
-# A rebase replays old commits on a new base; the database did not move with them.
-# Checked here, without starting Node, so that a long rebase stays fast.
-lockstep_gitdir=\${GIT_DIR:-.git}
-for lockstep_rebase in "$lockstep_gitdir/rebase-merge" "$lockstep_gitdir/rebase-apply"; do
-  if [ -d "$lockstep_rebase" ]; then
-    if [ ! -e "$lockstep_rebase/lockstep-noted" ]; then
-      echo 'lockstep: a rebase is in progress; the commits it replays are not recorded (lockstep snapshot marks the result)' >&2
-      # git removes this directory, and our note with it, when the rebase ends: one line per rebase.
-      true > "$lockstep_rebase/lockstep-noted" 2>/dev/null
-    fi
-    exit $lockstep_status
-  fi
-done
-
-# Runs "$@" in the foreground but bounded. It is started in the background only
-# so that a watchdog can stop it; coreutils \`timeout\` is not on macOS and BusyBox's
-# takes other options, while this works in any sh. The watchdog holds no output
-# pipe, so whoever reads git's output is not kept waiting by it (its sleep may
-# outlive the hook by up to ${termAfter} s, holding nothing).
-lockstep_bounded() {
-  "$@" &
-  lockstep_pid=$!
-  (
-    sleep ${termAfter} 2>/dev/null || sleep 2
-    kill -TERM "$lockstep_pid" 2>/dev/null
-    sleep ${killAfter} 2>/dev/null || sleep 1
-    kill -KILL "$lockstep_pid" 2>/dev/null
-  ) </dev/null >/dev/null 2>&1 &
-  lockstep_watchdog=$!
-  wait "$lockstep_pid" 2>/dev/null
-  lockstep_rc=$?
-  kill "$lockstep_watchdog" 2>/dev/null
-  if [ "$lockstep_rc" -gt 128 ]; then
-    # Killed before it could say so itself (Node still starting): say it here, and log it as record would.
-    echo 'lockstep: could not record a checkpoint for this commit: stopped by the commit hook after ${termAfter} s' >&2
-    lockstep_common=$(git rev-parse --git-common-dir 2>/dev/null) && [ -d "$lockstep_common/lockstep" ] &&
-      printf '%s record failed: stopped by the commit hook after ${termAfter} s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$lockstep_common/lockstep/lockstep.log" 2>/dev/null
-  fi
+${hookBody()}`;
 }
 
-${HOOK_ENV}=post-commit
-export ${HOOK_ENV}
-if [ -f "$lockstep_cli" ] && [ -x "$lockstep_node" ]; then
-  if [ "$lockstep_electron" = 1 ]; then
-    # VS Code's own binary behaves as Node only with this set.
-    ELECTRON_RUN_AS_NODE=1
-    export ELECTRON_RUN_AS_NODE
-  fi
-  lockstep_bounded "$lockstep_node" "$lockstep_cli" record
-elif [ -f "$lockstep_cli" ] && command -v node >/dev/null 2>&1; then
-  lockstep_bounded node "$lockstep_cli" record
-elif command -v lockstep >/dev/null 2>&1; then
-  lockstep_bounded lockstep record
-else
-  printf '%s\\n' "lockstep: this commit was not recorded: $lockstep_cli, or a Node.js to run it, is missing; run \\\`lockstep hook install\\\` again" >&2
-fi
-exit $lockstep_status
-`;
+let body: string | undefined;
+
+/** post-commit.sh: beside this module (src/git/ under tsx), or beside the bundle (dist/). */
+function hookBody(): string {
+  if (body === undefined) {
+    const file = [path.join(__dirname, 'post-commit.sh'), path.join(__dirname, '..', 'src', 'git', 'post-commit.sh')].find((f) => fs.existsSync(f));
+    if (!file) throw new LockstepError('NOT_FOUND', `post-commit.sh is missing beside ${__dirname}: the Lockstep installation is incomplete`);
+    body = fs.readFileSync(file, 'utf8');
+  }
+  return body;
 }
 
 /** What our hook script was installed with; null when the text is not our hook. */

@@ -1,10 +1,29 @@
 // What the doubles' databases "hold": timelines of labelled writes, where a child reads its parent's history up to its branch point.
 
-import { compareLsn, type Lsn } from '../../src/core/lsn';
+import { compareLsn, formatLsn, parseLsn, type Lsn } from '../../src/core/lsn';
+
+interface Write {
+  lsn: Lsn;
+  label: string;
+  /** When it committed (ms): what finding a position by time goes by. */
+  at: number;
+}
 
 interface Timeline {
   parent?: { timelineId: string; lsn: Lsn };
-  writes: { lsn: Lsn; label: string }[];
+  writes: Write[];
+}
+
+/**
+ * The pageserver's answer to "which LSN at this time" (`get_lsn_by_timestamp`):
+ * `present` (commits before and after it: the LSN just before the first commit
+ * at or after it), `future` (only commits before it: the last record LSN),
+ * `past` (only commits after it within what is kept: the lowest LSN kept),
+ * `nodata` (no commit at all: the lowest LSN kept).
+ */
+export interface LsnByTime {
+  kind: 'present' | 'future' | 'past' | 'nodata';
+  lsn: Lsn;
 }
 
 /**
@@ -26,11 +45,37 @@ export class HistoryModel {
     return this.timelines.has(timelineId);
   }
 
-  write(timelineId: string, lsn: Lsn, label: string): void {
+  write(timelineId: string, lsn: Lsn, label: string, at = Date.now()): void {
     const timeline = this.get(timelineId);
     const last = timeline.writes[timeline.writes.length - 1];
     if (last && compareLsn(lsn, last.lsn) <= 0) throw new Error(`write at ${lsn} is not after ${last.lsn} on ${timelineId}`);
-    timeline.writes.push({ lsn, label });
+    timeline.writes.push({ lsn, label, at });
+  }
+
+  /**
+   * The pageserver's search by time on `timelineId` between `min` (what it
+   * still keeps: max of GC cutoff and branch point) and `max` (its last record
+   * LSN), over the commits visible there (its ancestors' below its branch
+   * point included). A commit at or after `time` counts as after it.
+   */
+  lsnByTime(timelineId: string, time: number, min: Lsn, max: Lsn): LsnByTime {
+    const visible = this.visibleWrites(timelineId, max);
+    const firstAfter = visible.find((w) => w.at >= time);
+    const anyBefore = visible.some((w) => w.at < time);
+    if (!firstAfter) return anyBefore ? { kind: 'future', lsn: max } : { kind: 'nodata', lsn: min };
+    const before = formatLsn(parseLsn(firstAfter.lsn) - 8n);
+    if (!anyBefore || compareLsn(before, min) < 0) return { kind: 'past', lsn: min };
+    return { kind: 'present', lsn: before };
+  }
+
+  private visibleWrites(timelineId: string, upTo: Lsn): Write[] {
+    const timeline = this.get(timelineId);
+    let base: Write[] = [];
+    if (timeline.parent) {
+      const parentUpTo = compareLsn(upTo, timeline.parent.lsn) > 0 ? timeline.parent.lsn : upTo;
+      base = this.visibleWrites(timeline.parent.timelineId, parentUpTo);
+    }
+    return [...base, ...timeline.writes.filter((w) => compareLsn(w.lsn, upTo) <= 0)];
   }
 
   /** Labels the timeline holds at `lsn` (everything written so far when absent). */

@@ -80,6 +80,10 @@ export class NeonDouble extends ContractDouble {
   private readonly operations = new Map<string, OperationRecord>();
   private readonly restores: RestoreRecord[] = [];
   private readonly restoreScripts: OperationScript[][] = [];
+  /** Every time the double found an LSN for (restore's `source_timestamp`, the schema endpoints' `timestamp`), for tests to check. */
+  readonly timestampsResolved: { branchId: string; timestamp: string; kind: string; lsn: Lsn }[] = [];
+  /** The restore requests received, bodies as sent. */
+  readonly restoreRequests: Record<string, unknown>[] = [];
   private timelineCounter = 0;
   private readonly createdAt = new Date().toISOString();
 
@@ -216,6 +220,7 @@ export class NeonDouble extends ContractDouble {
     const branch = this.liveBranch(r.params.branch_id);
     if (!branch) return error(404, `branch ${r.params.branch_id} not found`);
     const body = r.body as { source_branch_id: string; source_lsn?: string; source_timestamp?: string; preserve_under_name?: string };
+    this.restoreRequests.push({ ...body });
     const source = this.liveBranch(body.source_branch_id);
     if (!source) return error(404, `source branch ${body.source_branch_id} not found`);
     if (body.source_lsn !== undefined && body.source_timestamp !== undefined) return error(400, 'source_lsn and source_timestamp are mutually exclusive');
@@ -226,7 +231,12 @@ export class NeonDouble extends ContractDouble {
     if (this.busy(branch.id) || this.busy(source.id)) return error(423, 'project already has running conflicting operations, scheduling of new ones is prohibited');
     const computeLsn = await this.options.readComputeLsn();
     const sourceHead = source.frozenHeadLsn ?? computeLsn;
-    const sourceLsn = body.source_lsn ?? sourceHead;
+    let sourceLsn = body.source_lsn ?? sourceHead;
+    if (body.source_timestamp !== undefined) {
+      const found = this.lsnAtTime(source, body.source_timestamp, sourceHead, 'source_timestamp');
+      if (typeof found !== 'string') return found;
+      sourceLsn = found;
+    }
     if (!isLsn(sourceLsn)) return error(400, `invalid LSN ${sourceLsn}`);
     if (compareLsn(sourceLsn, sourceHead) > 0) return error(400, `LSN ${sourceLsn} is beyond the head of branch ${source.id} (${sourceHead})`);
     const scripts = this.restoreScripts.shift() ?? [FINISHES, FINISHES];
@@ -273,11 +283,38 @@ export class NeonDouble extends ContractDouble {
     return { status: 200, body: { uri: this.options.connectionUri } };
   }
 
-  private schemaAt(r: DoubleRequest, branchParam: string, lsnParam: string): { tables: string[] } | DoubleResponse {
+  /**
+   * A time in a branch's history, as Neon takes `source_timestamp` and the
+   * schema endpoints' `timestamp`: within the retention window and not in the
+   * future, found as the pageserver finds it (the LSN just before the first
+   * commit at or after that time). Neon keeps all history within the window,
+   * so any time in it has an answer.
+   */
+  private lsnAtTime(branch: BranchRecord, timestamp: string, head: Lsn, param: string): Lsn | DoubleResponse {
+    const time = Date.parse(timestamp);
+    if (Number.isNaN(time)) return error(400, `invalid ${param} ${timestamp}`);
+    if (time > Date.now()) return error(400, `${param} ${timestamp} is in the future`);
+    if (Date.now() - time > this.historyRetentionSeconds * 1000) {
+      return error(400, `${param} ${timestamp} is older than the project's history retention (${this.historyRetentionSeconds} s)`);
+    }
+    const parent = this.history.parentOf(branch.timelineId);
+    const found = this.history.lsnByTime(branch.timelineId, time, parent?.lsn ?? '0/0', head);
+    this.timestampsResolved.push({ branchId: branch.id, timestamp, kind: found.kind, lsn: found.lsn });
+    return found.lsn;
+  }
+
+  private schemaAt(r: DoubleRequest, branchParam: string, lsnParam: string, timestampParam: string): { tables: string[] } | DoubleResponse {
     const branch = this.liveBranch(branchParam);
     if (!branch) return error(404, `branch ${branchParam} not found`);
     if (r.query.get('db_name') !== this.databaseName) return error(404, `database ${r.query.get('db_name')} not found`);
-    const lsn = r.query.get(lsnParam) ?? undefined;
+    let lsn = r.query.get(lsnParam) ?? undefined;
+    const timestamp = r.query.get(timestampParam) ?? undefined;
+    if (lsn !== undefined && timestamp !== undefined) return error(400, `${lsnParam} and ${timestampParam} are mutually exclusive`);
+    if (timestamp !== undefined) {
+      const found = this.lsnAtTime(branch, timestamp, branch.frozenHeadLsn ?? 'FFFFFFFF/FFFFFFFF', timestampParam);
+      if (typeof found !== 'string') return found;
+      lsn = found;
+    }
     if (lsn !== undefined && !isLsn(lsn)) return error(400, `invalid LSN ${lsn}`);
     return { tables: [...new Set(this.history.contentAt(branch.timelineId, lsn))].map((label) => `label_${label}`) };
   }
@@ -285,7 +322,7 @@ export class NeonDouble extends ContractDouble {
   private schema(r: DoubleRequest): DoubleResponse {
     const refused = this.checkProject(r);
     if (refused) return refused;
-    const found = this.schemaAt(r, r.params.branch_id!, 'lsn');
+    const found = this.schemaAt(r, r.params.branch_id!, 'lsn', 'timestamp');
     if ('status' in found) return found;
     return {
       status: 200,
@@ -299,10 +336,10 @@ export class NeonDouble extends ContractDouble {
   private compareSchema(r: DoubleRequest): DoubleResponse {
     const refused = this.checkProject(r);
     if (refused) return refused;
-    const target = this.schemaAt(r, r.params.branch_id!, 'lsn');
+    const target = this.schemaAt(r, r.params.branch_id!, 'lsn', 'timestamp');
     if ('status' in target) return target;
     const baseId = r.query.get('base_branch_id') ?? this.branch(r.params.branch_id!).parentId ?? this.mainBranchId;
-    const base = this.schemaAt(r, baseId, 'base_lsn');
+    const base = this.schemaAt(r, baseId, 'base_lsn', 'base_timestamp');
     if ('status' in base) return base;
     const lines = [
       ...base.tables.filter((t) => !target.tables.includes(t)).map((t) => `-CREATE TABLE public.${t} (id integer);`),

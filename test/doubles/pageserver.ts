@@ -45,6 +45,8 @@ export class PageserverDouble extends ContractDouble {
   leasesOffered: boolean;
   private readonly timelines = new Map<string, TimelineRecord>();
   private readonly leases: { timelineId: string; lsn: Lsn; validUntil: number }[] = [];
+  /** Every LSN-by-timestamp answer, for tests to check. */
+  readonly timestampLookups: { timelineId: string; timestamp: string; kind: string; lsn: Lsn }[] = [];
 
   private constructor(private readonly options: PageserverDoubleOptions) {
     super();
@@ -67,6 +69,7 @@ export class PageserverDouble extends ContractDouble {
         [`POST ${t}/timeline`]: (r) => this.createTimeline(r),
         [`GET ${t}/timeline/{timeline_id}`]: (r) => this.getTimeline(r),
         [`DELETE ${t}/timeline/{timeline_id}`]: (r) => this.deleteTimeline(r),
+        [`GET ${t}/timeline/{timeline_id}/get_lsn_by_timestamp`]: (r) => this.lsnByTimestamp(r),
         'POST /v1/tenant/{tenant_shard_id}/timeline/{timeline_id}/lsn_lease': (r) => this.lease(r),
       },
       {
@@ -230,6 +233,32 @@ export class PageserverDouble extends ContractDouble {
     if (existing) existing.validUntil = validUntil;
     else this.leases.push({ timelineId: timeline.id, lsn, validUntil });
     return { status: 200, body: { valid_until: new Date(validUntil).toISOString() } };
+  }
+
+  /**
+   * `get_lsn_by_timestamp`, searched as the pageserver does (see
+   * `HistoryModel.lsnByTime`) between what the timeline keeps (GC cutoff,
+   * branch point) and its last record; `with_lease` leases a `present` or
+   * `future` answer's LSN.
+   */
+  private lsnByTimestamp(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkTenant(r.params.tenant_id);
+    if (refused) return refused;
+    const timeline = this.liveTimeline(r.params.timeline_id);
+    if (!timeline) return fail(404, `timeline ${r.params.timeline_id} not found`);
+    const timestamp = r.query.get('timestamp')!;
+    const time = Date.parse(timestamp);
+    if (Number.isNaN(time)) return fail(400, `invalid timestamp ${timestamp}`);
+    const min = timeline.ancestor && compareLsn(timeline.ancestor.lsn, timeline.gcCutoffLsn) > 0 ? timeline.ancestor.lsn : timeline.gcCutoffLsn;
+    const found = this.history.lsnByTime(timeline.id, time, min, timeline.lastRecordLsn);
+    this.timestampLookups.push({ timelineId: timeline.id, timestamp, kind: found.kind, lsn: found.lsn });
+    const body: Record<string, unknown> = { lsn: found.lsn, kind: found.kind };
+    if (r.query.get('with_lease') === 'true' && this.leasesOffered && (found.kind === 'present' || found.kind === 'future')) {
+      const validUntil = Date.now() + 10 * 60_000;
+      this.leases.push({ timelineId: timeline.id, lsn: found.lsn, validUntil });
+      body.valid_until = new Date(validUntil).toISOString();
+    }
+    return { status: 200, body };
   }
 
   /** The compute owner's endpoint: Lockstep's own small contract, `POST {tenant_id, timeline_id}`. */

@@ -2,7 +2,8 @@
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { expectOk, explain, initRepo, lockstep, type JournalRecord, type LockstepRepo } from '../support/cli';
+import * as path from 'node:path';
+import { expectOk, explain, initRepo, lockstep, shell, type JournalRecord, type LockstepRepo } from '../support/cli';
 
 function parseLine(line: string): JournalRecord {
   return JSON.parse(line) as JournalRecord;
@@ -89,5 +90,28 @@ describe('cli: a corrupt or truncated journal line', function () {
     assert.equal(listed.length, 4);
     assert.equal(listed[0]?.id, id, 'newest first');
     assert.equal(listed[0]?.label, 'after the damage');
+  });
+
+  it('warns once, not on every later command or commit; `status` offers, and `status --set-aside` moves them to a file of their own', async () => {
+    // The first test saw the warning; the same damage is not reported again.
+    const again = await repo.lockstep('list');
+    assert.equal(again.code, 0, explain(again));
+    assert.doesNotMatch(again.stderr, /unreadable/, explain(again));
+    repo.write('f.txt', 'x\n');
+    repo.git('add', 'f.txt');
+    const commit = await shell(repo.dir, 'git commit --quiet -m "after the damage"');
+    assert.equal(commit.code, 0, explain(commit));
+    assert.equal(commit.stderr, '', 'the commit says nothing of the old damage');
+
+    const human = expectOk(await repo.lockstep('status')).stdout;
+    assert.match(human, /2 unreadable journal line\(s\) skipped: 2, 5 \(`lockstep status --set-aside` moves them/);
+    const before = repo.journalLines().filter((l) => { try { return typeof (JSON.parse(l) as { id?: unknown }).id === 'string'; } catch { return false; } });
+    const aside = expectOk(await repo.lockstep('status', '--set-aside'));
+    assert.match(aside.stdout, /^moved 2 unreadable journal line\(s\) to .*journal\.unreadable\.jsonl\n$/);
+    assert.deepEqual(repo.journalLines(), before, 'every readable checkpoint stays, in order');
+    const kept = fs.readFileSync(path.join(repo.lockstepDir, 'journal.unreadable.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+    assert.deepEqual(kept, ['this is not a checkpoint', good[2]!.slice(0, Math.floor(good[2]!.length / 2))]);
+    const status = JSON.parse(expectOk(await repo.lockstep('status', '--json')).stdout) as { checkpoints: { unreadableLines: number[] } };
+    assert.deepEqual(status.checkpoints.unreadableLines, []);
   });
 });

@@ -5,13 +5,23 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { compareLsn } from '../../src/core/lsn';
+import type { CheckpointListing } from '../../src/core/checkpoint';
 import { expectOk, explain, initRepo, lockstep, shell, type CliResult, type JournalRecord, type LockstepRepo } from '../support/cli';
 import { sql } from '../support/fingerprint';
-import { addWorktree, makeTempDir, removeTempDirs, type TestRepo } from '../support/git';
+import { eventually } from '../support/eventually';
+import { addWorktree, git, makeTempDir, removeTempDirs, type TestRepo } from '../support/git';
 
-/** `git commit` as a person types it in a terminal; the hook runs as git runs it. */
-function commitFromShell(dir: string, message: string, env: Record<string, string> = {}): Promise<CliResult> {
-  return shell(dir, 'git commit --quiet --allow-empty -m "$1"', [message], { env });
+/**
+ * `git commit` as a person types it in a terminal; the hook runs as git runs it.
+ * Returns once the hook's spool is folded into the journal: by the background
+ * process the hook starts, with no other command run (so the tests below that
+ * read the journal file see each commit in it).
+ */
+async function commitFromShell(dir: string, message: string, env: Record<string, string> = {}): Promise<CliResult> {
+  const result = await shell(dir, 'git commit --quiet --allow-empty -m "$1"', [message], { env });
+  const spool = path.join(path.resolve(dir, git(dir, ['rev-parse', '--git-common-dir'])), 'lockstep', 'pending');
+  await eventually('the background fold to empty the spool', () => (fs.existsSync(spool) && fs.readdirSync(spool).length > 0 ? undefined : true), { timeoutMs: 20_000, intervalMs: 50 });
+  return result;
 }
 
 function lastRecord(repo: LockstepRepo): JournalRecord {
@@ -88,6 +98,7 @@ describe('cli: the post-commit hook records commits', function () {
     assert.equal(record.subject, 'add the app');
     const status = JSON.parse(expectOk(await repo.lockstep('db', 'status', '--json')).stdout) as { head: { timelineId: string } };
     assert.equal(record.timelineId, status.head.timelineId);
+    assert.ok(record.lsn !== null, 'measured, not time-based');
     assert.ok(compareLsn(lsnBefore, record.lsn) <= 0 && compareLsn(record.lsn, lsnAfter) <= 0, `LSN ${record.lsn} should lie in [${lsnBefore}, ${lsnAfter}]`);
 
     const listed = await repo.list();
@@ -242,21 +253,19 @@ describe('cli: a repository whose path has spaces and quotes', function () {
   });
 });
 
-describe('cli: the database is down or hangs, and commits go on', function () {
+describe('cli: the database is down or hangs, and every commit is still recorded', function () {
   let repo: LockstepRepo;
   before(async () => {
     repo = await initRepo();
-    expectOk(await repo.lockstep('db', 'stop'));
+    await sql(repo.url, 'CREATE TABLE t (v text)');
   });
   after(async () => {
     await repo?.cleanup();
     removeTempDirs();
   });
 
-  /** A commit while recording cannot work: it succeeds, returns in bounded time, and says why once. */
-  async function commitWithoutRecording(message: string, env: Record<string, string> = {}): Promise<void> {
-    const linesBefore = repo.journalLines().length;
-    const logBefore = readLog(repo).length;
+  /** A commit while the position cannot be read: it succeeds, returns in bounded time, says once how it was recorded, and is listed. */
+  async function commitAndList(message: string, env: Record<string, string> = {}): Promise<{ commit: CliResult; entry: CheckpointListing; line: string }> {
     const headBefore = repo.head();
     const commit = await commitFromShell(repo.dir, message, env);
     assert.equal(commit.code, 0, explain(commit));
@@ -265,46 +274,76 @@ describe('cli: the database is down or hangs, and commits go on', function () {
     assert.ok(commit.durationMs < 5000, `the commit took ${Math.round(commit.durationMs)} ms`);
     const lines = nonEmptyLines(commit.stderr);
     assert.equal(lines.length, 1, `one stderr line: ${explain(commit)}`);
-    assert.match(lines[0]!, /^lockstep: could not record a checkpoint for this commit: /);
-    const log = readLog(repo);
-    assert.equal(log.length, logBefore + 1, `one log entry in ${repo.logFile}: ${log.join('\n')}`);
-    assert.match(log[log.length - 1]!, /record failed: /);
-    assert.equal(repo.journalLines().length, linesBefore, 'nothing recorded');
-
-    const record = await repo.lockstep('record');
-    assert.equal(record.code, 0, explain(record));
-    assert.ok(record.durationMs < 5000, `record took ${Math.round(record.durationMs)} ms`);
-    assert.equal(nonEmptyLines(record.stderr).length, 1, explain(record));
-    assert.match(record.stderr, /could not record/);
-    assert.equal(readLog(repo).length, logBefore + 2);
+    const entries = (await repo.list()).filter((c) => c.commitSha === repo.head());
+    assert.equal(entries.length, 1, `the commit is listed once: ${JSON.stringify(entries)}`);
+    return { commit, entry: entries[0]!, line: lines[0]! };
   }
 
-  it('stopped (`lockstep db stop`): the commit succeeds, says so in one stderr line and the log; `record` exits 0', async () => {
-    await commitWithoutRecording('while the database is stopped');
+  async function rows(): Promise<string[]> {
+    return (await sql(repo.url, 'SELECT v FROM t ORDER BY v')).map((r) => String(r.v));
+  }
+
+  it('stopped (`lockstep db stop`): recorded exactly where the database stopped, and restorable there after `db start`', async () => {
+    await sql(repo.url, "INSERT INTO t VALUES ('before the stop')");
+    expectOk(await repo.lockstep('db', 'stop'));
+    const { entry, line } = await commitAndList('while the database is stopped');
+    assert.match(line, /^lockstep: the database is stopped: this commit is recorded where it stopped \(timeline \d+ @ [0-9A-F]+\/[0-9A-F]+\)$/);
+    assert.ok(entry.lsn !== null, 'by position, not by time');
+    assert.equal(entry.restorable, true, JSON.stringify(entry));
     const status = JSON.parse(expectOk(await repo.lockstep('status', '--json')).stdout) as { recordFailures: string[] };
-    assert.ok(status.recordFailures.some((l) => /record failed/.test(l)), 'status shows the failures to record');
+    assert.deepEqual(status.recordFailures, [], 'nothing failed to record');
+
+    // A program that took the port meanwhile gets nothing: Lockstep talks to its database over its private socket.
+    const squatter = await hangingServer(repo.port);
+    try {
+      const second = await commitAndList('while the database is stopped and its port is taken');
+      assert.match(second.line, /recorded where it stopped/);
+      assert.equal(second.entry.lsn, entry.lsn, 'the same position: the database has not moved');
+      assert.equal(squatter.connections(), 0, 'nothing connected to the program on the port');
+    } finally {
+      await squatter.close();
+    }
+
+    expectOk(await repo.lockstep('db', 'start'));
+    await sql(repo.url, "INSERT INTO t VALUES ('after the start')");
+    expectOk(await repo.lockstep('restore', entry.id, '--yes'));
+    assert.deepEqual(await rows(), ['before the stop']);
   });
 
-  it('hanging (a server on the port that accepts and never answers): the commit still returns in bounded time', async () => {
-    const server = await hangingServer(repo.port);
+  it('hung (SIGSTOP): recorded by its time, listed as such, and restored to that moment once the database answers again', async () => {
+    await sql(repo.url, "DELETE FROM t; INSERT INTO t VALUES ('before the commit')");
+    const pid = repo.postmasterPid();
+    process.kill(pid, 'SIGSTOP');
+    let result;
     try {
-      await commitWithoutRecording('while the database hangs');
-      assert.ok(server.connections() > 0, 'the CLI did reach the hanging server');
-      // Node can take a while to start (a loaded machine, a cold disk cache, VS Code's own
-      // binary as the hook's Node): the record must still give up by itself, and say so, before the hook stops it.
-      await commitWithoutRecording('while the database hangs, with a slow Node start-up', { NODE_OPTIONS: `--require ${slowStart(500)}` });
+      result = await commitAndList('while the database hangs');
     } finally {
-      await server.close();
+      process.kill(pid, 'SIGCONT');
     }
+    assert.match(result.line, /recorded by its time/);
+    assert.equal(result.entry.lsn, null, 'time-based');
+    const log = readLog(repo);
+    assert.match(log[log.length - 1]!, /record failed: .*recorded by time/);
+    const text = expectOk(await repo.lockstep('list')).stdout;
+    assert.match(text.split('\n').find((l) => l.includes(result.entry.id)) ?? '', /time-based/, text);
+
+    await sql(repo.url, "INSERT INTO t VALUES ('after the commit')");
+    const restored = await repo.lockstep('restore', result.entry.id, '--yes');
+    expectOk(restored);
+    assert.deepEqual(await rows(), ['before the commit']);
   });
 
-  it('hanging, with a Node that starts too slowly to give up by itself: the hook stops it, and says so once, in stderr and the log', async () => {
-    const server = await hangingServer(repo.port);
+  it('hanging, with a Node that starts too slowly to give up by itself: the hook stops it, and the commit is recorded by its time', async () => {
+    const pid = repo.postmasterPid();
+    process.kill(pid, 'SIGSTOP');
+    let result;
     try {
-      await commitWithoutRecording('while the database hangs, with a very slow Node start-up', { NODE_OPTIONS: `--require ${slowStart(2500)}` });
+      result = await commitAndList('while the database hangs, with a very slow Node start-up', { NODE_OPTIONS: `--require ${slowStart(2500)}`, LOCKSTEP_NO_PSQL: '1' });
     } finally {
-      await server.close();
+      process.kill(pid, 'SIGCONT');
     }
+    assert.match(result.line, /^lockstep: stopped by the commit hook after 1\.7 s: this commit is recorded by its time/);
+    assert.equal(result.entry.lsn, null);
   });
 
   it('records again once `lockstep db start` brings the database back', async () => {

@@ -259,10 +259,10 @@ describe('cli: restore with a dirty working tree', function () {
     await repo?.cleanup();
   });
 
-  it('is refused (exit 1) with a clear message, and nothing changes: data, HEAD, the dirty files', async () => {
+  it('is refused (exit 2, as the README says) with a clear message, and nothing changes: data, HEAD, the dirty files', async () => {
     const before = await world(repo, [UNTRACKED]);
     const result = await repo.lockstep('restore', s.v1.checkpointId, '--yes');
-    assert.equal(result.code, 1, explain(result));
+    assert.equal(result.code, 2, explain(result));
     assert.match(result.stderr, /the working tree has uncommitted changes \(2 file\(s\): app\/contacts\.js, scratch\/notes\.txt\)/);
     assert.match(result.stderr, /--stash/);
     const after = await world(repo, [UNTRACKED]);

@@ -450,8 +450,15 @@ describe('git post-commit hook (real git)', function () {
         assert.equal(run.status, 0);
         assert.ok(run.durationMs < 5000, `commit took ${Math.round(run.durationMs)} ms`);
         // One line, the same words `lockstep record` uses when it gives up by itself, and the same log entry.
-        assert.deepEqual(run.stderr.split('\n').filter((l) => l !== ''), ['lockstep: could not record a checkpoint for this commit: stopped by the commit hook after 1.7 s']);
+        const lines = run.stderr.split('\n').filter((l) => l !== '');
+        assert.equal(lines.length, 1, run.stderr);
+        assert.match(lines[0]!, /^lockstep: stopped by the commit hook after 1\.7 s: this commit is recorded by its time \(\S+Z\) and restored to that moment$/);
         assert.match(fs.readFileSync(path.join(lockstepDir, 'lockstep.log'), 'utf8'), /^\S+Z record failed: stopped by the commit hook after 1\.7 s\n$/);
+        // The commit is not lost: the spool holds it, with the moment and the reason.
+        const spooled = fs.readdirSync(path.join(lockstepDir, 'pending')).filter((n) => n.startsWith(repo.head()));
+        assert.equal(spooled.length, 1, 'one spool file for the commit');
+        const text = fs.readFileSync(path.join(lockstepDir, 'pending', spooled[0]!), 'utf8');
+        assert.match(text, new RegExp(`^lockstep-pending 1\nsha ${repo.head()}\ntime \\S+Z\nref refs/heads/\\S+\nend\nwhy stopped by the commit hook after 1\\.7 s\n$`));
         const [call] = hanging.calls();
         assert.ok(call?.pid, 'the CLI started');
         assert.equal(isAlive(call.pid), false, 'and was stopped, not left running');

@@ -194,7 +194,7 @@ async function snapshot(repo: LockstepRepo, label: string): Promise<string> {
 
 async function targetPosition(repo: LockstepRepo, id: string): Promise<{ timeline: number; lsn: bigint }> {
   const checkpoint = (await repo.list()).find((c) => c.id === id)!;
-  return { timeline: Number(checkpoint.timelineId), lsn: parseLsn(checkpoint.lsn) };
+  return { timeline: Number(checkpoint.timelineId), lsn: parseLsn(checkpoint.lsn ?? assert.fail(`checkpoint ${id} is time-based`)) };
 }
 
 async function statusReport(repo: LockstepRepo): Promise<StatusReport> {

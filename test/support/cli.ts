@@ -132,6 +132,8 @@ export interface LockstepRepo extends TestRepo {
   /** The journal's lines as they are on disk, blank ones dropped. */
   journalLines(): string[];
   audit(): AuditRecord[];
+  /** The serving Postgres' postmaster pid (from its data directory's postmaster.pid). */
+  postmasterPid(): number;
   /** Waits until no background upkeep (`db backup --if-due`, started after commits and restores) runs for this repository. */
   waitForUpkeep(): Promise<void>;
   /** `lockstep db stop`, any Postgres of this repository still running stopped by pid, and the directory removed. */
@@ -212,6 +214,11 @@ export async function initRepo(options: InitRepoOptions = {}): Promise<LockstepR
             .map((l) => JSON.parse(l) as AuditRecord)
         : [],
     waitForUpkeep: () => waitForUpkeepIn(dir),
+    postmasterPid() {
+      const root = localRootOf(lockstepDir);
+      const state = JSON.parse(fs.readFileSync(path.join(root, 'state.json'), 'utf8')) as { serving: string };
+      return Number(fs.readFileSync(path.join(root, state.serving, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    },
     async cleanup() {
       await waitForUpkeepIn(dir).catch(() => undefined);
       if (initialised) await lockstep(dir, ['db', 'stop'], { timeoutMs: 60_000 }).catch(() => undefined);

@@ -55,13 +55,50 @@ describe('local engine: restorability verdicts', () => {
     assert.match(error.hint ?? '', /--code-only/);
   });
 
+  it('judges a moment (a time-based checkpoint) by the clock: backup finished before it, timeline end, archiver failing since', () => {
+    const moment = (timelineId: string, createdAt: string): PointInHistory => ({ timelineId, lsn: null, createdAt });
+    const backups = [{ ...backup('b1', 1, '0/2000100'), createdAt: '2026-01-01T00:00:00.000Z' }, { ...backup('b2', 1, '0/6000100'), createdAt: '2026-01-02T00:00:00.000Z' }];
+    const assessed = assessTarget(view({ backups }), moment('1', '2026-01-01T12:00:00.000Z'), undefined);
+    assert.ok(!('restorable' in assessed), JSON.stringify(assessed));
+    assert.equal(assessed.backup.id, 'b1', 'the newest backup that finished before the moment, not the later one');
+    assert.deepEqual(assessed.stop, { kind: 'time', time: '2026-01-01T12:00:00.000Z' });
+    assert.equal((assessTarget(view({ backups }), moment('1', '2026-01-03T00:00:00.000Z'), undefined) as { backup: BackupMeta }).backup.id, 'b2');
+
+    const before = verdict(view({ backups }), moment('1', '2025-12-31T00:00:00.000Z'));
+    assert.equal(before?.reason, 'expired');
+    assert.match(before?.message ?? '', /none finished before that time/);
+    assert.equal(verdict(view({ backups }), moment('1', new Date(Date.now() + 3_600_000).toISOString()))?.reason, 'beyond-head');
+    assert.equal(verdict(view({ backups }), moment('7', '2026-01-01T12:00:00.000Z'))?.reason, 'unknown-timeline');
+    assert.equal(verdict(view({ backups }), moment('1', 'yesterday'))?.reason, 'unknown-timeline');
+
+    // An abandoned timeline ends when it stopped serving.
+    const abandoned = view({
+      backups,
+      known: new Set([1, 2]),
+      state: { ...view().state, servingTimeline: 2, serving: 'data-2', timelines: { '1': { endLsn: '0/7000000', abandonedAt: '2026-01-02T06:00:00.000Z' }, '2': { dataDir: 'data-2' } } },
+      history: (t) => (t === 2 ? [{ timeline: 1, switchLsn: parseLsn('0/6800000') }] : []),
+    });
+    assert.equal(verdict(abandoned, moment('1', '2026-01-02T05:00:00.000Z')), undefined);
+    const late = verdict(abandoned, moment('1', '2026-01-02T07:00:00.000Z'));
+    assert.equal(late?.reason, 'beyond-head');
+    assert.match(late?.message ?? '', /stopped serving at 2026-01-02T06:00:00.000Z/);
+
+    // While archiving fails: a moment after it began failing is not archived; one before is.
+    const gap = { timeline: 1, archivedEnd: parseLsn('0/4000000'), failingSince: Date.parse('2026-01-02T00:00:00.000Z'), failure: 'Permission denied', message: 'its WAL is not archived yet (Permission denied)', hint: 'Check …' };
+    assert.equal(verdict(view({ backups, gap }), moment('1', '2026-01-01T12:00:00.000Z')), undefined);
+    const stuck = verdict(view({ backups, gap }), moment('1', '2026-01-02T12:00:00.000Z'));
+    assert.equal(stuck?.reason, 'not-archived');
+    assert.match(stuck?.message ?? '', /failed since 2026-01-02T00:00:00.000Z/);
+    assert.equal(restorabilityError(stuck!, moment('1', '2026-01-02T12:00:00.000Z')).message.startsWith('1 at 2026-01-02T12:00:00.000Z (by time) cannot be restored'), true);
+  });
+
   it('bounds an abandoned timeline by where its WAL ends', () => {
     const v = view({ known: new Set([1, 2]), state: { ...view().state, servingTimeline: 2, timelines: { '1': { endLsn: '0/4000000' }, '2': {} } } });
     assert.equal(verdict(v, { timelineId: '1', lsn: '0/4000001' })?.message, 'beyond the end of its timeline (0/4000000)');
   });
 
   it('marks points at or past the archived end of the serving timeline as not archived, while archiving fails', () => {
-    const gap = { timeline: 1, archivedEnd: parseLsn('0/4000000'), failure: 'Postgres cannot archive WAL: …: Permission denied', message: 'its WAL is not archived yet (Postgres cannot archive WAL: …: Permission denied)', hint: 'Check …' };
+    const gap = { timeline: 1, archivedEnd: parseLsn('0/4000000'), failingSince: 0, failure: 'Postgres cannot archive WAL: …: Permission denied', message: 'its WAL is not archived yet (Postgres cannot archive WAL: …: Permission denied)', hint: 'Check …' };
     const v = view({ gap });
     assert.equal(verdict(v, { timelineId: '1', lsn: '0/3FFFFF0' }), undefined, 'inside the archive: restorable');
     const notYet = verdict(v, { timelineId: '1', lsn: '0/4000000' });

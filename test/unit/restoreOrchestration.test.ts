@@ -48,8 +48,8 @@ class MemoryEngine implements Engine {
   }
 
   async fork(at: PointInHistory): Promise<TimelineHandle> {
-    this.step('fork', `${at.timelineId}@${at.lsn}`);
-    return { engine: 'local', role: 'fork', timelineId: String(this.nextTimeline++), at: { timelineId: at.timelineId, lsn: at.lsn }, ref: {} };
+    this.step('fork', `${at.timelineId}@${at.lsn ?? at.createdAt}`);
+    return { engine: 'local', role: 'fork', timelineId: String(this.nextTimeline++), ...(at.lsn === null ? {} : { at: { timelineId: at.timelineId, lsn: at.lsn } }), ref: {} };
   }
 
   async repoint(target: TimelineHandle, options: RepointOptions = {}): Promise<Position> {

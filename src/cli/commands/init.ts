@@ -3,7 +3,7 @@
 import { ENGINE_KINDS } from '../../core/engine';
 import { LockstepError } from '../../core/errors';
 import { initProject, type InitRequest } from '../../core/setup';
-import { integer, noPositionals, oneOf, parse } from '../args';
+import { integer, noPositionals, oneOf, parse, port } from '../args';
 import { progress, type CliIo } from '../io';
 import { openProject } from '../project';
 import { installHookForThisCli } from './hookCommon';
@@ -54,6 +54,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   noPositionals(positionals, USAGE);
   const engine = oneOf(values.engine, '--engine', ENGINE_KINDS) ?? 'local';
   const str = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  // Every option is checked before anything is created, whichever engine it belongs to.
+  const localPort = port(values.port, '--port');
   const request: InitRequest = {
     engine,
     keep: integer(values.keep, '--keep', 1),
@@ -61,7 +63,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     onProgress: progress(io),
   };
   if (engine === 'local') {
-    request.local = { port: integer(values.port, '--port', 1024), pgBin: str('pg-bin') };
+    request.local = { port: localPort, pgBin: str('pg-bin') };
   } else if (engine === 'neon') {
     const projectId = str('project-id');
     if (!projectId) throw new LockstepError('BAD_INPUT', '--project-id is required with --engine neon');
@@ -76,24 +78,28 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 
   const { project, secrets } = await openProject(io);
   try {
-    if (engine === 'neon' && values['save-key']) {
-      const key = io.env.NEON_API_KEY;
-      if (!key) throw new LockstepError('BAD_INPUT', '--save-key keeps NEON_API_KEY, which is not set');
-      secrets.save('neon.apiKey', key);
-    }
-    const { config, changed } = await initProject(project, request);
+    if (engine === 'neon' && values['save-key'] && !io.env.NEON_API_KEY) throw new LockstepError('BAD_INPUT', '--save-key keeps NEON_API_KEY, which is not set');
+    const notes: string[] = [];
+    // The hook and the saved key are part of the set-up: if either fails, a first set-up is undone whole.
+    const { config, changed } = await initProject(project, {
+      ...request,
+      finish: async () => {
+        if (engine === 'neon' && values['save-key']) secrets.save('neon.apiKey', io.env.NEON_API_KEY!);
+        if (!values['no-hook']) {
+          const result = await installHookForThisCli(project.repo);
+          notes.push(`  hook: ${result.action} at ${result.status.hookFile}${result.chainedHook ? ` (your existing hook runs first: ${result.chainedHook})` : ''}`);
+          for (const note of result.status.notes) io.err(`  note: ${note}`);
+        } else {
+          notes.push('  hook: not installed (--no-hook); `lockstep hook install` adds it');
+        }
+      },
+    });
     io.out(`${changed ? 'Lockstep is set up' : 'Lockstep was already set up'} in ${project.repo.topLevel} (engine: ${config.engine}).`);
     if (config.local) {
       io.out(`  database: postgresql://${config.local.user}:****@127.0.0.1:${config.local.port}/${config.local.database}  (\`lockstep db url\` prints it in full)`);
       if (config.local.dataRoot) io.out(`  data: ${config.local.dataRoot} (the Postgres account cannot reach the repository)`);
     }
-    if (!values['no-hook']) {
-      const result = await installHookForThisCli(project.repo);
-      io.out(`  hook: ${result.action} at ${result.status.hookFile}${result.chainedHook ? ` (your existing hook runs first: ${result.chainedHook})` : ''}`);
-      for (const note of result.status.notes) io.err(`  note: ${note}`);
-    } else {
-      io.out('  hook: not installed (--no-hook); `lockstep hook install` adds it');
-    }
+    for (const line of notes) io.out(line);
     io.out(`  keeps the newest ${config.keep} checkpoints; \`lockstep snapshot\` takes one now.`);
     return 0;
   } finally {

@@ -10,10 +10,13 @@ const USAGE = `Usage: lockstep list [--json] [--limit N]
 
 Checkpoints, newest first. Columns: marks (* serves now, ! no longer
 restorable, ~ not yet restorable: its WAL is not archived while archiving
-fails), id, kind, commit, timeline@LSN, age, subject or label.
+fails), id, kind, commit, timeline@LSN, age, subject or label. A commit the
+hook could not read the position of in time is "time-based": restored to the
+moment it was made.
 --json prints an array of {id, kind, commitSha, timelineId, lsn, label,
-createdAt, restorable, unrestorable}; unrestorable is null or {reason,
-message}, reason one of expired, unknown-timeline, beyond-head, not-archived.`;
+createdAt, restorable, unrestorable}; lsn is null for a time-based one;
+unrestorable is null or {reason, message}, reason one of expired,
+unknown-timeline, beyond-head, not-archived.`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals, help } = parse<{ json?: boolean; limit?: string }>(
@@ -43,6 +46,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       // Why some are not yet restorable, once: the archiver's words are the same for each.
       const notArchived = checkpoints.find((c) => c.unrestorable?.reason === 'not-archived')?.unrestorable;
       if (notArchived) io.err(`~ not yet restorable: ${notArchived.message}`);
+      if (checkpoints.some((c) => c.lsn === null && !c.restorable)) io.err('A commit marked "not recorded" cannot be restored: `lockstep snapshot` records the database as it is now.');
     }
     return 0;
   } finally {

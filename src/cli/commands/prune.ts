@@ -24,10 +24,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   noPositionals(positionals, USAGE);
+  const keepArg = integer(values.keep, '--keep', 1);
   const { project } = await openProject(io);
   try {
     const config = project.config();
-    const keep = integer(values.keep, '--keep', 1) ?? config.keep;
+    const keep = keepArg ?? config.keep;
     // Never during a restore: it could remove the fork a restore is about to serve.
     await withLock(project.paths.restoreLock, { waitMs: 120_000, what: 'restores in this repository', hint: 'A restore is running; prune after it.' }, async () => {
       const removed = await pruneJournal(project, keep);

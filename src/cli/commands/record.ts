@@ -2,20 +2,29 @@
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { Engine } from '../../core/engine';
 import { describeError } from '../../core/errors';
-import { recordCommit } from '../../core/markers';
+import { writeHookConf } from '../../core/hookConf';
+import { foldPending, recordCommit } from '../../core/markers';
+import { notePendingReason, readPending } from '../../core/pending';
 import type { Project } from '../../core/project';
 import { noPositionals, parse } from '../args';
 import type { CliIo } from '../io';
 import { openProject } from '../project';
 
 const USAGE = `Usage: lockstep record [--commit SHA] [--quiet]
+       lockstep record --fold
 
 Takes a checkpoint of HEAD's commit (or of --commit SHA, a full sha or unique
-prefix): the database's (timeline, LSN) now, paired with the commit. The post-commit hook runs it after every commit. It never
-fails a commit: it always exits 0, gives up after ${'1.5'} s, and when it could not
-record it prints one line to stderr and notes it in .git/lockstep/lockstep.log.
-During a rebase it records nothing (the replayed commits are old work).`;
+prefix): the database's (timeline, LSN) now, paired with the commit. The
+post-commit hook runs it after every commit it could not measure with psql. It
+never fails a commit: it always exits 0 and gives up after ${'1.5'} s; the commit
+is then recorded by its time (the hook spooled it first), with one line on
+stderr and in .git/lockstep/lockstep.log. A stopped database is recorded where
+it stopped. During a rebase it records nothing (the replayed commits are old work).
+
+--fold  adds the commits the hook spooled to the journal (any command that
+        writes the journal does too), and starts a base backup when one is due.`;
 
 /** Below the hook's own kill timer (1.7 s after it starts us), so that we can still say why we gave up. */
 export const RECORD_BUDGET_MS = 1500;
@@ -23,7 +32,11 @@ export const RECORD_BUDGET_MS = 1500;
 export async function run(args: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
-    parsed = parse<{ quiet?: boolean; commit?: string }>(args, { quiet: { type: 'boolean', short: 'q' }, commit: { type: 'string' } }, USAGE);
+    parsed = parse<{ quiet?: boolean; commit?: string; fold?: boolean }>(
+      args,
+      { quiet: { type: 'boolean', short: 'q' }, commit: { type: 'string' }, fold: { type: 'boolean' } },
+      USAGE,
+    );
     if (parsed.help) {
       io.out(USAGE);
       return 0;
@@ -33,37 +46,44 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.err(`lockstep: ${describeError(error)}`);
     return 0;
   }
+  if (parsed.values.fold) return fold(io);
   const fromHook = Boolean(io.env.LOCKSTEP_HOOK);
   const quiet = parsed.values.quiet === true || fromHook;
+  // The hook's spool file for this commit: while it stands, the commit is recorded by its time.
+  const pending = io.env.LOCKSTEP_PENDING || undefined;
   let project: Project | undefined;
 
   // Counted from this process's start, as the hook's kill timer is: Node's start-up and
   // loading this command (slow on a loaded machine, or with VS Code's binary as Node) spend the budget too.
   const giveUp = setTimeout(() => {
-    fail(io, project, `the database did not answer within ${RECORD_BUDGET_MS / 1000} s`);
+    fail(io, project, `the database did not answer within ${RECORD_BUDGET_MS / 1000} s`, pending);
     process.exit(0);
   }, Math.max(0, RECORD_BUDGET_MS - performance.now()));
   giveUp.unref();
   // The hook stops us with SIGTERM when even that was too slow: still one line
   // and a log entry, and exit 0 so that the shell reports no killed job.
   process.once('SIGTERM', () => {
-    fail(io, project, 'stopped by the commit hook after 1.7 s');
+    fail(io, project, 'stopped by the commit hook after 1.7 s', pending);
     process.exit(0);
   });
 
   try {
     ({ project } = await openProject(io, { interrupted: 'detect' }));
-    const outcome = await recordCommit(project, { commit: parsed.values.commit });
+    const outcome = await recordCommit(project, { commit: parsed.values.commit, pending });
     if (outcome.recorded) {
       if (!quiet) io.out(`${outcome.checkpoint.id} ${outcome.checkpoint.commitSha?.slice(0, 7) ?? ''} timeline ${outcome.checkpoint.timelineId} @ ${outcome.checkpoint.lsn}`);
+      if (outcome.stopped) io.err(`lockstep: the database is stopped: this commit is recorded where it stopped (timeline ${outcome.checkpoint.timelineId} @ ${outcome.checkpoint.lsn})`);
+      const engine = await project.engine();
       // Recorded, but not restorable until archiving works again: one line, even from the hook.
-      for (const warning of (await project.engine()).warnings?.() ?? []) io.err(`lockstep: warning: ${warning}`);
+      for (const warning of engine.warnings?.() ?? []) io.err(`lockstep: warning: ${warning}`);
+      // The next commit reads its position without Node when it can (the hook had no, or a stale, hook.conf).
+      refreshHookConf(project, engine);
       if (outcome.maintenanceDue) startBackgroundBackup(io);
     } else if (!outcome.quiet || !quiet) {
       io.err(`lockstep: not recorded: ${outcome.reason}`);
     }
   } catch (error) {
-    fail(io, project, describeError(error).split('\n')[0] ?? 'unknown error');
+    fail(io, project, describeError(error).split('\n')[0] ?? 'unknown error', pending);
   } finally {
     clearTimeout(giveUp);
     await project?.close();
@@ -71,17 +91,78 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-/** One clear line on stderr, and the same in the log that `lockstep status` and the extension show. */
-function fail(io: CliIo, project: Project | undefined, why: string): void {
-  io.err(`lockstep: could not record a checkpoint for this commit: ${why}`);
+/**
+ * One clear line on stderr, and the same in the log that `lockstep status` and
+ * the extension show. With the hook's spool file the commit is still recorded,
+ * by its time, and the line says so.
+ */
+function fail(io: CliIo, project: Project | undefined, why: string, pending: string | undefined): void {
+  const spooled = pending !== undefined && fs.existsSync(pending);
+  if (spooled) {
+    notePendingReason(pending, why);
+    io.err(`lockstep: ${why}: this commit is recorded by its time and restored to that moment (lockstep list marks it "time-based")`);
+  } else {
+    io.err(`lockstep: could not record a checkpoint for this commit: ${why}`);
+  }
   if (!project) return;
   const { paths } = project;
   try {
     if (!fs.existsSync(paths.root)) return;
     rotate(paths.log);
-    fs.appendFileSync(paths.log, `${new Date().toISOString()} record failed: ${why}\n`, { mode: 0o600 });
+    fs.appendFileSync(paths.log, `${new Date().toISOString()} record failed: ${why}${spooled ? '; recorded by time' : ''}\n`, { mode: 0o600 });
   } catch {
     // the log is a courtesy; the commit must not pay for it
+  }
+}
+
+/**
+ * The background half of the hook's fast path: fold the spool into the journal
+ * (with each commit's subject), and start a base backup when one is due. One
+ * at a time: the hook made LOCKSTEP_FOLDING (a directory) before starting us,
+ * and we remove it when done; what arrives meanwhile is folded before we go.
+ */
+async function fold(io: CliIo): Promise<number> {
+  const token = io.env.LOCKSTEP_FOLDING || undefined;
+  let held = token !== undefined;
+  let project: Project | undefined;
+  try {
+    ({ project } = await openProject(io, { interrupted: 'detect' }));
+    refreshHookConf(project, await project.engine());
+    for (let round = 0; round < 10; round++) {
+      // Started by a hook that is about to exit: its own commit is folded once it has.
+      const folded = await foldPending(project, { waitForHooks: true });
+      const newest = folded.filter((c) => c.lsn !== null).at(-1);
+      if (newest?.lsn) {
+        const engine = await project.engine();
+        if (engine.maintenanceDue?.({ timelineId: newest.timelineId, lsn: newest.lsn })) startBackgroundBackup(io);
+      }
+      if (token) fs.rmSync(token, { recursive: true, force: true });
+      held = false;
+      // A commit spooled after our last look, whose hook saw the directory and did not start a folder.
+      if (readPending(project.paths.root).length === 0) break;
+      if (token) {
+        try {
+          fs.mkdirSync(token);
+          held = true;
+        } catch {
+          break; // another folder took over
+        }
+      }
+    }
+  } catch (error) {
+    io.err(`lockstep: could not fold the hook's spool: ${describeError(error).split('\n')[0]}`);
+  } finally {
+    if (token && held) fs.rmSync(token, { recursive: true, force: true });
+    await project?.close();
+  }
+  return 0;
+}
+
+function refreshHookConf(project: Project, engine: Engine): void {
+  try {
+    writeHookConf(project.paths.root, engine.hookFastPath?.());
+  } catch {
+    // the hook keeps running `lockstep record`, which is slower but records the same
   }
 }
 

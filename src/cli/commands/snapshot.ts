@@ -1,5 +1,6 @@
 // `lockstep snapshot`: a manual checkpoint of now, at HEAD, optionally labelled.
 
+import { checkLabel, displayText } from '../../core/journalText';
 import { takeMarker } from '../../core/markers';
 import { noPositionals, oneOf, parse } from '../args';
 import type { CliIo } from '../io';
@@ -23,10 +24,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   noPositionals(positionals, USAGE);
   const kind = oneOf(values.kind, '--kind', ['snapshot', 'safety'] as const) ?? 'snapshot';
+  // Before the repository is opened: a forged label is bad input wherever it is run (the markers check it again).
+  const label = checkLabel(values.message);
   const { project } = await openProject(io);
   try {
-    const checkpoint = await takeMarker(project, { kind, label: values.message ?? null });
-    io.out(values.json ? JSON.stringify(checkpoint) : `${checkpoint.id} ${kind} timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}${checkpoint.label ? ` "${checkpoint.label}"` : ''}`);
+    const checkpoint = await takeMarker(project, { kind, label });
+    io.out(values.json ? JSON.stringify(checkpoint) : `${checkpoint.id} ${kind} timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}${checkpoint.label ? ` "${displayText(checkpoint.label)}"` : ''}`);
     for (const warning of (await project.engine()).warnings?.() ?? []) io.err(`lockstep: warning: ${warning}`);
     return 0;
   } finally {

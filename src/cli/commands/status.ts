@@ -1,8 +1,9 @@
 // `lockstep status`: the engine, the hook, the checkpoints and the last operations, at a glance.
 
 import * as fs from 'node:fs';
-import { checkpointTitle, type Checkpoint } from '../../core/checkpoint';
+import type { Checkpoint } from '../../core/checkpoint';
 import { readJsonFile } from '../../core/files';
+import { displayText, displayTitle } from '../../core/journalText';
 import { processAlive } from '../../core/locks';
 import { hookStatus } from '../../git/hook';
 import { noPositionals, parse } from '../args';
@@ -11,14 +12,19 @@ import type { CliIo } from '../io';
 import { openProject } from '../project';
 
 const USAGE = `Usage: lockstep status [--json]
+       lockstep status --set-aside
 
 Engine state (with a warning when WAL archiving fails), hook state, checkpoint
 count and the newest one, retention, a restore still in progress, the last
 operations (restores, prunes) and recent failures to record. A restore whose
-process died is finished or reverted first, and said.`;
+process died is finished or reverted first, and said.
+
+--set-aside  moves journal lines that cannot be read (a torn write, a hand
+             edit) to .git/lockstep/journal.unreadable.jsonl, where they can be
+             repaired; the journal keeps every readable checkpoint.`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals, help } = parse<{ json?: boolean }>(args, { json: { type: 'boolean' } }, USAGE);
+  const { values, positionals, help } = parse<{ json?: boolean; 'set-aside'?: boolean }>(args, { json: { type: 'boolean' }, 'set-aside': { type: 'boolean' } }, USAGE);
   if (help) {
     io.out(USAGE);
     return 0;
@@ -26,6 +32,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   noPositionals(positionals, USAGE);
   const { project } = await openProject(io);
   try {
+    if (values['set-aside']) {
+      const { moved, file } = await project.journal.setAsideUnreadable();
+      io.out(moved === 0 ? 'the journal has no unreadable lines' : `moved ${moved} unreadable journal line(s) to ${file}`);
+      return 0;
+    }
     const config = project.tryConfig();
     const checkpoints = project.journal.list();
     const engine = config ? await project.engine() : undefined;
@@ -40,7 +51,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     // Left only when its process still runs, or when settling it failed (openProject tried).
     const restoring = readJsonFile<{ step: string; pid: number; target: Checkpoint; startedAt: string }>(project.paths.restoreRecord);
     const restoreLine = restoring
-      ? `restore in progress: to ${restoring.target.id} "${checkpointTitle(restoring.target)}", step "${restoring.step}", started ${restoring.startedAt} by pid ${restoring.pid}${
+      ? `restore in progress: to ${restoring.target.id} "${displayTitle(restoring.target)}", step "${displayText(restoring.step)}", started ${restoring.startedAt} by pid ${restoring.pid}${
           processAlive(restoring.pid) ? '' : ' (gone: `lockstep restore --continue` or `--abort` settles it)'
         }`
       : undefined;
@@ -73,17 +84,18 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.out(`engine: ${engineStatus!.engine} — ${engineStatus!.summary}`);
     for (const warning of engineStatus!.warnings ?? []) io.out(`  warning: ${warning}`);
     if (retention) io.out(`retention: ${retention.summary}`);
-    io.out(`hook: ${hook.state}${hook.problems.length ? ` (${hook.problems.join('; ')})` : ''}`);
+    io.out(`hook: ${hook.state}${hook.problems.length ? ` (${displayText(hook.problems.join('; '), 1000)})` : ''}`);
     const newest = checkpoints[0];
-    io.out(`checkpoints: ${checkpoints.length} (keeping ${config.keep})${newest ? `; newest ${newest.id} "${checkpointTitle(newest)}" ${relativeTime(newest.createdAt)}` : ''}`);
-    if (unreadable.length) io.out(`  ${unreadable.length} unreadable journal line(s) skipped: ${unreadable.join(', ')}`);
+    io.out(`checkpoints: ${checkpoints.length} (keeping ${config.keep})${newest ? `; newest ${newest.id} "${displayTitle(newest)}" ${relativeTime(newest.createdAt)}` : ''}`);
+    if (unreadable.length) io.out(`  ${unreadable.length} unreadable journal line(s) skipped: ${unreadable.slice(0, 20).join(', ')} (\`lockstep status --set-aside\` moves them to a file of their own)`);
     if (operations.length) {
       io.out('last operations:');
-      for (const op of operations.slice(0, 5)) io.out(`  ${op.at}  ${op.op} ${op.phase}${op.checkpointId ? ` ${op.checkpointId}` : ''}${op.detail ? ` — ${op.detail}` : ''}`);
+      // The audit's details quote subjects and branch names as they were.
+      for (const op of operations.slice(0, 5)) io.out(`  ${op.at}  ${op.op} ${op.phase}${op.checkpointId ? ` ${op.checkpointId}` : ''}${op.detail ? ` — ${displayText(op.detail, 1000)}` : ''}`);
     }
     if (recordFailures.length) {
       io.out('recent failures to record:');
-      for (const line of recordFailures) io.out(`  ${line}`);
+      for (const line of recordFailures) io.out(`  ${displayText(line, 1000)}`);
     }
     return 0;
   } finally {

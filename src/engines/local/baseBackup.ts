@@ -77,6 +77,26 @@ export function chooseBackup(backups: readonly BackupMeta[], history: HistoryRea
   return best;
 }
 
+/**
+ * The backup to restore the moment `time` (ms) on `timeline` from, for a
+ * time-based checkpoint: on that timeline's ancestry, and finished at or before
+ * the moment. `createdAt` is written after `pg_backup_stop` and the archive
+ * wait, so every commit before the backup's consistent point is older than the
+ * moment: recovery by time cannot stop before it. The newest such one.
+ */
+export function chooseBackupAt(backups: readonly BackupMeta[], history: HistoryReader, timeline: number, time: number): BackupMeta | undefined {
+  let best: BackupMeta | undefined;
+  let bestStop = -1n;
+  for (const b of backups) {
+    const stop = stopOf(b);
+    if (!(Date.parse(b.createdAt) <= time) || stop <= bestStop) continue;
+    if (!isOnAncestry(history, timeline, b.timeline, stop)) continue;
+    best = b;
+    bestStop = stop;
+  }
+  return best;
+}
+
 /** Parsed once per backup: a listing asks for 10,000 checkpoints at a time. */
 const stops = new WeakMap<BackupMeta, bigint>();
 function stopOf(b: BackupMeta): bigint {

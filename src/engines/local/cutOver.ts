@@ -112,6 +112,9 @@ async function readyForCutOver(engine: LocalContext, serving: string, signal?: A
     // A fast shutdown waits for the archiver to take every completed segment: let it catch up while the server
     // still serves (after a bulk update that is tens of MB), so that the gap holds only the shutdown itself.
     await archiverCaughtUp(engine.layout.dataDir(serving), ARCHIVE_CATCH_UP_MS, signal);
+    // A commit record near the timeline's end: a restore by time to a moment before now stops there, on an
+    // abandoned timeline too, instead of finding no commit after the moment (see recovery.ts `endByTime`).
+    await client.query('SELECT pg_current_xact_id()');
     await client.query('CHECKPOINT');
   } finally {
     await client.end().catch(() => undefined);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import type { LocalEngineConfig } from '../../core/config';
+import type { HookFastPath } from '../../core/hookConf';
 import type {
   Engine,
   EngineContext,
@@ -23,10 +24,12 @@ import type {
 } from '../../core/engine';
 import { throwIfAborted } from '../../core/errors';
 import { scopedLog, type Log } from '../../core/log';
+import { formatLsn } from '../../core/lsn';
 import type { ArchiverStatus } from './archive';
 import type { BackupMeta } from './baseBackup';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
 import { ADMIN_ROLE, LocalCluster } from './cluster';
+import { readControlFile } from './controlFile';
 import { withBackupLock, withClusterLock, type LocalContext } from './context';
 import * as cutOver from './cutOver';
 import { LocalLayout, type LocalState } from './layout';
@@ -86,6 +89,29 @@ export function localAdminAccess(config: LocalEngineConfig, lockstepDir: string)
   return { socketDir: trustedSocketDir(layout, config.port), port: config.port, user, database: 'postgres', passfile: layout.adminPassfile };
 }
 
+/** A psql beside the server binaries in use, else the newest of the system's (any version reads a position). */
+function findPsql(bin: string | undefined): string | undefined {
+  const candidates = bin ? [path.join(bin, 'psql')] : [];
+  for (const root of ['/usr/lib/postgresql']) {
+    let versions: string[] = [];
+    try {
+      versions = fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    } catch {
+      // none installed there
+    }
+    for (const v of versions) candidates.push(path.join(root, v, 'bin', 'psql'));
+  }
+  candidates.push('/usr/local/bin/psql', '/opt/homebrew/bin/psql', '/usr/bin/psql');
+  return candidates.find((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export class LocalEngine implements Engine, LocalContext {
   readonly kind = 'local' as const;
   readonly reportsCutOverEnd = true;
@@ -97,10 +123,13 @@ export class LocalEngine implements Engine, LocalContext {
   private headClient?: Client;
   private lastArchiver?: ArchiverStatus;
 
+  private readonly lockstepDir: string;
+
   constructor(
     readonly config: LocalEngineConfig,
     ctx: EngineContext,
   ) {
+    this.lockstepDir = ctx.lockstepDir;
     this.log = scopedLog(ctx.log, 'local');
     this.layout = new LocalLayout(localRoot(config, ctx.lockstepDir));
     this.cluster = new LocalCluster({
@@ -152,6 +181,40 @@ export class LocalEngine implements Engine, LocalContext {
       throw engineDown(this.config.port, error);
     }
     return this.headClient;
+  }
+
+  /** A cleanly stopped cluster ends at its shutdown checkpoint: every acknowledged commit lies before it. */
+  positionWhileStopped(): Position | undefined {
+    try {
+      const state = this.layout.readState();
+      if (this.cluster.runningPid(state.serving) !== undefined) return undefined;
+      const control = readControlFile(this.layout.dataDir(state.serving));
+      if (control.state !== 'shut down' || control.timeline !== state.servingTimeline) return undefined;
+      return { timelineId: String(control.timeline), lsn: formatLsn(control.checkpointLsn) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** psql over the private socket, when a psql is at hand (the system's binaries have one; the npm package's do not). */
+  hookFastPath(): HookFastPath | undefined {
+    try {
+      const psql = findPsql(this.config.pgBin ?? this.layout.readState().bin);
+      if (!psql) return undefined;
+      const access = localAdminAccess(this.config, this.lockstepDir);
+      if (access.socketDir === undefined) return undefined;
+      return { psql, host: access.socketDir, port: access.port, user: access.user, dbname: access.database, passfile: access.passfile };
+    } catch {
+      return undefined;
+    }
+  }
+
+  servingTimelineId(): string | undefined {
+    try {
+      return String(this.layout.readState().servingTimeline);
+    } catch {
+      return undefined;
+    }
   }
 
   /** What the last head() noticed that a person should know (WAL archiving failing). */

@@ -6,7 +6,7 @@ import type { PointInHistory, PruneOptions, PruneReport, Retention } from '../..
 import { directorySize, removeTree, REMOVING_PREFIX } from '../../core/files';
 import { formatLsn, isLsn, parseLsn } from '../../core/lsn';
 import { historyReader } from './archive';
-import { chooseBackup, listBackups } from './baseBackup';
+import { chooseBackup, chooseBackupAt, listBackups } from './baseBackup';
 import { withBackupLock, withClusterLock, type LocalContext } from './context';
 
 export async function retention(engine: LocalContext): Promise<Retention> {
@@ -36,8 +36,12 @@ export async function prune(engine: LocalContext, keep: readonly PointInHistory[
       const backups = listBackups(layout.backups);
       const needed = new Set<string>();
       const positions: { timeline: number; lsn: bigint }[] = [];
+      const moments: { timeline: number; time: number }[] = [];
       for (const p of keep) {
-        if (Number.isInteger(Number(p.timelineId)) && isLsn(p.lsn)) positions.push({ timeline: Number(p.timelineId), lsn: parseLsn(p.lsn) });
+        if (!Number.isInteger(Number(p.timelineId))) continue;
+        // A time-based checkpoint keeps the backup a restore by time starts from: the newest finished before its moment.
+        if (p.lsn === null) moments.push({ timeline: Number(p.timelineId), time: Date.parse(p.createdAt) });
+        else if (isLsn(p.lsn)) positions.push({ timeline: Number(p.timelineId), lsn: parseLsn(p.lsn) });
       }
       // A server that stops while we look (a restore's cut-over) is read as stopped: its WAL is all kept.
       const head = cluster.runningPid(state.serving) !== undefined ? await engine.head(options).catch(() => undefined) : undefined;
@@ -55,6 +59,10 @@ export async function prune(engine: LocalContext, keep: readonly PointInHistory[
       const history = historyReader(layout.archive);
       for (const p of positions) {
         const b = chooseBackup(backups, history, p.timeline, p.lsn);
+        if (b) needed.add(b.id);
+      }
+      for (const m of moments) {
+        const b = Number.isNaN(m.time) ? undefined : chooseBackupAt(backups, history, m.timeline, m.time);
         if (b) needed.add(b.id);
       }
       const removed: string[] = [];

@@ -7,16 +7,16 @@ import type { OperationOptions, PointInHistory, Position, TimelineHandle } from 
 import { describeError, LockstepError } from '../../core/errors';
 import { faultPoint } from '../../core/faults';
 import { removeTree } from '../../core/files';
-import { formatLsn, parseLsn } from '../../core/lsn';
-import { confQuote, copyIntoArchive, historyFileName, restoreCommand } from './archive';
+import { formatLsn, isLsn, parseLsn } from '../../core/lsn';
+import { confQuote, copyIntoArchive, historyFileName, readHistory, restoreCommand, safeReaddir } from './archive';
 import type { BackupMeta } from './baseBackup';
 import { firstFatal, RECOVERY_CONF } from './cluster';
 import { withClusterLock, type LocalContext } from './context';
 import { copyTree } from './copyTree';
 import type { LocalState } from './layout';
 import { chownTree } from './osUser';
-import { checkTarget } from './restorability';
-import { archiveServing, verifyServing } from './server';
+import { archivedEnd, checkTarget, describeStop, type RecoveryStop } from './restorability';
+import { archiveServing, engineDown, verifyServing } from './server';
 
 /** Replay runs at 60–175 MB/s here; allow far slower disks before calling a recovery stuck. */
 const MIN_REPLAY_BYTES_PER_SECOND = 5 * 1024 * 1024;
@@ -29,37 +29,129 @@ const MIN_REPLAY_BYTES_PER_SECOND = 5 * 1024 * 1024;
 export async function fork(engine: LocalContext, at: PointInHistory, options: OperationOptions = {}): Promise<TimelineHandle> {
   const { layout, cluster } = engine;
   return withClusterLock(layout, async () => {
-    const { timeline, lsn, backup } = await checkTarget(engine, at, options);
+    const { timeline, stop, backup } = await checkTarget(engine, at, options);
     const state = layout.readState();
     if (timeline === state.servingTimeline && cluster.runningPid(state.serving) !== undefined) {
       // The copy replays from the archive: the WAL up to the target (and a record after it) must be there first.
       options.onProgress?.('Archiving WAL');
+      // By time, recovery stops only at a commit later than the moment; an idle database has none until this one.
+      if (stop.kind === 'time') await commitNow(engine);
       await archiveServing(engine, options.signal);
     }
-    const name = allocateDataDir(engine);
     const socketDir = privateSocketDir(engine);
     try {
-      const ready = fs.existsSync(layout.preparedDir(backup.id));
-      options.onProgress?.(ready ? `Taking the prepared copy of base backup ${backup.id}` : `Copying base backup ${backup.id}`);
-      const prepared = await materialise(engine, backup, name, { socketDir, timeline, lsn, action: 'promote' }, { usePrepared: true });
-      options.onProgress?.(`Replaying WAL to ${formatLsn(lsn)} out of the app's reach`);
-      const head = await promotePrivately(engine, state, name, backup, lsn, options);
+      let recovered: RecoveredFork;
+      try {
+        recovered = await recoverFork(engine, state, backup, timeline, stop, socketDir, options);
+      } catch (error) {
+        const end = endByTime(engine, state, timeline, stop, error);
+        options.onProgress?.(`No commit after ${describeStop(stop)} on timeline ${timeline}: recovering to its end, ${formatLsn(end)}`);
+        recovered = await recoverFork(engine, state, backup, timeline, { kind: 'lsn', lsn: end }, socketDir, options);
+      }
       return {
         engine: 'local',
         role: 'fork',
-        timelineId: head.timelineId,
-        at: { timelineId: String(timeline), lsn: formatLsn(lsn) },
-        ref: { dataDir: name, backupId: backup.id, prepared, promoted: true },
+        timelineId: recovered.head.timelineId,
+        at: recovered.at,
+        ref: { dataDir: recovered.name, backupId: backup.id, prepared: recovered.prepared, promoted: true },
       };
-    } catch (error) {
-      await cluster.stop(name, 'immediate').catch(() => undefined);
-      removeTree(layout.dataDir(name));
-      settleFork(engine, name);
-      throw error;
     } finally {
       fs.rmSync(socketDir, { recursive: true, force: true });
     }
   });
+}
+
+interface RecoveredFork {
+  name: string;
+  prepared: boolean;
+  /** The fork's own head: its new timeline. */
+  head: Position;
+  /** Where recovery stopped, on the timeline it followed: the target LSN, or for a moment the replay's end. */
+  at: Position;
+}
+
+/** One attempt: a new data directory from `backup`, recovered to `stop` and promoted privately; removed again if it fails. */
+async function recoverFork(
+  engine: LocalContext,
+  state: LocalState,
+  backup: BackupMeta,
+  timeline: number,
+  stop: RecoveryStop,
+  socketDir: string,
+  options: OperationOptions,
+): Promise<RecoveredFork> {
+  const { layout, cluster } = engine;
+  const name = allocateDataDir(engine);
+  try {
+    const ready = fs.existsSync(layout.preparedDir(backup.id));
+    options.onProgress?.(ready ? `Taking the prepared copy of base backup ${backup.id}` : `Copying base backup ${backup.id}`);
+    const prepared = await materialise(engine, backup, name, { socketDir, timeline, stop, action: 'promote' }, { usePrepared: true });
+    options.onProgress?.(`Replaying WAL to ${describeStop(stop)} out of the app's reach`);
+    const head = await promotePrivately(engine, state, name, backup, { timeline, stop }, options);
+    const at = stop.kind === 'lsn' ? { timelineId: String(timeline), lsn: formatLsn(stop.lsn) } : stoppedAt(engine, Number(head.timelineId));
+    return { name, prepared, head, at };
+  } catch (error) {
+    await cluster.stop(name, 'immediate').catch(() => undefined);
+    removeTree(layout.dataDir(name));
+    settleFork(engine, name);
+    throw error;
+  }
+}
+
+/**
+ * Where a recovery by time stopped: the switch point its new timeline's history
+ * file records (the end of the last record replayed, what
+ * `pg_last_wal_replay_lsn()` says), on the timeline it was following.
+ */
+function stoppedAt(engine: LocalContext, newTimeline: number): Position {
+  const last = readHistory(engine.layout.archive, newTimeline).at(-1);
+  if (!last) throw new LockstepError('INTERNAL', `the history file of timeline ${newTimeline} names no parent`);
+  return { timelineId: String(last.timeline), lsn: formatLsn(last.switchLsn) };
+}
+
+/** A transaction that commits now on the serving server: the commit record a recovery by time stops at. */
+export async function commitNow(engine: LocalContext): Promise<void> {
+  const client = await engine.cluster.connect({ database: 'postgres' }).catch((error: unknown) => {
+    throw engineDown(engine.config.port, error);
+  });
+  try {
+    // Takes a transaction id, so its commit writes a commit record (with its time) to the WAL.
+    await client.query('SELECT pg_current_xact_id()');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Whether a recovery failed because its target was never reached: by time, no commit after the moment in the WAL replayed. */
+function targetNotReached(error: unknown): boolean {
+  return error instanceof LockstepError && error.code === 'RECOVERY_FAILED' && /recovery ended before configured recovery target was reached/.test(error.message);
+}
+
+/**
+ * After a recovery by time found no commit later than the moment: where to
+ * recover instead, or the error that says why it cannot. A timeline that
+ * stopped serving was sealed at its end (its WAL up to there is archived); no
+ * commit after the moment on it means every commit on it is at or before the
+ * moment, so the data at that moment is the timeline's end. Any other failure
+ * is rethrown as it is.
+ */
+export function endByTime(engine: LocalContext, state: LocalState, timeline: number, stop: RecoveryStop, error: unknown): bigint {
+  if (stop.kind !== 'time' || !targetNotReached(error)) throw error;
+  const end = timeline !== state.servingTimeline ? state.timelines[String(timeline)]?.endLsn : undefined;
+  if (end && isLsn(end)) return parseLsn(end);
+  const stopped = timeline === state.servingTimeline && engine.cluster.runningPid(state.serving) === undefined;
+  throw new LockstepError('RECOVERY_FAILED', `no transaction committed after ${stop.time} is in the archive of timeline ${timeline}, so recovery by time cannot tell where that moment ends`, {
+    hint: stopped
+      ? 'Start the database (`lockstep db start`) and restore again: the restore then commits a transaction after that time before it recovers. Nothing was changed.'
+      : `Timeline ${timeline}'s end is not known. Server logs: ${engine.layout.logs}. Nothing was changed: the database serves as before.`,
+    cause: error,
+  });
+}
+
+/** The last position a recovery to `stop` on `timeline` can replay to, for its deadline: the target, or the timeline's archived end. */
+export function replayBound(engine: LocalContext, timeline: number, stop: RecoveryStop): bigint {
+  if (stop.kind === 'lsn') return stop.lsn;
+  return archivedEnd(safeReaddir(engine.layout.archive), timeline, engine.layout.readState().walSegmentBytes);
 }
 
 /** Drop a fork that will not be served; one that serves now is not ours to drop. */
@@ -120,12 +212,12 @@ function settleFork(engine: LocalContext, name: string): void {
   });
 }
 
-/** A new data directory that recovers from `backup` to `lsn` on `timeline`, then promotes or pauses. */
+/** A new data directory that recovers from `backup` to `stop` on `timeline`, then promotes or pauses. */
 export async function materialise(
   engine: LocalContext,
   backup: BackupMeta,
   name: string,
-  recovery: { socketDir: string; timeline: number; lsn: bigint; action: 'promote' | 'pause' },
+  recovery: { socketDir: string; timeline: number; stop: RecoveryStop; action: 'promote' | 'pause' },
   { usePrepared }: { usePrepared: boolean },
 ): Promise<boolean> {
   const { layout } = engine;
@@ -154,11 +246,9 @@ export async function materialise(
     const settings = [
       '# Written by Lockstep for one recovery; removed once the database is promoted.',
       `restore_command = ${confQuote(restoreCommand(layout.archive))}`,
-      `recovery_target_lsn = '${formatLsn(recovery.lsn)}'`,
+      ...recoveryTarget(recovery.stop),
       // Never 'latest': the target names its own timeline, and history files lead there.
       `recovery_target_timeline = '${recovery.timeline}'`,
-      // The marker is the insert position: the next commit's record starts exactly there.
-      'recovery_target_inclusive = off',
       `recovery_target_action = '${recovery.action}'`,
       // Out of every client's reach until the cut-over: no TCP listener, one socket in a private directory.
       "listen_addresses = ''",
@@ -180,15 +270,36 @@ export async function materialise(
   return prepared;
 }
 
+function recoveryTarget(stop: RecoveryStop): string[] {
+  if (stop.kind === 'lsn') {
+    // The marker is the insert position: the next commit's record starts exactly there.
+    return [`recovery_target_lsn = '${formatLsn(stop.lsn)}'`, 'recovery_target_inclusive = off'];
+  }
+  // By time: stop just before the first commit later than the moment, so every commit at or before it is kept.
+  return [`recovery_target_time = ${confQuote(postgresTime(stop.time))}`, 'recovery_target_inclusive = on'];
+}
+
+/** An ISO time as recovery_target_time takes it: Postgres 15 refuses the trailing "Z" ("invalid value"), not "+00:00". */
+export function postgresTime(iso: string): string {
+  return new Date(Date.parse(iso)).toISOString().replace(/Z$/, '+00:00');
+}
+
 /** A data directory copied from a base backup has its version file and the backup's label. */
 function isCompleteCopy(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'PG_VERSION')) && fs.existsSync(path.join(dir, 'backup_label')) && fs.existsSync(path.join(dir, 'global', 'pg_control'));
 }
 
 /** Start a materialised fork on its private socket, wait for its promotion, publish its history, stop it cleanly. */
-async function promotePrivately(engine: LocalContext, state: LocalState, name: string, backup: BackupMeta, lsn: bigint, options: OperationOptions): Promise<Position> {
+async function promotePrivately(
+  engine: LocalContext,
+  state: LocalState,
+  name: string,
+  backup: BackupMeta,
+  target: { timeline: number; stop: RecoveryStop },
+  options: OperationOptions,
+): Promise<Position> {
   const { layout, cluster } = engine;
-  const deadline = replayDeadline(backup, lsn);
+  const deadline = replayDeadline(backup, replayBound(engine, target.timeline, target.stop));
   let head: Position;
   try {
     await cluster.start(name, { timeoutMs: deadline - Date.now(), signal: options.signal });
@@ -198,7 +309,7 @@ async function promotePrivately(engine: LocalContext, state: LocalState, name: s
     // The server exits when recovery fails (target not reached, WAL missing, disk full): say so, with Postgres' own reason.
     if (error instanceof LockstepError && (error.code === 'ENGINE_DOWN' || error.code === 'RECOVERY_FAILED')) {
       const reason = firstFatal(cluster.logTail(name, 40)) ?? error.message;
-      throw new LockstepError('RECOVERY_FAILED', `recovery to ${formatLsn(lsn)} failed: ${reason}`, {
+      throw new LockstepError('RECOVERY_FAILED', `recovery to ${describeStop(target.stop)} failed: ${reason}`, {
         hint: `Server log: ${layout.serverLog(name)}. Nothing was changed: the database serves as before.`,
         cause: error,
       });
@@ -224,7 +335,8 @@ function publishHistory(engine: LocalContext, dataDirName: string, timeline: num
 
 /** When a restore may give up waiting for a copy to replay from `backup` to `lsn`: a minute, plus the WAL at a slow disk's pace. */
 export function replayDeadline(backup: BackupMeta, lsn: bigint): number {
-  return Date.now() + 60_000 + Number((lsn - parseLsn(backup.stopLsn)) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
+  const bytes = lsn - parseLsn(backup.stopLsn);
+  return Date.now() + 60_000 + Number((bytes > 0n ? bytes : 0n) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
 }
 
 /** The base backup copied into the fork's directory; a full disk is said as such, with what to do. */

@@ -1,10 +1,10 @@
 // Whether a checkpoint can be restored, and from which base backup: a verdict for every point, an error only where a fork must stop.
 
-import { restorabilityError, type OperationOptions, type PointInHistory, type Position, type Restorability, type Unrestorable } from '../../core/engine';
+import { isMoment, restorabilityError, type MomentInHistory, type OperationOptions, type PointInHistory, type Position, type Restorability, type Unrestorable } from '../../core/engine';
 import { isLockstepError, LockstepError } from '../../core/errors';
 import { formatLsn, isLsn, parseLsn } from '../../core/lsn';
 import { archivedTimelines, archiverFailing, historyReader, safeReaddir, segmentsAwaitingArchive, type AwaitingArchive, type HistoryReader } from './archive';
-import { chooseBackup, listBackups, type BackupMeta } from './baseBackup';
+import { chooseBackup, chooseBackupAt, listBackups, type BackupMeta } from './baseBackup';
 import type { LocalContext } from './context';
 import type { LocalState } from './layout';
 import { archiverError, archiverFailure } from './server';
@@ -23,17 +23,31 @@ export interface ArchiveGap {
   timeline: number;
   /** The end of the newest segment of `timeline` in the archive: a point at or past it cannot be replayed yet. */
   archivedEnd: bigint;
+  /** Since when (ms) the archiver has failed, as far as can be told: its last success, or when the stuck segment became ready. */
+  failingSince: number;
   /** The archiver's failure, in its own words. */
   failure: string;
   message: string;
   hint: string;
 }
 
-/** A restorable point: where recovery stops, and the base backup it starts from. */
+/**
+ * Where recovery stops: just before a position (`recovery_target_lsn`, not
+ * inclusive), or, for a time-based checkpoint, after the last transaction
+ * committed at or before a moment (`recovery_target_time`, inclusive).
+ */
+export type RecoveryStop = { kind: 'lsn'; lsn: bigint } | { kind: 'time'; time: string };
+
+/** A restorable point: the timeline recovery follows, where it stops, and the base backup it starts from. */
 export interface Target {
   timeline: number;
-  lsn: bigint;
+  stop: RecoveryStop;
   backup: BackupMeta;
+}
+
+/** The stop in words, for progress and errors: "0/3000028", or "2026-12-01T10:00:00.000Z (by time)". */
+export function describeStop(stop: RecoveryStop): string {
+  return stop.kind === 'lsn' ? formatLsn(stop.lsn) : `${stop.time} (by time)`;
 }
 
 export function historyView(engine: LocalContext, options: { archiver?: boolean } = {}): HistoryView {
@@ -78,7 +92,7 @@ export function restorableMany(engine: LocalContext, points: readonly PointInHis
  */
 export async function checkTarget(engine: LocalContext, at: PointInHistory, options: OperationOptions = {}): Promise<Target> {
   // A malformed LSN is bad input, not a verdict on the point (as the other engines say it).
-  if (!isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
+  if (!isMoment(at) && !isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
   const assessed = await assess(engine, at, options, { archiverVerdict: false });
   if (!isTarget(assessed)) throw restorabilityError(assessed, at);
   return assessed;
@@ -108,6 +122,7 @@ function unrestorable(reason: Unrestorable['reason'], message: string, hint?: st
 export function assessTarget(view: HistoryView, at: PointInHistory, head: Position | undefined): Target | Unrestorable {
   const timeline = Number(at.timelineId);
   if (!Number.isInteger(timeline) || timeline < 1) return unrestorable('unknown-timeline', 'not a timeline of the local database');
+  if (isMoment(at)) return assessMoment(view, at, timeline, Date.now());
   if (!isLsn(at.lsn)) return unrestorable('unknown-timeline', 'not an LSN');
   const lsn = parseLsn(at.lsn);
   if (!view.known.has(timeline)) return unrestorable('unknown-timeline', 'its timeline is not known to the local database');
@@ -128,7 +143,40 @@ export function assessTarget(view: HistoryView, at: PointInHistory, head: Positi
   // Healthy archiving takes the WAL at the fork (it switches segments and waits); failing archiving never will.
   const gap = view.gap;
   if (gap && timeline === gap.timeline && lsn >= gap.archivedEnd) return unrestorable('not-archived', gap.message, gap.hint);
-  return { timeline, lsn, backup };
+  return { timeline, stop: { kind: 'lsn', lsn }, backup };
+}
+
+/**
+ * A time-based checkpoint, judged by the clock: its timeline known, the moment
+ * not after that timeline's end (now, for the serving one; when it stopped
+ * serving, for an abandoned one), a base backup finished before it on the
+ * timeline's ancestry, and the archive not failing since before it.
+ */
+function assessMoment(view: HistoryView, at: MomentInHistory, timeline: number, now: number): Target | Unrestorable {
+  const time = Date.parse(at.createdAt);
+  if (Number.isNaN(time)) return unrestorable('unknown-timeline', `"${at.createdAt}" is not a time`);
+  if (!view.known.has(timeline)) return unrestorable('unknown-timeline', 'its timeline is not known to the local database');
+  const abandonedAt = view.state.timelines[String(timeline)]?.abandonedAt;
+  if (timeline === view.state.servingTimeline) {
+    if (time > now) return unrestorable('beyond-head', `in the future of the current head (it is ${new Date(now).toISOString()} now)`);
+  } else if (abandonedAt && time > Date.parse(abandonedAt)) {
+    return unrestorable('beyond-head', `after the end of its timeline (timeline ${timeline} stopped serving at ${abandonedAt})`);
+  }
+  let backup: BackupMeta | undefined;
+  try {
+    backup = chooseBackupAt(view.backups, view.history, timeline, time);
+  } catch (error) {
+    if (isLockstepError(error, 'TIMELINE_UNKNOWN')) return unrestorable('unknown-timeline', error.message);
+    throw error;
+  }
+  if (!backup) {
+    return unrestorable('expired', 'older than every base backup kept (none finished before that time)', 'Its base backup was pruned; the code side can still be restored (`--code-only`).');
+  }
+  const gap = view.gap;
+  if (gap && timeline === gap.timeline && gap.failingSince <= time) {
+    return unrestorable('not-archived', `${gap.message}; it has failed since ${new Date(gap.failingSince).toISOString()}, before that time`, gap.hint);
+  }
+  return { timeline, stop: { kind: 'time', time: at.createdAt }, backup };
 }
 
 /**
@@ -145,17 +193,26 @@ function archiveGap(engine: LocalContext, state: LocalState): ArchiveGap | undef
   const { layout, cluster } = engine;
   if (cluster.runningPid(state.serving) === undefined) return undefined;
   let failure: string | undefined;
+  let failingSince = 0;
   const seen = engine.archiverSeen();
   if (seen) {
-    if (archiverFailing(seen)) failure = archiverFailure(engine, seen);
+    if (archiverFailing(seen)) {
+      failure = archiverFailure(engine, seen);
+      // Failing since its last success (never: since ever); a time before that found its WAL archived.
+      failingSince = seen.lastArchivedTime ? Date.parse(seen.lastArchivedTime) : 0;
+    }
   } else {
     const stuck = oldestWaitingSegment(segmentsAwaitingArchive(layout.dataDir(state.serving)), Date.now(), STUCK_AFTER_MS);
     const reason = stuck ? archiverError(engine, state.serving) : undefined;
-    if (stuck && reason) failure = `Postgres cannot archive WAL: ${stuck.segment} waits since ${new Date(stuck.readySince).toISOString()}: ${reason}`;
+    if (stuck && reason) {
+      failure = `Postgres cannot archive WAL: ${stuck.segment} waits since ${new Date(stuck.readySince).toISOString()}: ${reason}`;
+      failingSince = stuck.readySince;
+    }
   }
   if (!failure) return undefined;
   return {
     timeline: state.servingTimeline,
+    failingSince: Number.isNaN(failingSince) ? 0 : failingSince,
     archivedEnd: archivedEnd(safeReaddir(layout.archive), state.servingTimeline, state.walSegmentBytes),
     failure,
     message: `its WAL is not archived yet (${failure})`,

@@ -143,14 +143,15 @@ export class NeonApi {
 
   async restoreBranch(
     branchId: string,
-    request: { source_branch_id: string; source_lsn: string; preserve_under_name: string },
+    /** `source_lsn` or, for a moment, `source_timestamp` (never both). */
+    request: { source_branch_id: string; source_lsn?: string; source_timestamp?: string; preserve_under_name: string },
     options: CallOptions = {},
   ): Promise<{ branch: NeonBranch; operations: NeonOperation[] }> {
     const { body } = await this.http.call<{ branch: NeonBranch; operations: NeonOperation[] }>({
       method: 'POST',
       path: `${this.branchPath(branchId)}/restore`,
       body: request,
-      what: `restore Neon branch ${branchId} to ${request.source_lsn} of ${request.source_branch_id}`,
+      what: `restore Neon branch ${branchId} to ${request.source_lsn ?? request.source_timestamp} of ${request.source_branch_id}`,
       // Two restores would preserve the restored state under the second name and lose the mapping.
       idempotent: false,
       signal: options.signal,
@@ -200,12 +201,17 @@ export class NeonApi {
     return body.uri;
   }
 
-  async branchSchema(branchId: string, query: { databaseName: string; lsn?: string }, options: CallOptions = {}): Promise<{ sql?: string; json?: { tables: NeonSchemaTable[] } }> {
+  async branchSchema(
+    branchId: string,
+    query: { databaseName: string; lsn?: string; timestamp?: string },
+    options: CallOptions = {},
+  ): Promise<{ sql?: string; json?: { tables: NeonSchemaTable[] } }> {
+    const at = query.lsn ?? query.timestamp;
     const { body } = await this.http.call<{ sql?: string; json?: { tables: NeonSchemaTable[] } }>({
       method: 'GET',
       path: `${this.branchPath(branchId)}/schema`,
-      query: { db_name: query.databaseName, lsn: query.lsn, format: 'json' },
-      what: `read the schema of Neon branch ${branchId}${query.lsn ? ` at ${query.lsn}` : ''}`,
+      query: { db_name: query.databaseName, lsn: query.lsn, timestamp: query.timestamp, format: 'json' },
+      what: `read the schema of Neon branch ${branchId}${at ? ` at ${at}` : ''}`,
       idempotent: true,
       signal: options.signal,
     });
@@ -214,13 +220,13 @@ export class NeonApi {
 
   async compareSchema(
     branchId: string,
-    query: { databaseName: string; lsn?: string; baseBranchId: string },
+    query: { databaseName: string; lsn?: string; timestamp?: string; baseBranchId: string },
     options: CallOptions = {},
   ): Promise<string> {
     const { body } = await this.http.call<{ diff?: string } | undefined>({
       method: 'GET',
       path: `${this.branchPath(branchId)}/compare_schema`,
-      query: { db_name: query.databaseName, lsn: query.lsn, base_branch_id: query.baseBranchId },
+      query: { db_name: query.databaseName, lsn: query.lsn, timestamp: query.timestamp, base_branch_id: query.baseBranchId },
       what: `compare the schema of Neon branch ${branchId} with ${query.baseBranchId}`,
       idempotent: true,
       signal: options.signal,

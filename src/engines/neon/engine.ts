@@ -2,6 +2,8 @@
 
 import { describeCompute, readInsertLsn, withoutPassword } from '../../core/compute';
 import {
+  describePoint,
+  isMoment,
   restorabilityError,
   type Engine,
   type EngineContext,
@@ -101,7 +103,13 @@ export class NeonEngine implements Engine {
     const branchId = await this.servingBranch(options.signal);
     const found = await this.locate(at, options.signal);
     if (!found.restorable) throw restorabilityError(found.verdict, at);
-    options.onProgress?.(`Restoring from ${found.sourceBranchId === branchId ? 'the branch itself' : `branch ${found.sourceBranchId}`} at ${at.lsn}`);
+    const from = found.sourceBranchId === branchId ? 'the branch itself' : `branch ${found.sourceBranchId}`;
+    if (isMoment(at)) {
+      // Neon finds the moment itself (`source_timestamp`); where that is becomes known only on its side.
+      options.onProgress?.(`Restoring from ${from} as of ${at.createdAt} (by time)`);
+      return { engine: 'neon', role: 'fork', timelineId: branchId, ref: { sourceBranchId: found.sourceBranchId, sourceTimestamp: at.createdAt } };
+    }
+    options.onProgress?.(`Restoring from ${from} at ${at.lsn}`);
     return {
       engine: 'neon',
       role: 'fork',
@@ -127,8 +135,11 @@ export class NeonEngine implements Engine {
     if (target.engine !== 'neon' || target.timelineId !== branchId) {
       throw new LockstepError('BAD_INPUT', `this handle is for ${target.engine} timeline ${target.timelineId}, not Neon branch ${branchId}`);
     }
-    const sourceLsn = stringRef(target, 'sourceLsn');
     let sourceBranchId = stringRef(target, 'sourceBranchId');
+    if (target.role === 'fork' && target.ref.sourceTimestamp !== undefined) {
+      return this.restoreInPlace(branchId, sourceBranchId, { timestamp: stringRef(target, 'sourceTimestamp') }, options);
+    }
+    const sourceLsn = stringRef(target, 'sourceLsn');
     if (target.role === 'serving') {
       // Coming back to what served when the handle was taken: if a restore ran since, that history is preserved elsewhere.
       const takenAt = stringRef(target, 'takenAt');
@@ -140,7 +151,7 @@ export class NeonEngine implements Engine {
       }
       sourceBranchId = found.sourceBranchId;
     }
-    return this.restoreInPlace(branchId, sourceBranchId, sourceLsn, options);
+    return this.restoreInPlace(branchId, sourceBranchId, { lsn: sourceLsn }, options);
   }
 
   async discard(handle: TimelineHandle): Promise<void> {
@@ -168,14 +179,15 @@ export class NeonEngine implements Engine {
     const branchId = this.branchId ?? this.config.branchId;
     const state = this.state();
     return points.map((at): Restorability => {
-      if (!isLsn(at.lsn)) return { restorable: false, reason: 'unknown-timeline', message: `"${at.lsn}" is not an LSN` };
+      if (!isMoment(at) && !isLsn(at.lsn)) return { restorable: false, reason: 'unknown-timeline', message: `"${at.lsn}" is not an LSN` };
+      if (isMoment(at) && !(Date.parse(at.createdAt) <= Date.now())) return momentVerdict(at);
       if (window !== undefined && at.createdAt && (Date.now() - Date.parse(at.createdAt)) / 1000 > window) {
         return { restorable: false, reason: 'expired', message: `older than the ${formatDuration(window)} of history Neon keeps for this project` };
       }
       if (!branchId) return { restorable: true };
       const resolution = resolveSource(state, branchId, at);
       if (resolution.kind === 'gone') return { restorable: false, reason: 'unknown-timeline', message: resolution.reason };
-      if (resolution.kind === 'branch' && resolution.headLsn && compareLsn(at.lsn, resolution.headLsn) > 0) {
+      if (resolution.kind === 'branch' && resolution.headLsn && at.lsn !== null && compareLsn(at.lsn, resolution.headLsn) > 0) {
         return { restorable: false, reason: 'beyond-head', message: `${at.lsn} is beyond the end of its branch's history (${resolution.headLsn})` };
       }
       return { restorable: true };
@@ -231,8 +243,8 @@ export class NeonEngine implements Engine {
     }
     const found = await this.locate(at, options.signal);
     if (!found.restorable) throw restorabilityError(found.verdict, at);
-    const schema = await this.api.branchSchema(found.sourceBranchId, { databaseName: this.config.databaseName, lsn: at.lsn }, { signal: options.signal });
-    if (!schema.json) throw new LockstepError('REMOTE', `Neon returned no JSON schema for branch ${found.sourceBranchId} at ${at.lsn}`);
+    const schema = await this.api.branchSchema(found.sourceBranchId, { databaseName: this.config.databaseName, ...pointQuery(at) }, { signal: options.signal });
+    if (!schema.json) throw new LockstepError('REMOTE', `Neon returned no JSON schema for branch ${found.sourceBranchId} at ${at.lsn ?? `${at.createdAt} (by time)`}`);
     return {
       tables: schema.json.tables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns.map((c) => ({ name: c.name, type: c.type })), approxRows: -1 })),
     };
@@ -243,7 +255,7 @@ export class NeonEngine implements Engine {
     const branchId = await this.servingBranch(options.signal);
     const found = await this.locate(at, options.signal);
     if (!found.restorable) throw restorabilityError(found.verdict, at);
-    return this.api.compareSchema(found.sourceBranchId, { databaseName: this.config.databaseName, lsn: at.lsn, baseBranchId: branchId }, { signal: options.signal });
+    return this.api.compareSchema(found.sourceBranchId, { databaseName: this.config.databaseName, ...pointQuery(at), baseBranchId: branchId }, { signal: options.signal });
   }
 
   /**
@@ -292,7 +304,10 @@ export class NeonEngine implements Engine {
 
   // ── the restore ────────────────────────────────────────────────────────────
 
-  private async restoreInPlace(branchId: string, sourceBranchId: string, sourceLsn: string, options: OperationOptions): Promise<Position> {
+  /** Restores `branchId` from `sourceBranchId` at an LSN, or for a time-based checkpoint at a time (Neon finds its LSN). */
+  private async restoreInPlace(branchId: string, sourceBranchId: string, source: { lsn: string } | { timestamp: string }, options: OperationOptions): Promise<Position> {
+    const sourceLsn = 'lsn' in source ? source.lsn : null;
+    const where = 'lsn' in source ? source.lsn : `${source.timestamp} (by time)`;
     // Where the history being replaced ends, so "beyond head" can be judged on the preserved branch later.
     const before = await this.head(options).catch((error: unknown) => {
       if (isLockstepError(error, 'CANCELLED')) throw error;
@@ -305,6 +320,7 @@ export class NeonEngine implements Engine {
       branchId,
       sourceBranchId,
       sourceLsn,
+      ...('timestamp' in source ? { sourceTimestamp: source.timestamp } : {}),
       preservedName: name,
       preservedBranchId: null,
       preservedHeadLsn: before?.lsn ?? null,
@@ -315,12 +331,12 @@ export class NeonEngine implements Engine {
     // Written before the request: if we die after Neon accepted it, the mapping still knows a restore happened.
     this.updateState((s) => s.restores.push(record));
     const what = `the restore of Neon branch ${branchId}`;
-    options.onProgress?.(`Asking Neon to restore ${branchId} to ${sourceLsn} of ${sourceBranchId === branchId ? 'its own history' : sourceBranchId} (the current state is kept as ${name})`);
+    options.onProgress?.(`Asking Neon to restore ${branchId} to ${where} of ${sourceBranchId === branchId ? 'its own history' : sourceBranchId} (the current state is kept as ${name})`);
     let operations;
     try {
       ({ operations } = await this.api.restoreBranch(
         branchId,
-        { source_branch_id: sourceBranchId, source_lsn: sourceLsn, preserve_under_name: name },
+        { source_branch_id: sourceBranchId, ...('lsn' in source ? { source_lsn: source.lsn } : { source_timestamp: source.timestamp }), preserve_under_name: name },
         { signal: options.signal },
       ));
     } catch (error) {
@@ -370,7 +386,9 @@ export class NeonEngine implements Engine {
     at: PointInHistory,
     signal: AbortSignal | undefined,
   ): Promise<{ restorable: true; sourceBranchId: string } | { restorable: false; verdict: Unrestorable }> {
-    if (!isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
+    if (!isMoment(at) && !isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
+    // A moment after now: nothing was committed there yet (Neon would refuse the timestamp).
+    if (isMoment(at) && !(Date.parse(at.createdAt) <= Date.now())) return { restorable: false, verdict: momentVerdict(at) };
     const window = (await this.projectInfo(signal)).history_retention_seconds;
     if (at.createdAt && !Number.isNaN(Date.parse(at.createdAt))) {
       const age = (Date.now() - Date.parse(at.createdAt)) / 1000;
@@ -388,7 +406,7 @@ export class NeonEngine implements Engine {
     }
     const resolution = await this.resolve(at, signal);
     if (resolution.kind === 'gone') {
-      return { restorable: false, verdict: { restorable: false, reason: 'unknown-timeline', message: `the history of ${at.timelineId} at ${at.lsn} is gone: ${resolution.reason}` } };
+      return { restorable: false, verdict: { restorable: false, reason: 'unknown-timeline', message: `the history of ${describePoint(at)} is gone: ${resolution.reason}` } };
     }
     if (resolution.kind === 'unconfirmed') {
       throw new LockstepError('BUSY', `the restore of ${resolution.record.startedAt} has not finished yet`, {
@@ -398,7 +416,14 @@ export class NeonEngine implements Engine {
     const branchId = await this.servingBranch(signal);
     const source = resolution.branchId;
     let headLsn: string | null | undefined = resolution.headLsn;
-    if (source === branchId) {
+    if (isMoment(at)) {
+      // By time, the head bounds nothing: a moment up to now is in the branch's history (Neon keeps it by the clock).
+      headLsn = undefined;
+      if (source !== branchId && !(await this.branchExists(source, signal))) {
+        const why = resolution.preservedBy ? ` (it preserved ${branchId} before the restore of ${resolution.preservedBy.startedAt})` : '';
+        return { restorable: false, verdict: { restorable: false, reason: 'unknown-timeline', message: `Neon has no branch ${source}${why}` } };
+      }
+    } else if (source === branchId) {
       headLsn = (await this.head({ signal })).lsn;
     } else {
       const exists = await this.api
@@ -413,7 +438,7 @@ export class NeonEngine implements Engine {
         return { restorable: false, verdict: { restorable: false, reason: 'unknown-timeline', message: `Neon has no branch ${source}${why}` } };
       }
     }
-    if (headLsn && compareLsn(at.lsn, headLsn) > 0) {
+    if (headLsn && at.lsn !== null && compareLsn(at.lsn, headLsn) > 0) {
       return { restorable: false, verdict: { restorable: false, reason: 'beyond-head', message: `${at.lsn} is beyond the end of ${source}'s history (${headLsn})` } };
     }
     return { restorable: true, sourceBranchId: source };
@@ -439,6 +464,16 @@ export class NeonEngine implements Engine {
       }
     }
     throw new LockstepError('INTERNAL', 'could not settle the restore history');
+  }
+
+  private async branchExists(id: string, signal: AbortSignal | undefined): Promise<boolean> {
+    return this.api
+      .getBranch(id, { signal, onNotFound: () => new LockstepError('TIMELINE_UNKNOWN', `Neon has no branch ${id}`) })
+      .then(() => true)
+      .catch((error: unknown) => {
+        if (isLockstepError(error, 'TIMELINE_UNKNOWN')) return false;
+        throw error;
+      });
   }
 
   private async findBranchByName(name: string, signal: AbortSignal | undefined) {
@@ -529,6 +564,17 @@ function stringRef(handle: TimelineHandle, key: string): string {
   const value = handle.ref[key];
   if (typeof value !== 'string' || value === '') throw new LockstepError('BAD_INPUT', `the Neon handle has no ${key}`);
   return value;
+}
+
+/** Where in a branch's history, as Neon's schema endpoints take it: `lsn`, or `timestamp` for a moment. */
+function pointQuery(at: PointInHistory): { lsn: string } | { timestamp: string } {
+  return at.lsn === null ? { timestamp: at.createdAt } : { lsn: at.lsn };
+}
+
+/** The verdict on a moment that is not a time, or not yet. */
+function momentVerdict(at: { createdAt: string }): Unrestorable {
+  if (Number.isNaN(Date.parse(at.createdAt))) return { restorable: false, reason: 'unknown-timeline', message: `"${at.createdAt}" is not a time` };
+  return { restorable: false, reason: 'beyond-head', message: `${at.createdAt} is in the future of the branch's history (it is ${new Date().toISOString()} now)` };
 }
 
 /** False only when the failure proves Neon did not act (a refusal, or the request never left). */

@@ -15,7 +15,9 @@ import type { PointInHistory } from '../../core/engine';
 export interface NeonRestoreRecord {
   branchId: string;
   sourceBranchId: string;
-  sourceLsn: string;
+  /** Where in the source's history; null when restored by time (`sourceTimestamp`, a time-based checkpoint). */
+  sourceLsn: string | null;
+  sourceTimestamp?: string;
   preservedName: string;
   /** Known once the restore finished; null while it is not confirmed. */
   preservedBranchId: string | null;

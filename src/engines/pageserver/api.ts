@@ -21,6 +21,19 @@ export interface TimelineInfo {
   state: string;
 }
 
+/**
+ * `get_lsn_by_timestamp`: `present` (commits before and after the time: the LSN
+ * just before the first one after it), `future` (only commits before it: all of
+ * them are at or below `lsn`), `past` (before what the timeline still keeps),
+ * `nodata` (no commit with a time at all, e.g. right after an import).
+ */
+export interface LsnByTimestamp {
+  lsn: string;
+  kind: 'past' | 'present' | 'future' | 'nodata';
+  /** Set when a lease was asked for (`with_lease`) and granted. */
+  valid_until?: string;
+}
+
 interface CallOptions {
   signal?: AbortSignal | undefined;
   /** What a 404 means to the caller (a checkpoint's timeline: TIMELINE_UNKNOWN). */
@@ -126,6 +139,20 @@ export class PageserverApi {
       signal: options.signal,
     });
     return status;
+  }
+
+  /** The LSN of a moment on a timeline (a time-based checkpoint); with `withLease`, also a lease on it. */
+  async lsnByTimestamp(timelineId: string, timestamp: string, options: CallOptions & { withLease?: boolean } = {}): Promise<LsnByTimestamp> {
+    const { body } = await this.http.call<LsnByTimestamp>({
+      method: 'GET',
+      path: `${this.timelinePath(timelineId)}/get_lsn_by_timestamp`,
+      query: { timestamp, ...(options.withLease ? { with_lease: true } : {}) },
+      what: `find the LSN of ${timestamp} on timeline ${timelineId}`,
+      idempotent: true,
+      signal: options.signal,
+      onStatus: (status, message) => (status === 404 ? options.onNotFound?.(message) : undefined),
+    });
+    return body;
   }
 
   /**

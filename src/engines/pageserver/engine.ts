@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { describeCompute, withCompute, withoutPassword } from '../../core/compute';
 import type { PageserverEngineConfig } from '../../core/config';
 import {
+  isMoment,
   restorabilityError,
   type Engine,
   type EngineContext,
   type EngineStatus,
+  type MomentInHistory,
   type OperationOptions,
   type PointInHistory,
   type Position,
@@ -34,6 +36,16 @@ import {
 } from './api';
 import { forksToDelete, loadPageserverState, savePageserverState, type PageserverState } from './state';
 
+const EXPIRED_HINT = "Run `lockstep prune` regularly so kept checkpoints hold LSN leases, or raise the tenant's pitr_interval.";
+
+/** A moment not yet reached (or not a time): the verdict, else undefined. */
+function momentInFuture(at: MomentInHistory): Verdict | undefined {
+  const time = Date.parse(at.createdAt);
+  if (Number.isNaN(time)) return { restorable: false, reason: 'unknown-timeline', message: `"${at.createdAt}" is not a time` };
+  if (time > Date.now()) return { restorable: false, reason: 'beyond-head', message: `${at.createdAt} is in the future of timeline ${at.timelineId} (it is ${new Date().toISOString()} now)` };
+  return undefined;
+}
+
 export interface PageserverEngineOptions {
   retry?: Partial<RetryPolicy>;
   requestTimeoutMs?: number;
@@ -50,6 +62,9 @@ export function newTimelineId(): string {
 }
 
 type Verdict = Unrestorable;
+
+/** Where a fork would start (a moment found by the clock first), or why it cannot. */
+type Found = { verdict: Verdict } | { at: Position };
 
 /**
  * - `head()` is the serving timeline's `last_record_lsn` (one GET, no writes);
@@ -96,22 +111,24 @@ export class PageserverEngine implements Engine {
 
   async fork(at: PointInHistory, options: OperationOptions = {}): Promise<TimelineHandle> {
     throwIfAborted(options.signal, 'the fork');
-    const verdict = await this.judge(at, options.signal);
-    if (verdict) throw restorabilityError(verdict, at);
+    const found = await this.find(at, options.signal);
+    if ('verdict' in found) throw restorabilityError(found.verdict, at);
+    // A moment is branched at the LSN the pageserver found for it; the handle says which.
+    const { lsn } = found.at;
     const timelineId = newTimelineId();
     // Recorded first: if we die after the pageserver created it, prune still knows it is ours.
-    this.updateState((s) => s.forks.push({ timelineId, ancestorTimelineId: at.timelineId, ancestorLsn: at.lsn, createdAt: new Date().toISOString() }));
-    options.onProgress?.(`Branching timeline ${at.timelineId} at ${at.lsn}`);
+    this.updateState((s) => s.forks.push({ timelineId, ancestorTimelineId: at.timelineId, ancestorLsn: lsn, createdAt: new Date().toISOString() }));
+    options.onProgress?.(`Branching timeline ${at.timelineId} at ${lsn}${isMoment(at) ? ` (found for ${at.createdAt})` : ''}`);
     try {
       await this.api.createTimeline(
-        { new_timeline_id: timelineId, ancestor_timeline_id: at.timelineId, ancestor_start_lsn: at.lsn },
+        { new_timeline_id: timelineId, ancestor_timeline_id: at.timelineId, ancestor_start_lsn: lsn },
         {
           signal: options.signal,
           onNotFound: (message) => new LockstepError('TIMELINE_UNKNOWN', `the pageserver has no timeline ${at.timelineId} (${message})`),
           onNotAcceptable: (message) =>
             /gc|garbage|cutoff/i.test(message)
-              ? new LockstepError('EXPIRED', `${at.timelineId} at ${at.lsn} is below the pageserver's GC cutoff (${message})`)
-              : new LockstepError('REMOTE', `the pageserver refused to branch ${at.timelineId} at ${at.lsn} (${message})`),
+              ? new LockstepError('EXPIRED', `${at.timelineId} at ${lsn} is below the pageserver's GC cutoff (${message})`)
+              : new LockstepError('REMOTE', `the pageserver refused to branch ${at.timelineId} at ${lsn} (${message})`),
         },
       );
     } catch (error) {
@@ -124,8 +141,8 @@ export class PageserverEngine implements Engine {
       engine: 'pageserver',
       role: 'fork',
       timelineId,
-      at: { timelineId: at.timelineId, lsn: at.lsn },
-      ref: { tenantId: this.config.tenantId, ancestorTimelineId: at.timelineId, ancestorLsn: at.lsn },
+      at: found.at,
+      ref: { tenantId: this.config.tenantId, ancestorTimelineId: at.timelineId, ancestorLsn: lsn },
     };
   }
 
@@ -181,10 +198,15 @@ export class PageserverEngine implements Engine {
       timelines = new Map((await this.api.listTimelines()).map((t) => [t.timeline_id, t]));
     } catch (error) {
       this.log.warn(`listing without the pageserver's timelines: ${describeError(error)}`);
-      return points.map((at): Restorability => (isLsn(at.lsn) ? { restorable: true } : { restorable: false, reason: 'unknown-timeline', message: `"${at.lsn}" is not an LSN` }));
+      return points.map((at): Restorability => (isMoment(at) || isLsn(at.lsn) ? { restorable: true } : { restorable: false, reason: 'unknown-timeline', message: `"${at.lsn}" is not an LSN` }));
     }
     return points.map((at): Restorability => {
       const info = timelines.get(at.timelineId);
+      if (isMoment(at)) {
+        // Cheap, as listings must be: a known timeline and a moment not ahead of now. Its LSN is looked up when restored.
+        if (!info) return { restorable: false, reason: 'unknown-timeline', message: `the pageserver has no timeline ${at.timelineId}` };
+        return momentInFuture(at) ?? { restorable: true };
+      }
       if (!info || !isLsn(at.lsn)) return { restorable: false, reason: 'unknown-timeline', message: `the pageserver has no timeline ${at.timelineId}` };
       if (compareLsn(at.lsn, info.min_readable_lsn) < 0) return { restorable: false, reason: 'expired', message: `below what timeline ${at.timelineId} still keeps (${info.min_readable_lsn})` };
       if (compareLsn(at.lsn, info.last_record_lsn) > 0) return { restorable: false, reason: 'beyond-head', message: `beyond the end of timeline ${at.timelineId} (${info.last_record_lsn})` };
@@ -271,18 +293,20 @@ export class PageserverEngine implements Engine {
     const leases: { timelineId: string; lsn: string; validUntil: string }[] = [];
     const seen = new Set<string>();
     for (const at of keep) {
-      const key = `${at.timelineId}@${at.lsn}`;
+      const key = `${at.timelineId}@${at.lsn ?? at.createdAt}`;
       if (seen.has(key)) continue;
       seen.add(key);
       throwIfAborted(options.signal, 'renewing leases');
-      if (await this.judge(at, options.signal)) continue;
-      const validUntil = await this.api.leaseLsn(at.timelineId, at.lsn, { signal: options.signal });
+      const found = await this.find(at, options.signal);
+      if ('verdict' in found) continue;
+      const lsn = found.at.lsn;
+      const validUntil = await this.api.leaseLsn(at.timelineId, lsn, { signal: options.signal });
       if (validUntil === undefined) {
         this.log.info('this pageserver offers no LSN leases; checkpoints are kept only as long as its GC horizon allows');
         this.updateState((s) => (s.leasesUnsupported = true));
         return { leased: 0 };
       }
-      leases.push({ timelineId: at.timelineId, lsn: at.lsn, validUntil });
+      leases.push({ timelineId: at.timelineId, lsn, validUntil });
     }
     this.updateState((s) => (s.leases = leases));
     const earliest = leases.map((l) => l.validUntil).sort()[0];
@@ -318,9 +342,15 @@ export class PageserverEngine implements Engine {
 
   /** Undefined when a fork at `at` is possible. */
   private async judge(at: PointInHistory, signal: AbortSignal | undefined): Promise<Verdict | undefined> {
-    if (!isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
+    const found = await this.find(at, signal);
+    return 'verdict' in found ? found.verdict : undefined;
+  }
+
+  /** Where a fork at `at` starts: its LSN, or for a moment the LSN the pageserver finds for its time; else the verdict. */
+  private async find(at: PointInHistory, signal: AbortSignal | undefined): Promise<Found> {
+    if (!isMoment(at) && !isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
     if (!/^[0-9a-f]{32}$/i.test(at.timelineId)) {
-      return { restorable: false, reason: 'unknown-timeline', message: `"${at.timelineId}" is not a pageserver timeline id` };
+      return { verdict: { restorable: false, reason: 'unknown-timeline', message: `"${at.timelineId}" is not a pageserver timeline id` } };
     }
     const info = await this.api
       .getTimeline(at.timelineId, { signal, onNotFound: (message) => new LockstepError('TIMELINE_UNKNOWN', message) })
@@ -328,19 +358,71 @@ export class PageserverEngine implements Engine {
         if (isLockstepError(error, 'TIMELINE_UNKNOWN')) return undefined;
         throw error;
       });
-    if (!info) return { restorable: false, reason: 'unknown-timeline', message: `the pageserver has no timeline ${at.timelineId} in tenant ${this.config.tenantId}` };
-    if (compareLsn(at.lsn, info.last_record_lsn) > 0) {
-      return { restorable: false, reason: 'beyond-head', message: `${at.lsn} is beyond the end of timeline ${at.timelineId} (${info.last_record_lsn})` };
+    if (!info) return { verdict: { restorable: false, reason: 'unknown-timeline', message: `the pageserver has no timeline ${at.timelineId} in tenant ${this.config.tenantId}` } };
+    let lsn: string;
+    let where: string;
+    if (isMoment(at)) {
+      const resolved = await this.lsnOfMoment(at, signal);
+      if ('verdict' in resolved) return resolved;
+      lsn = resolved.lsn;
+      where = `${lsn} (found for ${at.createdAt})`;
+    } else {
+      lsn = at.lsn;
+      where = lsn;
     }
-    if (compareLsn(at.lsn, info.min_readable_lsn) < 0) {
+    if (compareLsn(lsn, info.last_record_lsn) > 0) {
+      return { verdict: { restorable: false, reason: 'beyond-head', message: `${where} is beyond the end of timeline ${at.timelineId} (${info.last_record_lsn})` } };
+    }
+    if (compareLsn(lsn, info.min_readable_lsn) < 0) {
       return {
-        restorable: false,
-        reason: 'expired',
-        message: `${at.lsn} is below what timeline ${at.timelineId} still keeps (${info.min_readable_lsn}); the pageserver's GC has passed it`,
-        hint: "Run `lockstep prune` regularly so kept checkpoints hold LSN leases, or raise the tenant's pitr_interval.",
+        verdict: {
+          restorable: false,
+          reason: 'expired',
+          message: `${where} is below what timeline ${at.timelineId} still keeps (${info.min_readable_lsn}); the pageserver's GC has passed it`,
+          hint: EXPIRED_HINT,
+        },
       };
     }
-    return undefined;
+    return { at: { timelineId: at.timelineId, lsn } };
+  }
+
+  /**
+   * A time-based checkpoint's LSN, from the pageserver's LSN-by-timestamp
+   * lookup: `present` is the LSN just before the first commit after the
+   * moment; `future` (no commit after it yet, up to now) is the timeline's last
+   * record, which holds every commit before it. `past` and `nodata` give no
+   * position that is the moment's, so they are verdicts.
+   */
+  private async lsnOfMoment(at: MomentInHistory, signal: AbortSignal | undefined): Promise<{ verdict: Verdict } | { lsn: string }> {
+    const ahead = momentInFuture(at);
+    if (ahead) return { verdict: ahead };
+    const found = await this.api.lsnByTimestamp(at.timelineId, at.createdAt, {
+      signal,
+      onNotFound: (message) => new LockstepError('TIMELINE_UNKNOWN', `the pageserver has no timeline ${at.timelineId} (${message})`),
+    });
+    switch (found.kind) {
+      case 'present':
+      case 'future':
+        if (!isLsn(found.lsn)) throw new LockstepError('REMOTE', `the pageserver answered "${found.lsn}" for ${at.createdAt}, which is not an LSN`);
+        return { lsn: found.lsn };
+      case 'past':
+        return {
+          verdict: {
+            restorable: false,
+            reason: 'expired',
+            message: `${at.createdAt} is before the history timeline ${at.timelineId} still keeps (it starts at ${found.lsn}); the pageserver's GC has passed it`,
+            hint: EXPIRED_HINT,
+          },
+        };
+      case 'nodata':
+        return {
+          verdict: {
+            restorable: false,
+            reason: 'unknown-timeline',
+            message: `timeline ${at.timelineId} has no commit with a time the pageserver can find ${at.createdAt} by (its answer: nodata), so the moment has no known position`,
+          },
+        };
+    }
   }
 
   private servingTimeline(timelineId: string, signal: AbortSignal | undefined): Promise<TimelineInfo> {

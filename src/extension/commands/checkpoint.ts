@@ -1,6 +1,8 @@
 // Commands on one checkpoint row: Copy LSN and Delete (the marker only; no data is deleted).
 import * as vscode from 'vscode';
-import { checkpointTitle, newCheckpointId, type Checkpoint } from '../../core/checkpoint';
+import { newCheckpointId, pointOf, type Checkpoint } from '../../core/checkpoint';
+import { describePoint } from '../../core/engine';
+import { displayTitle } from '../../core/journalText';
 import { LockstepError } from '../../core/errors';
 import { pinnedCheckpoints } from '../../core/markers';
 import type { Lockstep } from '../container';
@@ -17,6 +19,11 @@ export interface CheckpointCommandOptions extends InternalOptions {
 export function copyLsn(ctx: Lockstep) {
   return async (arg?: unknown): Promise<string> => {
     const { checkpoint } = await checkpointOf(ctx, arg);
+    if (checkpoint.lsn === null) {
+      throw new LockstepError('BAD_INPUT', `checkpoint ${checkpoint.id} is time-based: it has no LSN`, {
+        hint: `Its position was not read when it was taken${checkpoint.unmeasured ? ` (${checkpoint.unmeasured})` : ''}; it is restored by its time, ${checkpoint.createdAt}, on timeline ${checkpoint.timelineId}.`,
+      });
+    }
     await vscode.env.clipboard.writeText(checkpoint.lsn);
     vscode.window.setStatusBarMessage(`$(copy) Copied LSN ${checkpoint.lsn} (timeline ${checkpoint.timelineId})`, 4_000);
     return checkpoint.lsn;
@@ -31,10 +38,10 @@ export function deleteCheckpoint(ctx: Lockstep) {
     const answer =
       optionsOf<CheckpointCommandOptions>(arg).answer ??
       (await vscode.window.showWarningMessage(
-        `Delete the checkpoint “${checkpointTitle(checkpoint)}”?`,
+        `Delete the checkpoint “${displayTitle(checkpoint)}”?`,
         {
           modal: true,
-          detail: `Only the marker is deleted (no data): you can no longer restore to timeline ${checkpoint.timelineId} @ ${checkpoint.lsn} from the list.${
+          detail: `Only the marker is deleted (no data): you can no longer restore to timeline ${describePoint(pointOf(checkpoint))} from the list.${
             pinned ? '\n\nIt belongs to the last restore (what serves now, or its undo point).' : ''
           }`,
         },
@@ -43,7 +50,7 @@ export function deleteCheckpoint(ctx: Lockstep) {
     if (answer !== remove) return false;
     const removed = await repository.project.journal.remove([checkpoint.id]);
     if (removed.length > 0) {
-      await repository.project.audit.append({ op: 'delete', phase: 'finished', operationId: newCheckpointId(), checkpointId: checkpoint.id, detail: `deleted from VS Code: ${checkpointTitle(checkpoint)}` });
+      await repository.project.audit.append({ op: 'delete', phase: 'finished', operationId: newCheckpointId(), checkpointId: checkpoint.id, detail: `deleted from VS Code: ${displayTitle(checkpoint)}` });
     }
     repository.log.info(`deleted checkpoint ${checkpoint.id}`);
     ctx.checkpoints.refresh();

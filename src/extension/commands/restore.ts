@@ -1,6 +1,7 @@
 // Restore Checkpoint…, the tree's Restore / Data Only / Code Only and Compare with Current: preview, modal confirmation, cancellable progress, Undo.
 import * as vscode from 'vscode';
-import { checkpointTitle, type Checkpoint } from '../../core/checkpoint';
+import type { Checkpoint } from '../../core/checkpoint';
+import { displayTitle } from '../../core/journalText';
 import { relativeTime } from '../../core/relativeTime';
 import type { Unrestorable } from '../../core/engine';
 import { LockstepError } from '../../core/errors';
@@ -37,7 +38,7 @@ export function restoreCheckpoint(ctx: Lockstep, fixedMode?: RestoreMode) {
     const picked = arg instanceof CheckpointNode ? arg.checkpoint : options.ref === undefined ? await pickCheckpoint(repository) : undefined;
     const ref = picked?.id ?? options.ref;
     if (!ref) return undefined;
-    return runRestore(ctx, repository, { ref, mode: fixedMode ?? options.mode ?? 'both', title: picked ? checkpointTitle(picked) : ref }, options.answer);
+    return runRestore(ctx, repository, { ref, mode: fixedMode ?? options.mode ?? 'both', title: picked ? displayTitle(picked) : ref }, options.answer);
   };
 }
 
@@ -50,7 +51,7 @@ export function compareWithCurrent(ctx: Lockstep) {
     const ref = arg instanceof CheckpointNode ? arg.checkpoint.id : (options.ref ?? (await pickCheckpoint(repository))?.id);
     if (!ref) return undefined;
     const preview = await computePreview(repository, ref, options.mode ?? 'both');
-    await ctx.previews.show(checkpointTitle(preview.target), previewMarkdown(preview));
+    await ctx.previews.show(displayTitle(preview.target), previewMarkdown(preview));
     return preview;
   };
 }
@@ -63,11 +64,11 @@ async function pickCheckpoint(repository: WorkspaceRepository): Promise<Checkpoi
   const now = Date.now();
   const picked = await vscode.window.showQuickPick(
     listed.map((checkpoint) => ({
-      label: checkpointTitle(checkpoint),
+      label: displayTitle(checkpoint),
       iconPath: new vscode.ThemeIcon(KIND_ICON[checkpoint.kind]),
       description: `${checkpoint.commitSha ? checkpoint.commitSha.slice(0, 7) : 'no commit'} · ${relativeTime(checkpoint.createdAt, now)}`,
       detail: [
-        `${checkpoint.kind} · timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}`,
+        checkpoint.lsn === null ? `${checkpoint.kind} · timeline ${checkpoint.timelineId} · time-based` : `${checkpoint.kind} · timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}`,
         ...(checkpoint.serving ? ['serving now'] : []),
         ...(checkpoint.restorable ? [] : [unrestorableWords(checkpoint.unrestorable)]),
       ].join(' · '),
@@ -110,7 +111,7 @@ export async function runRestore(ctx: Lockstep, repository: WorkspaceRepository,
     const result = await restoreWithProgress(repository, target, async (plan, signal) => {
       const { withSchemaChanges } = await import('../../core/restore');
       const preview = await withSchemaChanges(repository.project, plan, { signal });
-      await ctx.previews.show(checkpointTitle(preview.target), previewMarkdown(preview));
+      await ctx.previews.show(displayTitle(preview.target), previewMarkdown(preview));
       const ask = confirmation(preview);
       const choice = answer ?? (await vscode.window.showWarningMessage(ask.message, { modal: true, detail: ask.detail }, ask.button));
       if (choice !== ask.button) repository.log.info(`restore to ${preview.target.id} cancelled at the confirmation`);
@@ -208,11 +209,11 @@ export async function undoRestore(ctx: Lockstep, repository: WorkspaceRepository
   const target = restored.undo;
   if (!target) throw new LockstepError('NOT_FOUND', 'this restore has no pre-restore checkpoint to go back to');
   return repository.run({ title: 'Undoing the restore', short: 'Undoing…' }, async () => {
-    const result = await restoreWithProgress(repository, { ref: target.id, mode: restored.mode, title: checkpointTitle(target) }, async (plan) => {
+    const result = await restoreWithProgress(repository, { ref: target.id, mode: restored.mode, title: displayTitle(target) }, async (plan) => {
       if (!plan.willStash) return true;
       const files = plan.tree.modified.length + plan.tree.untracked.length;
       const choice = await vscode.window.showWarningMessage(
-        `Undo the restore to “${checkpointTitle(restored.target)}”?`,
+        `Undo the restore to “${displayTitle(restored.target)}”?`,
         { modal: true, detail: `${files} file(s) changed since the restore. They will be stashed (untracked included) and stay in the stash list.` },
         STASH_AND_RESTORE,
       );

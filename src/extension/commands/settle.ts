@@ -1,6 +1,6 @@
 // Continue / Abort Interrupted Restore: finish or revert a restore whose process died, as `lockstep restore --continue|--abort` do, and say what was done.
 import * as vscode from 'vscode';
-import { checkpointTitle } from '../../core/checkpoint';
+import { displayTitle } from '../../core/journalText';
 import { LockstepError } from '../../core/errors';
 import type { RestoreMode, SettleAction, SettleOutcome } from '../../core/restore';
 import { startUpkeep } from '../commitHook';
@@ -39,7 +39,7 @@ export function showInterruptedRestore(ctx: Lockstep) {
       return undefined;
     }
     if (restoring.ownerAlive) {
-      void vscode.window.showInformationMessage(`Lockstep: the restore to “${checkpointTitle(restoring.target)}” is still running (pid ${restoring.pid}); wait for it to finish.`);
+      void vscode.window.showInformationMessage(`Lockstep: the restore to “${displayTitle(restoring.target)}” is still running (pid ${restoring.pid}); wait for it to finish.`);
       return undefined;
     }
     return offerSettleChoice(ctx, repository, restoring);
@@ -81,7 +81,7 @@ export async function settleInterrupted(ctx: Lockstep, repository: WorkspaceRepo
     const { canContinue: continuable, readRestoreRecord, settleInterruptedRestore } = await import('../../core/restore');
     const record = readRestoreRecord(repository.project);
     if (!record) throw new LockstepError('NOT_FOUND', `no restore is in progress in ${repository.name}`);
-    const title = checkpointTitle(record.target);
+    const title = displayTitle(record.target);
     const canContinue = continuable(record);
     if (how === 'continue' && !canContinue) {
       // The core refuses too, with the CLI's words; here the way out is a button.

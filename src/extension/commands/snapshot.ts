@@ -1,6 +1,7 @@
 // Take Snapshot: a manual checkpoint of now at HEAD, with an optional label (Escape cancels, Enter on empty takes an unlabelled one).
 import * as vscode from 'vscode';
-import { checkpointTitle, type Checkpoint } from '../../core/checkpoint';
+import type { Checkpoint } from '../../core/checkpoint';
+import { displayTitle, labelProblem } from '../../core/journalText';
 import { takeMarker } from '../../core/markers';
 import type { Lockstep } from '../container';
 import { optionsOf, repositoryOf, requireInitialised, type InternalOptions } from './targets';
@@ -22,14 +23,16 @@ export function takeSnapshot(ctx: Lockstep) {
         prompt: 'A label for the snapshot (optional). Enter takes it; Escape cancels.',
         placeHolder: 'e.g. before the seed script',
         ignoreFocusOut: false,
+        // The rule the core enforces, said while typing: one line of visible text, at most 200 characters.
+        validateInput: (value) => labelProblem(value),
       }));
     if (label === undefined) return undefined;
     const checkpoint = await repository.run({ title: 'Taking a snapshot', short: 'Snapshot…' }, () =>
       takeMarker(repository.project, { kind: 'snapshot', label }),
     );
-    repository.log.info(`snapshot ${checkpoint.id} "${checkpointTitle(checkpoint)}" at timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}`);
+    repository.log.info(`snapshot ${checkpoint.id} "${displayTitle(checkpoint)}" at timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}`);
     ctx.checkpoints.refresh();
-    vscode.window.setStatusBarMessage(`$(check) Snapshot “${checkpointTitle(checkpoint)}” taken at ${checkpoint.lsn}`, 5_000);
+    vscode.window.setStatusBarMessage(`$(check) Snapshot “${displayTitle(checkpoint)}” taken at ${checkpoint.lsn}`, 5_000);
     return checkpoint;
   };
 }

@@ -1,6 +1,7 @@
 // The nodes of the Checkpoints tree, one class per kind of row, each knowing how it looks as a TreeItem.
 import * as vscode from 'vscode';
-import { checkpointTitle, type CheckpointKind } from '../../core/checkpoint';
+import type { CheckpointKind } from '../../core/checkpoint';
+import { displayText, displayTitle } from '../../core/journalText';
 import { relativeTime } from '../../core/relativeTime';
 import { unrestorableLabel, type ListedCheckpoint } from '../../core/listing';
 import { checkpointContext, TreeItemContext } from '../contextKeys';
@@ -72,12 +73,13 @@ export class CheckpointNode {
 
   toTreeItem(now = Date.now()): vscode.TreeItem {
     const c = this.checkpoint;
-    const item = new vscode.TreeItem(checkpointTitle(c), vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(displayTitle(c), vscode.TreeItemCollapsibleState.None);
     item.id = `checkpoint:${c.id}`;
     const when = relativeTime(c.createdAt, now);
     const notYet = c.unrestorable?.reason === 'not-archived';
-    const unrestorable = c.restorable ? undefined : unrestorableLabel(c.unrestorable);
-    item.description = [c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...(c.serving ? ['serving'] : []), ...(unrestorable ? [unrestorable] : [])].join(' · ');
+    const unrestorable = c.restorable ? undefined : unrestorableLabel(c.unrestorable, c.lsn === null);
+    const timeBased = c.lsn === null && c.restorable ? ['time-based'] : [];
+    item.description = [c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...timeBased, ...(c.serving ? ['serving'] : []), ...(unrestorable ? [unrestorable] : [])].join(' · ');
     // Not yet restorable is a warning (it will be once archiving works); expired is for good, so greyed out.
     item.iconPath = new vscode.ThemeIcon(
       notYet ? 'watch' : KIND_ICON[c.kind],
@@ -85,23 +87,30 @@ export class CheckpointNode {
     );
     item.contextValue = checkpointContext(c.restorable, c.commitSha !== null, c.serving);
     item.tooltip = this.tooltip(when);
-    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${checkpointTitle(c)}, ${when}${c.serving ? ', serving now' : ''}${unrestorable ? `, ${unrestorable}` : ''}` };
+    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${displayTitle(c)}, ${when}${c.serving ? ', serving now' : ''}${unrestorable ? `, ${unrestorable}` : ''}` };
     return item;
   }
 
   private tooltip(when: string): vscode.MarkdownString {
     const c = this.checkpoint;
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`$(${KIND_ICON[c.kind]}) **${escapeMarkdown(checkpointTitle(c))}**\n\n`);
-    const commit = c.commitSha ? `${KIND_NAME[c.kind]} at \`${c.commitSha.slice(0, 7)}\`${c.branch ? ` on \`${c.branch}\`` : ' (detached)'}` : `${KIND_NAME[c.kind]} before the first commit`;
-    md.appendMarkdown(`${commit}${c.author ? ` by ${escapeMarkdown(c.author)}` : ''}  \n${c.createdAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${when})\n\n`);
+    md.appendMarkdown(`$(${KIND_ICON[c.kind]}) **${escapeMarkdown(displayTitle(c))}**\n\n`);
+    // A branch name may hold a backtick (git allows it), so it is escaped text rather than a code span.
+    const commit = c.commitSha ? `${KIND_NAME[c.kind]} at \`${c.commitSha.slice(0, 7)}\`${c.branch ? ` on ${escapeMarkdown(displayText(c.branch))}` : ' (detached)'}` : `${KIND_NAME[c.kind]} before the first commit`;
+    md.appendMarkdown(`${commit}${c.author ? ` by ${escapeMarkdown(displayText(c.author))}` : ''}  \n${c.createdAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${when})\n\n`);
     md.appendMarkdown('| | |\n|---|---|\n');
-    md.appendMarkdown(`| Timeline | \`${c.timelineId}\` |\n| LSN | \`${c.lsn}\` |\n`);
+    md.appendMarkdown(`| Timeline | \`${c.timelineId}\` |\n| LSN | ${c.lsn === null ? 'none: time-based, restored to the moment above' : `\`${c.lsn}\``} |\n`);
     if (c.filesChanged !== null) md.appendMarkdown(`| Files changed | ${c.filesChanged} |\n`);
     md.appendMarkdown(`| Engine | ${c.engine} |\n| Checkpoint | \`${c.id}\` |\n\n`);
-    if (c.kind === 'pre-restore' && c.subject) md.appendMarkdown(`Commit: ${escapeMarkdown(c.subject)}\n\n`);
+    if (c.kind === 'pre-restore' && c.subject) md.appendMarkdown(`Commit: ${escapeMarkdown(displayText(c.subject))}\n\n`);
     if (c.serving) md.appendMarkdown('$(pass-filled) The database serves this checkpoint’s history now.\n\n');
-    if (c.unrestorable?.reason === 'not-archived') {
+    if (c.lsn === null) {
+      md.appendMarkdown(`$(history) Time-based: ${escapeMarkdown(displayText(c.unmeasured ?? 'the commit hook could not read the database position in time'))}.\n\n`);
+      if (!c.restorable) md.appendMarkdown(`$(warning) Not recorded: ${escapeMarkdown(c.unrestorable?.message ?? 'its moment cannot be restored')}. Take a snapshot to record the database as it is now.\n\n`);
+    }
+    if (c.lsn === null && !c.restorable) {
+      // said above
+    } else if (c.unrestorable?.reason === 'not-archived') {
       md.appendMarkdown(`$(watch) Not yet restorable: ${escapeMarkdown(c.unrestorable.message)}\n\n`);
     } else if (!c.restorable) {
       md.appendMarkdown('$(warning) Expired: its data is past the retention window; only its code can be restored.\n\n');

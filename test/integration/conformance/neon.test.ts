@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { EngineContext, PointInHistory } from '../../../src/core/engine';
+import type { EngineContext, MomentInHistory, PointInHistory } from '../../../src/core/engine';
 import { LockstepError, isLockstepError, type ErrorCode } from '../../../src/core/errors';
 import { isLsn } from '../../../src/core/lsn';
 import { engineStateFile } from '../../../src/core/paths';
@@ -170,6 +170,58 @@ describe('neon engine (Neon double, real Postgres for the compute)', function ()
       await s.close();
       // A request outside the contract fails the test that made it.
       if (this.currentTest?.state === 'passed') assert.deepEqual(violations, []);
+    });
+
+    it('by time: a time-based checkpoint is restored with source_timestamp (never a guessed LSN), and previewed with timestamp', async () => {
+      await s.write('moment-a');
+      await new Promise((r) => setTimeout(r, 20));
+      const moment: MomentInHistory = { timelineId: s.double.mainBranchId, lsn: null, createdAt: new Date().toISOString() };
+      await new Promise((r) => setTimeout(r, 20));
+      await s.write('moment-b');
+      const schemaFrom = s.double.log.length;
+      const then = await s.engine.describe(moment);
+      const schemaCall = s.double.log.slice(schemaFrom).find((c) => c.method === 'GET' && c.path.includes('/schema'))!;
+      assert.equal(schemaCall.query.timestamp, moment.createdAt);
+      assert.equal(schemaCall.query.lsn, undefined);
+      assert.deepEqual(
+        then.tables.map((t) => t.name),
+        ['label_moment-a'],
+        'the schema as at the moment',
+      );
+      const handle = await s.engine.fork(moment);
+      assert.equal(handle.at, undefined, 'Neon finds the moment on its side: no position is claimed before');
+      const from = s.double.log.length;
+      await s.engine.repoint(handle);
+      const posts = s.double.log.slice(from).filter((c) => c.method === 'POST');
+      assert.equal(posts.length, 1, 'one restore request');
+      const post = posts[0]!;
+      assert.equal(`${post.method} ${post.path}`, `POST /projects/${s.double.projectId}/branches/${s.double.mainBranchId}/restore`);
+      const body = post.body as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['preserve_under_name', 'source_branch_id', 'source_timestamp']);
+      assert.equal(body.source_timestamp, moment.createdAt);
+      assert.equal(s.double.timestampsResolved.at(-1)?.kind, 'present');
+      assert.deepEqual(s.double.content(), ['moment-a']);
+    });
+
+    it('by time: a moment past the retention window is refused before anything is sent; the double refuses it too', async () => {
+      await s.write('old-a');
+      const moment: MomentInHistory = { timelineId: s.double.mainBranchId, lsn: null, createdAt: new Date(Date.now() - (s.double.historyRetentionSeconds + 60) * 1000).toISOString() };
+      const verdict = await s.engine.restorability(moment);
+      assert.equal(!verdict.restorable && verdict.reason, 'expired');
+      assert.match(!verdict.restorable ? verdict.message : '', /Neon keeps/);
+      const from = s.double.log.length;
+      const error = await rejectsWith(s.engine.fork(moment), 'EXPIRED');
+      assert.match(error.message, /by time/);
+      assert.equal(s.double.log.slice(from).filter((c) => c.method === 'POST').length, 0, 'no restore was requested');
+      // The double holds Neon to the same window.
+      const response = await fetch(`${s.double.apiUrl}/projects/${s.double.projectId}/branches/${s.double.mainBranchId}/restore`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ source_branch_id: s.double.mainBranchId, source_timestamp: moment.createdAt, preserve_under_name: 'too-old' }),
+      });
+      assert.equal(response.status, 400);
+      assert.match(((await response.json()) as { message: string }).message, /history retention/);
+      assert.deepEqual(s.double.content(), ['old-a'], 'nothing was restored');
     });
 
     it('a restore is exactly: POST restore, then polls of every returned operation until finished, then the preserved branch', async () => {

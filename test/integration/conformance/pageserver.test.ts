@@ -6,8 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PageserverEngineConfig } from '../../../src/core/config';
-import type { EngineContext, PointInHistory } from '../../../src/core/engine';
+import type { EngineContext, MomentInHistory, PointInHistory, PositionInHistory } from '../../../src/core/engine';
 import { LockstepError, isLockstepError, type ErrorCode } from '../../../src/core/errors';
+import { compareLsn } from '../../../src/core/lsn';
 import { engineStateFile } from '../../../src/core/paths';
 import { COMPUTE_PASSWORD_SECRET, PAGESERVER_TOKEN_SECRET, REPOINT_TOKEN_SECRET } from '../../../src/engines/pageserver/api';
 import { PageserverEngine, type PageserverEngineOptions } from '../../../src/engines/pageserver/engine';
@@ -36,7 +37,7 @@ interface PageserverSetup extends ConformanceHarness {
   config: PageserverEngineConfig;
   ctx: EngineContext;
   log: CapturingLog;
-  mark(): Promise<PointInHistory>;
+  mark(): Promise<PositionInHistory>;
 }
 
 const isGet = (r: { method: string }) => r.method === 'GET';
@@ -190,6 +191,55 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
       assert.equal(head.lsn, m.lsn, 'a fresh branch starts at its branch point');
       assert.deepEqual(s.double.content(), ['wire-a']);
       assert.equal(loadPageserverState(engineStateFile(s.ctx.lockstepDir, 'pageserver'), s.double.tenantId, s.double.rootTimelineId).serving, newId);
+    });
+
+    it('by time: a time-based checkpoint is found with get_lsn_by_timestamp, then branched at exactly that LSN', async () => {
+      s.double.write('moment-a');
+      await new Promise((r) => setTimeout(r, 10));
+      const moment: MomentInHistory = { timelineId: s.double.serving, lsn: null, createdAt: new Date().toISOString() };
+      await new Promise((r) => setTimeout(r, 10));
+      const after = s.double.write('moment-b');
+      const from = s.double.log.length;
+      const handle = await s.engine.fork(moment);
+      const calls = s.double.log.slice(from);
+      const lookup = calls.find((c) => c.method === 'GET' && c.path.includes('/get_lsn_by_timestamp'));
+      assert.ok(lookup, 'the moment is looked up on the pageserver');
+      assert.equal(lookup.path, `/v1/tenant/${s.double.tenantId}/timeline/${moment.timelineId}/get_lsn_by_timestamp`);
+      assert.deepEqual(lookup.query, { timestamp: moment.createdAt });
+      const answer = lookup.response as { kind: string; lsn: string };
+      assert.equal(answer.kind, 'present');
+      assert.ok(compareLsn(answer.lsn, after) < 0, `the LSN found (${answer.lsn}) lies before the write after the moment (${after})`);
+      const created = calls.find(isCreate)!;
+      assert.equal((created.body as { ancestor_start_lsn: string }).ancestor_start_lsn, answer.lsn, 'branched at the LSN the pageserver found');
+      assert.deepEqual(handle.at, { timelineId: moment.timelineId, lsn: answer.lsn }, 'the handle says where the moment was found');
+      await s.engine.repoint(handle);
+      assert.deepEqual(s.double.content(), ['moment-a']);
+    });
+
+    it('by time: a timeline with no commit time at all (nodata) is an honest verdict, and nothing is branched', async () => {
+      const moment: MomentInHistory = { timelineId: s.double.serving, lsn: null, createdAt: new Date().toISOString() };
+      const verdict = await s.engine.restorability(moment);
+      assert.equal(!verdict.restorable && verdict.reason, 'unknown-timeline');
+      assert.match(!verdict.restorable ? verdict.message : '', /nodata/);
+      const from = s.double.log.length;
+      const error = await rejectsWith(s.engine.fork(moment), 'TIMELINE_UNKNOWN');
+      assert.match(error.message, /by time/);
+      assert.equal(s.double.log.slice(from).filter(isCreate).length, 0, 'no timeline was created');
+    });
+
+    it('by time: prune leases the LSN a kept time-based checkpoint resolves to', async () => {
+      s.double.write('lease-a');
+      await new Promise((r) => setTimeout(r, 10));
+      const moment: MomentInHistory = { timelineId: s.double.serving, lsn: null, createdAt: new Date().toISOString() };
+      await new Promise((r) => setTimeout(r, 10));
+      s.double.write('lease-b');
+      await s.engine.prune([moment]);
+      const found = s.double.timestampLookups.at(-1)!;
+      assert.equal(found.kind, 'present');
+      assert.deepEqual(s.double.leasesOn(moment.timelineId), [found.lsn], 'the lease holds the moment\'s LSN');
+      // GC up to the head stops at the lease: the moment stays restorable.
+      s.double.gc(moment.timelineId, (await s.engine.head()).lsn);
+      assert.deepEqual(await s.engine.restorability(moment), { restorable: true });
     });
 
     it('sends the pageserver token to the pageserver and the repoint token to the compute owner, never crossed', async () => {

@@ -1,7 +1,7 @@
 // The engine conformance suite: the same mocha tests for every engine (local on real Postgres, the cloud engines against their doubles).
 
 import * as assert from 'node:assert/strict';
-import type { Engine, PointInHistory, Position } from '../../../src/core/engine';
+import type { Engine, MomentInHistory, PointInHistory, Position } from '../../../src/core/engine';
 import { LockstepError, type ErrorCode } from '../../../src/core/errors';
 import { compareLsn, formatLsn, isLsn, parseLsn } from '../../../src/core/lsn';
 
@@ -98,6 +98,20 @@ export function defineEngineConformance(name: string, makeHarness: () => Promise
       const position = await h.engine.head();
       const at: PointInHistory = { ...position, createdAt: new Date().toISOString() };
       return { at, labels: h.readLabels ? await h.readLabels() : undefined };
+    }
+
+    /**
+     * A time-based checkpoint, as the commit hook records one when it cannot
+     * read the position in time: the serving timeline and the time, no LSN.
+     * A pause on either side keeps the writes before and after it apart by the clock.
+     */
+    async function markMoment(): Promise<Marker & { at: MomentInHistory }> {
+      const { timelineId } = await h.engine.head();
+      await pause();
+      const at: MomentInHistory = { timelineId, lsn: null, createdAt: new Date().toISOString() };
+      const labels = h.readLabels ? await h.readLabels() : undefined;
+      await pause();
+      return { at, labels };
     }
 
     async function restoreTo(at: PointInHistory): Promise<Position> {
@@ -221,6 +235,83 @@ export function defineEngineConformance(name: string, makeHarness: () => Promise
       await assertServes(current, 'back to what served before the restore');
     });
 
+    test('by time: a checkpoint without an LSN restores what was committed at its moment', async () => {
+      await h.write(label('moment-a'));
+      const m = await markMoment();
+      await h.write(label('moment-b'));
+      assert.deepEqual(await h.engine.restorability(m.at), { restorable: true });
+      if (h.engine.restorableMany) assert.deepEqual(await h.engine.restorableMany([m.at]), [{ restorable: true }], 'listings agree');
+      const handle = await h.engine.fork(m.at);
+      // Where the moment was found, when the engine can tell before the cut-over (Neon finds it on its side).
+      if (handle.at) {
+        assert.equal(typeof handle.at.timelineId, 'string');
+        assert.ok(isLsn(handle.at.lsn), `the fork reports the position it found: ${handle.at.lsn}`);
+      }
+      await h.engine.repoint(handle);
+      await assertServes(m, 'the data as at the moment: the write before it, not the one after');
+      const after = label('moment-c');
+      await h.write(after);
+      if (h.readLabels) assert.deepEqual(await h.readLabels(), [...m.labels!, after], 'writes after a restore by time land on the restored data');
+    });
+
+    test('by time: a moment with no write after it (an idle database) restores to that moment', async () => {
+      await h.write(label('idle-a'));
+      const m = await markMoment();
+      await restoreTo(m.at);
+      await assertServes(m, 'restored to a moment nothing was committed after');
+      const after = label('idle-b');
+      await h.write(after);
+      if (h.readLabels) assert.deepEqual(await h.readLabels(), [...m.labels!, after]);
+    });
+
+    test('by time: moments on abandoned timelines restore their own history, to the end of an idle one', async () => {
+      await h.write(label('moments-a'));
+      const m1 = await markMoment();
+      await h.write(label('moments-b'));
+      const m2 = await markMoment();
+      await restoreTo(m1.at);
+      await assertServes(m1, 'restore to m1');
+      await h.write(label('moments-c'));
+      // Nothing is written on this timeline after m3: it is abandoned idle by the next restore.
+      const m3 = await markMoment();
+      await restoreTo(m2.at);
+      await assertServes(m2, 'restore to m2, on the timeline the first restore abandoned');
+      await restoreTo(m3.at);
+      await assertServes(m3, 'restore to m3, on the second timeline, abandoned with nothing committed after m3');
+    });
+
+    test('by time: a kept time-based checkpoint stays restorable through prune', async () => {
+      await h.write(label('prune-moment-a'));
+      const m = await markMoment();
+      await h.write(label('prune-moment-b'));
+      // The local engine takes a newer base backup here, which would let prune drop the one the moment needs.
+      await h.engine.maintain?.({ force: true });
+      await h.engine.prune([m.at]);
+      assert.deepEqual(await h.engine.restorability(m.at), { restorable: true });
+      await restoreTo(m.at);
+      await assertServes(m, 'restored after prune kept what the moment needs');
+    });
+
+    test('by time: a moment in the future is beyond the head, and fork refuses it', async () => {
+      const { timelineId } = await h.engine.head();
+      const future: MomentInHistory = { timelineId, lsn: null, createdAt: new Date(Date.now() + 3_600_000).toISOString() };
+      const verdict = await h.engine.restorability(future);
+      assert.equal(!verdict.restorable && verdict.reason, 'beyond-head');
+      if (h.engine.restorableMany) assert.equal((await h.engine.restorableMany([future]))[0]?.restorable, false, 'listings agree');
+      const error = await assertRejects(() => h.engine.fork(future), 'LSN_BEYOND_HEAD');
+      assert.match(error.message, /by time/, 'the message says the point is a moment');
+    });
+
+    test('by time: a moment past retention is expired, and fork refuses it', async () => {
+      const expired = await h.expiredPoint();
+      assert.ok(expired.createdAt, 'the expired point has a time');
+      const moment: MomentInHistory = { timelineId: expired.timelineId, lsn: null, createdAt: expired.createdAt };
+      const verdict = await h.engine.restorability(moment);
+      assert.equal(!verdict.restorable && verdict.reason, 'expired', !verdict.restorable ? verdict.message : 'restorable');
+      assert.ok(!verdict.restorable && verdict.message.length > 0);
+      await assertRejects(() => h.engine.fork(moment), 'EXPIRED');
+    });
+
     test('retention: says how far back a fork reaches; a fresh marker is within it', async () => {
       const retention = await h.engine.retention();
       assert.ok(retention.summary.length > 0, 'a summary for people');
@@ -297,4 +388,9 @@ export function defineEngineConformance(name: string, makeHarness: () => Promise
       }
     }
   });
+}
+
+/** Long enough that commits before and after a moment are apart by the clock (commit times have microseconds, moments milliseconds). */
+function pause(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 30));
 }
