@@ -139,31 +139,13 @@ export class JsonLinesFile<T> {
    */
   async setAsideUnreadable(aside: string): Promise<number> {
     return this.withLock(() => {
-      let text = '';
-      try {
-        text = fs.readFileSync(this.file, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-        throw error;
-      }
-      const good: string[] = [];
-      const bad: string[] = [];
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch {
-          bad.push(line);
-          continue;
-        }
-        (this.isRecord(value) ? good : bad).push(line);
-      }
-      if (bad.length === 0) return 0;
-      fs.appendFileSync(aside, bad.join('\n') + '\n', { mode: 0o600 });
+      const { records, unreadable } = this.readLines();
+      if (unreadable.length === 0) return 0;
+      fs.appendFileSync(aside, unreadable.join('\n') + '\n', { mode: 0o600 });
+      const good = records.map((r) => r.line);
       writeFileAtomic(this.file, good.length === 0 ? '' : good.join('\n') + '\n', 0o600);
       fs.rmSync(`${this.file}.unreadable-reported`, { force: true });
-      return bad.length;
+      return unreadable.length;
     });
   }
 
@@ -174,31 +156,39 @@ export class JsonLinesFile<T> {
    */
   async rewrite(change: (records: T[]) => T[]): Promise<{ before: number; after: number }> {
     return this.withLock(() => {
-      let text = '';
-      try {
-        text = fs.readFileSync(this.file, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-      const kept: string[] = [];
-      const records: T[] = [];
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch {
-          kept.push(line);
-          continue;
-        }
-        if (this.isRecord(value)) records.push(value);
-        else kept.push(line);
-      }
+      const lines = this.readLines();
+      const kept = lines.unreadable;
+      const records = lines.records.map((r) => r.record);
       const next = change(records);
       const body = [...kept, ...next.map((r) => JSON.stringify(r))].join('\n');
       writeFileAtomic(this.file, body === '' ? '' : body + '\n', 0o600);
       return { before: records.length, after: next.length };
     });
+  }
+
+  /** Every line of the file, readable records (with their text) apart from the rest; blank lines dropped. */
+  private readLines(): { records: { line: string; record: T }[]; unreadable: string[] } {
+    let text = '';
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const records: { line: string; record: T }[] = [];
+    const unreadable: string[] = [];
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        unreadable.push(line);
+        continue;
+      }
+      if (this.isRecord(value)) records.push({ line, record: value });
+      else unreadable.push(line);
+    }
+    return { records, unreadable };
   }
 
   sizeBytes(): number {

@@ -6,7 +6,7 @@ import { shouldRecord } from '../git/hook';
 import { newCheckpointId, type Checkpoint, type CheckpointKind } from './checkpoint';
 import type { Engine, OperationOptions, Position } from './engine';
 import { checkLabel } from './journalText';
-import { newestTimeline, parsePending, pendingCheckpoint, readPending, removePending, stillMeasuring, type PendingCommit } from './pending';
+import { newestTimeline, parsePending, pendingCheckpoint, readPending, readerActive, removePending, stillMeasuring, type PendingCommit } from './pending';
 import type { Project } from './project';
 
 export interface MarkerRequest extends OperationOptions {
@@ -146,14 +146,15 @@ export async function foldPending(project: Project, options: { waitForHooks?: bo
   if (entries.length === 0) return [];
   const config = project.tryConfig();
   if (!config) return [];
+  const measuring = (e: PendingCommit) => stillMeasuring(e, Date.now(), readerActive(project.paths.root));
   if (options.waitForHooks) {
     const deadline = Date.now() + 2500;
-    while (entries.some((e) => stillMeasuring(e)) && Date.now() < deadline) {
+    while (entries.some(measuring) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
       entries = readPending(project.paths.root);
     }
   }
-  entries = entries.filter((e) => !stillMeasuring(e));
+  entries = entries.filter((e) => !measuring(e));
   if (entries.length === 0) return [];
   const engine = await project.engine();
   const serving = servingTimelineOf(engine, project.journal.listWritten());

@@ -112,10 +112,24 @@ export function parsePending(file: string, text: string, hookPid: number): Pendi
   return entry;
 }
 
-/** Whether `lockstep record` may still be measuring it: unmeasured, its hook alive, and young. */
-export function stillMeasuring(entry: PendingCommit, now = Date.now()): boolean {
+/**
+ * Whether it may still be measured: unmeasured, young, and its hook alive (psql
+ * or `lockstep record` at work), or another hook reading for it (commits made at
+ * once share readings; see post-commit.sh).
+ */
+export function stillMeasuring(entry: PendingCommit, now = Date.now(), readerActive = false): boolean {
   if (entry.lsn !== undefined) return false;
-  return Date.parse(entry.time) > now - HOOK_SETTLED_MS && processAlive(entry.hookPid);
+  return Date.parse(entry.time) > now - HOOK_SETTLED_MS && (readerActive || processAlive(entry.hookPid));
+}
+
+/** A hook is reading the position for the commits spooled meanwhile (its directory, with its pid, in the spool). */
+export function readerActive(lockstepDir: string): boolean {
+  try {
+    const pid = Number(fs.readFileSync(path.join(pendingDir(lockstepDir), '.reading', 'pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && processAlive(pid);
+  } catch {
+    return false;
+  }
 }
 
 /** Why an unmeasured entry has no position, for a person, when the hook did not say. */

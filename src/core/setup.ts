@@ -8,6 +8,7 @@ import type { LocalSetupOptions } from '../engines/local/setup';
 import { newCheckpointId } from './checkpoint';
 import { DEFAULT_KEEP, saveConfig, type CheckoutMode, type ProjectConfig } from './config';
 import type { EngineKind, OperationOptions } from './engine';
+import { writeHookConf } from './hookConf';
 import { LockstepError } from './errors';
 import type { Project } from './project';
 
@@ -54,6 +55,12 @@ export async function initProject(project: Project, request: InitRequest): Promi
     if (changed) {
       await project.resetEngine();
       await project.audit.append({ op: 'init', phase: 'finished', operationId: newCheckpointId(), detail: `engine ${config.engine}` });
+    }
+    // The first commit's hook reads the position with psql too, when it can (`lockstep record` rewrites this as needed).
+    try {
+      writeHookConf(project.paths.root, (await project.engine()).hookFastPath?.());
+    } catch {
+      // the hook runs `lockstep record` instead, which writes it
     }
     return { config, changed };
   } catch (error) {

@@ -368,9 +368,11 @@ type HookFile = { kind: 'absent' } | { kind: 'ours'; text: string; config: HookC
 
 function readHookFile(file: string): HookFile {
   if (!lexists(file)) return { kind: 'absent' };
-  const text = readText(file);
-  const config = parseHookScript(text);
-  return config === null ? { kind: 'other' } : { kind: 'ours', text, config };
+  const head = readText(file);
+  const config = parseHookScript(head);
+  if (config === null) return { kind: 'other' };
+  // Ours: whole, to compare with what an install would write.
+  return { kind: 'ours', text: fs.readFileSync(file, 'utf8'), config };
 }
 
 function readText(file: string): string {

@@ -20,7 +20,9 @@ import { addWorktree, git, makeTempDir, removeTempDirs, type TestRepo } from '..
 async function commitFromShell(dir: string, message: string, env: Record<string, string> = {}): Promise<CliResult> {
   const result = await shell(dir, 'git commit --quiet --allow-empty -m "$1"', [message], { env });
   const spool = path.join(path.resolve(dir, git(dir, ['rev-parse', '--git-common-dir'])), 'lockstep', 'pending');
-  await eventually('the background fold to empty the spool', () => (fs.existsSync(spool) && fs.readdirSync(spool).length > 0 ? undefined : true), { timeoutMs: 20_000, intervalMs: 50 });
+  // Spooled commits are named <sha>.<pid>; the fold holds .folding while it runs (.last, the shared reading, stays).
+  const busy = () => fs.existsSync(spool) && fs.readdirSync(spool).some((name) => !name.startsWith('.') || name === '.folding');
+  await eventually('the background fold to empty the spool', () => (busy() ? undefined : true), { timeoutMs: 20_000, intervalMs: 50 });
   return result;
 }
 

@@ -434,8 +434,24 @@ describe('git post-commit hook (real git)', function () {
       assert.equal(run.status, 0);
       const lines = run.stderr.split('\n').filter((l) => l.includes('lockstep'));
       assert.equal(lines.length, 1, run.stderr);
-      assert.match(lines[0] ?? '', /^lockstep: this commit was not recorded: .*lockstep hook install/);
+      assert.match(lines[0] ?? '', /^lockstep: could not record a checkpoint for this commit: .*lockstep hook install/);
       assert.equal(repo.git('log', '-1', '--format=%s'), 'nothing to run');
+
+      // 4. Nothing to run, in a repository that is set up: the commit is spooled (time-based) and the log says why.
+      const lockstepDir = path.join(found.commonDir, 'lockstep');
+      fs.mkdirSync(lockstepDir, { recursive: true });
+      // A machine's usual tools, but no Node and no lockstep.
+      for (const tool of ['date', 'mkdir', 'mv', 'find', 'rmdir']) {
+        const target = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+        fs.symlinkSync(target, path.join(bin, tool));
+      }
+      const spooled = commitFromShell(repo.dir, 'nothing to run, set up', { PATH: bin });
+      assert.equal(spooled.status, 0);
+      const spooledLines = spooled.stderr.split('\n').filter((l) => l.includes('lockstep'));
+      assert.equal(spooledLines.length, 1, spooled.stderr);
+      assert.match(spooledLines[0] ?? '', /^lockstep: .*, or a Node\.js to run it, is missing; run `lockstep hook install` again: this commit is recorded by its time/);
+      assert.match(fs.readFileSync(path.join(lockstepDir, 'lockstep.log'), 'utf8'), /record failed: .*is missing.*; recorded by time\n$/);
+      assert.ok(fs.readdirSync(path.join(lockstepDir, 'pending')).some((n) => n.startsWith(repo.head())), 'the commit is in the spool');
     });
   });
 
@@ -453,12 +469,12 @@ describe('git post-commit hook (real git)', function () {
         const lines = run.stderr.split('\n').filter((l) => l !== '');
         assert.equal(lines.length, 1, run.stderr);
         assert.match(lines[0]!, /^lockstep: stopped by the commit hook after 1\.7 s: this commit is recorded by its time \(\S+Z\) and restored to that moment$/);
-        assert.match(fs.readFileSync(path.join(lockstepDir, 'lockstep.log'), 'utf8'), /^\S+Z record failed: stopped by the commit hook after 1\.7 s\n$/);
+        assert.match(fs.readFileSync(path.join(lockstepDir, 'lockstep.log'), 'utf8'), /^\S+Z record failed: stopped by the commit hook after 1\.7 s; recorded by time\n$/);
         // The commit is not lost: the spool holds it, with the moment and the reason.
         const spooled = fs.readdirSync(path.join(lockstepDir, 'pending')).filter((n) => n.startsWith(repo.head()));
         assert.equal(spooled.length, 1, 'one spool file for the commit');
         const text = fs.readFileSync(path.join(lockstepDir, 'pending', spooled[0]!), 'utf8');
-        assert.match(text, new RegExp(`^lockstep-pending 1\nsha ${repo.head()}\ntime \\S+Z\nref refs/heads/\\S+\nend\nwhy stopped by the commit hook after 1\\.7 s\n$`));
+        assert.match(text, new RegExp(`^lockstep-pending 1\nsha ${repo.head()}\ntime \\S+Z\nref refs/heads/\\S+\nms \\d+\nend\nwhy stopped by the commit hook after 1\\.7 s\n$`));
         const [call] = hanging.calls();
         assert.ok(call?.pid, 'the CLI started');
         assert.equal(isAlive(call.pid), false, 'and was stopped, not left running');
