@@ -22,6 +22,9 @@ export interface MarkerRequest extends OperationOptions {
  */
 export async function takeMarker(project: Project, request: MarkerRequest): Promise<Checkpoint> {
   const checkpoint = await readMarker(project, request);
+  // Commits the hook spooled go in first, so that the journal stays in the order things happened
+  // (a restore folds before its pre-restore marker itself).
+  if (request.kind !== 'pre-restore') await foldPending(project);
   await project.journal.append(checkpoint);
   // Not while restoring: the pre-restore marker must not push out the checkpoint being restored.
   if (request.kind !== 'pre-restore') await pruneIfOverKeep(project);
