@@ -1,12 +1,11 @@
 // Taking checkpoints: the commit hook's record, manual snapshots, and the pre-restore marker of "now".
 
-import * as fs from 'node:fs';
 import { readCommit, readHead, resolveCommit } from '../git/repository';
 import { shouldRecord } from '../git/hook';
 import { newCheckpointId, type Checkpoint, type CheckpointKind } from './checkpoint';
 import type { Engine, OperationOptions, Position } from './engine';
 import { checkLabel } from './journalText';
-import { newestTimeline, parsePending, pendingCheckpoint, readPending, readerActive, removePending, stillMeasuring, type PendingCommit } from './pending';
+import { newestTimeline, pendingCheckpoint, readPending, readPendingFile, readerActive, removePending, stillMeasuring, type PendingCommit } from './pending';
 import type { Project } from './project';
 
 export interface MarkerRequest extends OperationOptions {
@@ -87,7 +86,7 @@ export async function recordCommit(project: Project, options: RecordOptions = {}
   let commitSha: string | undefined;
   let spooled: PendingCommit | undefined;
   if (options.pending) {
-    spooled = readSpoolFile(options.pending);
+    spooled = readPendingFile(options.pending);
     // Gone: folded in already (a restore folds what is left before it moves the timeline).
     if (!spooled) return { recorded: false, reason: 'this commit was already recorded by its time', quiet: true };
     commitSha = spooled.sha;
@@ -125,17 +124,6 @@ export async function recordCommit(project: Project, options: RecordOptions = {}
   const maintenanceDue = engine.maintenanceDue?.({ timelineId: position.timelineId, lsn: position.lsn }) ?? false;
   await pruneIfOverKeep(project);
   return { recorded: true, checkpoint, maintenanceDue, ...(stopped ? { stopped } : {}) };
-}
-
-function readSpoolFile(file: string): PendingCommit | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const pid = Number(/\.(\d+)$/.exec(file)?.[1] ?? 0);
-  return parsePending(file, text, pid);
 }
 
 /**

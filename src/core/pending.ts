@@ -72,13 +72,18 @@ export function readPending(lockstepDir: string): PendingCommit[] {
   }
   const entries: PendingCommit[] = [];
   for (const name of names) {
-    const match = NAME.exec(name);
-    if (!match) continue;
-    const file = path.join(dir, name);
-    const entry = parsePending(file, readSmall(file), Number(match[2]));
-    if (entry && entry.sha === match[1]) entries.push(entry);
+    const entry = readPendingFile(path.join(dir, name));
+    if (entry) entries.push(entry);
   }
   return entries.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+}
+
+/** One spool file, when its name and content make a complete entry; undefined when gone, half-written or not ours. */
+export function readPendingFile(file: string): PendingCommit | undefined {
+  const match = NAME.exec(path.basename(file));
+  if (!match) return undefined;
+  const entry = parsePending(file, readSmall(file), Number(match[2]));
+  return entry && entry.sha === match[1] ? entry : undefined;
 }
 
 export function parsePending(file: string, text: string, hookPid: number): PendingCommit | undefined {
@@ -184,10 +189,11 @@ function readSmall(file: string): string {
 }
 
 /** The spool as the journal lists it before anyone folds it in: no commit is missing from `list` meanwhile. */
-export function spooledCheckpoints(lockstepDir: string, engine: EngineKind | undefined, journal: readonly Checkpoint[]): Checkpoint[] {
-  if (engine === undefined) return [];
+export function spooledCheckpoints(lockstepDir: string, engineKind: () => EngineKind | undefined, journal: readonly Checkpoint[]): Checkpoint[] {
   const entries = readPending(lockstepDir);
   if (entries.length === 0) return [];
+  const engine = engineKind();
+  if (engine === undefined) return [];
   const serving = newestTimeline(journal);
   return entries.flatMap((e) => pendingCheckpoint(e, engine, serving) ?? []);
 }

@@ -31,7 +31,7 @@ export class Project {
     this.paths = new LockstepPaths(repo.commonDir);
     this.journal = new Journal(this.paths, options.log);
     this.audit = new AuditTrail(this.paths, options.log);
-    this.journal.showPending((journal) => spooledCheckpoints(this.paths.root, this.tryConfig()?.engine, journal));
+    this.journal.showPending((journal) => spooledCheckpoints(this.paths.root, () => this.tryConfig()?.engine, journal));
   }
 
   static async open(cwd: string, options: ProjectOptions): Promise<Project> {

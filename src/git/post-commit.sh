@@ -123,6 +123,17 @@ lockstep_bounded() {
   return $lockstep_rc
 }
 
+# Writes spool file $1: sha $2, moment $3 (ISO) and $5 (ms), ref $4, and when measured
+# timeline $6 and lsn $7. One printf, in place: a reader that catches it half-written
+# sees no `end` line and looks again later (src/core/pending.ts reads it).
+lockstep_spool() {
+  if [ $# -ge 7 ]; then
+    printf 'lockstep-pending 1\nsha %s\ntime %s\nref %s\nms %s\ntimeline %s\nlsn %s\nend\n' "$2" "$3" "$4" "$5" "$6" "$7" > "$1" 2>/dev/null
+  else
+    printf 'lockstep-pending 1\nsha %s\ntime %s\nref %s\nms %s\nend\n' "$2" "$3" "$4" "$5" > "$1" 2>/dev/null
+  fi
+}
+
 if [ ! -d "$lockstep_home" ] || [ -z "$lockstep_sha" ]; then
   # Not set up here (or HEAD unreadable): `lockstep record` says why, as before.
   lockstep_pending=
@@ -130,8 +141,7 @@ else
   # The pairing first. Written in one printf; readers skip a file without its `end` line.
   [ -d "$lockstep_home/pending" ] || mkdir -p "$lockstep_home/pending" 2>/dev/null
   lockstep_pending=$lockstep_home/pending/$lockstep_sha.$$
-  printf 'lockstep-pending 1\nsha %s\ntime %s\nref %s\nms %s\nend\n' "$lockstep_sha" "$lockstep_time" "$lockstep_ref" "$lockstep_ms" > "$lockstep_pending" 2>/dev/null ||
-    lockstep_pending=
+  lockstep_spool "$lockstep_pending" "$lockstep_sha" "$lockstep_time" "$lockstep_ref" "$lockstep_ms" || lockstep_pending=
 fi
 
 # One psql reading: prints "walfile lsn archiving-failing". The WAL file's name carries the timeline.
@@ -172,9 +182,7 @@ lockstep_assign() {
     lockstep_entry "$lockstep_file"
     [ -n "$lockstep_e_end" ] && [ -z "$lockstep_e_lsn" ] && [ -n "$lockstep_e_ms" ] || continue
     if [ "$lockstep_e_ms" -le "$1" ]; then
-      # In place, no mv: a reader that catches it half-written sees no `end` line and looks again later.
-      printf 'lockstep-pending 1\nsha %s\ntime %s\nref %s\nms %s\ntimeline %s\nlsn %s\nend\n' \
-        "$lockstep_e_sha" "$lockstep_e_time" "$lockstep_e_ref" "$lockstep_e_ms" "$lockstep_a_tl" "$lockstep_a_lsn" > "$lockstep_file" 2>/dev/null
+      lockstep_spool "$lockstep_file" "$lockstep_e_sha" "$lockstep_e_time" "$lockstep_e_ref" "$lockstep_e_ms" "$lockstep_a_tl" "$lockstep_a_lsn"
     else
       lockstep_newer=0
     fi
@@ -275,9 +283,7 @@ if [ -n "$lockstep_psql" ] && [ -x "$lockstep_psql" ] && [ -S "$lockstep_host/.s
       0:[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]*:*/*)
         lockstep_tl=${lockstep_walfile%????????????????}
         lockstep_tl=$((0x$lockstep_tl))
-        # In place, no mv: a reader that catches it half-written sees no `end` line and looks again later.
-        printf 'lockstep-pending 1\nsha %s\ntime %s\nref %s\ntimeline %s\nlsn %s\nend\n' \
-          "$lockstep_sha" "$lockstep_time" "$lockstep_ref" "$lockstep_tl" "$lockstep_lsn" > "$lockstep_pending" 2>/dev/null && lockstep_measured=1
+        lockstep_spool "$lockstep_pending" "$lockstep_sha" "$lockstep_time" "$lockstep_ref" "$lockstep_ms" "$lockstep_tl" "$lockstep_lsn" && lockstep_measured=1
         ;;
       *)
         # The server is there but did not answer in time (hung): Node would not do better.

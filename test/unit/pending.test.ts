@@ -60,8 +60,8 @@ describe('the hook spool', () => {
   it('lists spooled commits on the newest checkpoint timeline until they are folded in', () => {
     fs.writeFileSync(path.join(dir, 'pending', `${SHA}.5`), entryText());
     const journal = [{ timelineId: '4', createdAt: '2026-12-01T09:00:00.000Z' }, { timelineId: '3', createdAt: '2026-12-01T08:00:00.000Z' }] as never[];
-    const [c] = spooledCheckpoints(dir, 'local', journal);
+    const [c] = spooledCheckpoints(dir, () => 'local', journal);
     assert.equal(c?.timelineId, '4');
-    assert.deepEqual(spooledCheckpoints(dir, undefined, journal), [], 'not set up: nothing');
+    assert.deepEqual(spooledCheckpoints(dir, () => undefined, journal), [], 'not set up: nothing');
   });
 });
