@@ -9,6 +9,16 @@ export type CheckpointKind = 'commit' | 'snapshot' | 'safety' | 'pre-restore';
 
 export const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['commit', 'snapshot', 'safety', 'pre-restore'];
 
+/** Who asked for a safety point: an agent (its name and session when known), a terminal, `lockstep run`. */
+export interface AgentIdentity {
+  /** 'claude' | 'cursor' | 'copilot' | 'mcp' | 'vscode-lm' | 'vscode-terminal' | 'lockstep run' */
+  name: string;
+  /** The agent's session (Claude's session_id, Cursor's conversation_id, an MCP server's session); restores without a human are limited to it. */
+  session?: string;
+  /** The MCP client's own name, when it gave one. */
+  client?: string;
+}
+
 export interface Checkpoint {
   /** Postgres' timeline id (`"1"`, `"2"`…) for local; a branch or timeline id elsewhere. */
   timelineId: string;
@@ -37,6 +47,10 @@ export interface Checkpoint {
   /** ISO 8601 time the marker was taken. */
   createdAt: string;
   engine: EngineKind;
+  /** Safety points: the command it was taken before (raw text; printed through `displayText`). */
+  command?: string;
+  /** Safety points: who asked. */
+  agent?: AgentIdentity;
 }
 
 /** The fields `lockstep list --json` prints: the contract tools outside the project rely on. */
@@ -49,6 +63,10 @@ export interface CheckpointListing {
   lsn: string | null;
   label: string | null;
   createdAt: string;
+  /** Safety points: the command it was taken before; else null. */
+  command: string | null;
+  /** Safety points: who asked; else null. */
+  agent: AgentIdentity | null;
   restorable: boolean;
   /** Why not, when `restorable` is false ('not-archived': not yet, its WAL is not in the archive while archiving fails); else null. */
   unrestorable: { reason: UnrestorableReason; message: string } | null;
@@ -74,7 +92,9 @@ export function isCheckpoint(value: unknown): value is Checkpoint {
     typeof c.createdAt === 'string' &&
     ISO_UTC.test(c.createdAt) &&
     typeof c.engine === 'string' &&
-    (c.commitSha === null || typeof c.commitSha === 'string')
+    (c.commitSha === null || typeof c.commitSha === 'string') &&
+    (c.command === undefined || typeof c.command === 'string') &&
+    (c.agent === undefined || (typeof c.agent === 'object' && c.agent !== null && typeof (c.agent as { name?: unknown }).name === 'string'))
   );
 }
 

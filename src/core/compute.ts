@@ -80,6 +80,40 @@ export async function describeCompute(connectionString: string, options: Compute
   });
 }
 
+/**
+ * Exact row counts (`count(*)`), table by table, within `budgetMs` in all: a
+ * table the budget did not reach, or whose count it cut, is left out (the
+ * caller shows it as unknown, never as a guess).
+ */
+export async function countRows(
+  connectionString: string,
+  tables: readonly { schema: string; name: string }[],
+  options: ComputeQueryOptions & { budgetMs: number },
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const deadline = Date.now() + options.budgetMs;
+  await withCompute(connectionString, { ...options, timeoutMs: Math.max(1000, options.budgetMs) }, async (client) => {
+    for (const t of tables) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(left))}`);
+        const result = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+        counts.set(`${t.schema}.${t.name}`, Number(result.rows[0]?.n ?? -1));
+      } catch (error) {
+        // Cancelled by the budget (57014), or not ours to read (42501): unknown, not an error.
+        const code = (error as { code?: unknown }).code;
+        if (code !== '57014' && code !== '42501' && code !== '42P01') throw error;
+      }
+    }
+  });
+  return counts;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 function computeError(error: unknown, what: string, connectionString: string): LockstepError {
   if (error instanceof LockstepError) return error;
   const code = (error as { code?: unknown }).code;

@@ -4,6 +4,7 @@ import { ENGINE_KINDS, type EngineKind } from './engine';
 import { LockstepError } from './errors';
 import { readJsonFile, writeJsonFile } from './files';
 import type { LockstepPaths } from './paths';
+import { checkRiskyPatterns } from './risky';
 
 export interface LocalEngineConfig {
   /** Fixed localhost port; restores keep it, so the connection string never changes. */
@@ -56,6 +57,8 @@ export interface ProjectConfig {
   /** Checkpoints kept in the journal (newest first). */
   keep: number;
   checkout: CheckoutMode;
+  /** Commands that get a safety point before they run, beyond the default list (regex sources, case-insensitive; `src/core/risky.ts`). */
+  riskyCommands?: string[];
   local?: LocalEngineConfig;
   neon?: NeonEngineConfig;
   pageserver?: PageserverEngineConfig;
@@ -117,6 +120,13 @@ function validateConfig(raw: unknown, file: string): ProjectConfig {
   if (!Number.isInteger(config.keep) || (config.keep ?? 0) < 1) throw bad('keep must be a positive integer');
   if (config.checkout !== 'branch' && config.checkout !== 'detached') throw bad('checkout must be branch or detached');
   if (!config[config.engine]) throw bad(`missing the "${config.engine}" section for the ${config.engine} engine`);
+  if (config.riskyCommands !== undefined) {
+    try {
+      checkRiskyPatterns(config.riskyCommands);
+    } catch (error) {
+      throw bad((error as Error).message);
+    }
+  }
   if (config.local) {
     const port = config.local.port;
     if (!Number.isInteger(port) || port < 1024 || port > 65535) throw bad('local.port must be 1024–65535');

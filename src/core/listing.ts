@@ -66,6 +66,8 @@ export function toListing(c: ListedCheckpoint): CheckpointListing {
     lsn: c.lsn,
     label: c.label,
     createdAt: c.createdAt,
+    command: c.command ?? null,
+    agent: c.agent ?? null,
     restorable: c.restorable,
     unrestorable: c.unrestorable ? { reason: c.unrestorable.reason, message: c.unrestorable.message } : null,
   };

@@ -2,7 +2,7 @@
 
 import { readCommit, readHead, resolveCommit } from '../git/repository';
 import { shouldRecord } from '../git/hook';
-import { newCheckpointId, type Checkpoint, type CheckpointKind } from './checkpoint';
+import { newCheckpointId, type AgentIdentity, type Checkpoint, type CheckpointKind } from './checkpoint';
 import type { Engine, OperationOptions, Position } from './engine';
 import { checkLabel } from './journalText';
 import { newestTimeline, pendingCheckpoint, readPending, readPendingFile, readerActive, removePending, stillMeasuring, type PendingCommit } from './pending';
@@ -13,6 +13,11 @@ export interface MarkerRequest extends OperationOptions {
   label?: string | null;
   /** Pair the position with this commit (full sha) instead of HEAD's. */
   commitSha?: string;
+  /** A position read earlier (a terminal's reading at its prompt); default: read now. */
+  at?: Position;
+  /** Safety points: the command and who asked. */
+  command?: string;
+  agent?: AgentIdentity;
 }
 
 /**
@@ -20,7 +25,9 @@ export interface MarkerRequest extends OperationOptions {
  * read at once; neither allocates data. Appended to the journal before return.
  */
 export async function takeMarker(project: Project, request: MarkerRequest): Promise<Checkpoint> {
-  const checkpoint = await readMarker(project, request);
+  const checkpoint = await readMarker(project, request, request.at);
+  if (request.command !== undefined) checkpoint.command = request.command;
+  if (request.agent) checkpoint.agent = request.agent;
   // Commits the hook spooled go in first, so that the journal stays in the order things happened
   // (a restore folds before its pre-restore marker itself).
   if (request.kind !== 'pre-restore') await foldPending(project);
