@@ -24,7 +24,9 @@ export function checkpointLine(c: ListedCheckpoint): string {
   // A time-based checkpoint has no position: it is restored to its moment, which the age column shows.
   const where = c.lsn === null ? `${c.timelineId}@time-based` : `${c.timelineId}@${c.lsn}`;
   const title = c.lsn === null && !c.restorable ? `${displayTitle(c)} — not recorded: ${message([c.unmeasured, c.unrestorable?.message].filter(Boolean).join('; '))}` : displayTitle(c);
-  return `${marks} ${c.id}  ${KIND_MARK[c.kind].padEnd(6)} ${sha}  ${where.padEnd(16)} ${relativeTime(c.createdAt).padEnd(15)} ${title}`;
+  // A safety point names who asked for it (the command is its label).
+  const asked = c.kind === 'safety' && c.agent ? ` (${displayText(c.agent.name, 40)})` : '';
+  return `${marks} ${c.id}  ${KIND_MARK[c.kind].padEnd(6)} ${sha}  ${where.padEnd(16)} ${relativeTime(c.createdAt).padEnd(15)} ${title}${asked}`;
 }
 
 /** Where a plan's data goes or comes from: a position, or the moment of a time-based checkpoint. */

@@ -14,7 +14,9 @@ fails), id, kind, commit, timeline@LSN, age, subject or label. A commit the
 hook could not read the position of in time is "time-based": restored to the
 moment it was made.
 --json prints an array of {id, kind, commitSha, timelineId, lsn, label,
-createdAt, restorable, unrestorable}; lsn is null for a time-based one;
+createdAt, command, agent, restorable, unrestorable}; lsn is null for a
+time-based one; command and agent ({name, session?, client?}) are set for
+safety points (taken before a risky command), else null;
 unrestorable is null or {reason, message}, reason one of expired,
 unknown-timeline, beyond-head, not-archived.`;
 
