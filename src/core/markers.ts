@@ -1,6 +1,6 @@
 // Taking checkpoints: the commit hook's record, manual snapshots, and the pre-restore marker of "now".
 
-import { readCommit, readHead, resolveCommit } from '../git/repository';
+import { headFromFiles, readCommit, readHead, resolveCommit } from '../git/repository';
 import { shouldRecord } from '../git/hook';
 import { newCheckpointId, type AgentIdentity, type Checkpoint, type CheckpointKind } from './checkpoint';
 import type { Engine, OperationOptions, Position } from './engine';
@@ -50,7 +50,7 @@ export async function readMarker(project: Project, request: MarkerRequest, measu
   const engine = await project.engine();
   const [position, commit] = await Promise.all([
     measured ?? engine.head({ signal: request.signal }),
-    request.commitSha ? readCommit(project.repo, request.commitSha) : readHead(project.repo),
+    request.commitSha ? readCommit(project.repo, request.commitSha) : request.kind === 'commit' ? readHead(project.repo) : headWithoutGit(project),
   ]);
   const checkpoint: Checkpoint = {
     id: newCheckpointId(),
@@ -67,6 +67,23 @@ export async function readMarker(project: Project, request: MarkerRequest, measu
     lsn: position.lsn,
   };
   return checkpoint;
+}
+
+/** Subjects and authors of commits seen, by sha: a long-running face (MCP, VS Code) reads each commit once. */
+const commitText = new Map<string, { subject: string | null; author: string | null }>();
+
+/**
+ * HEAD for a marker that is not a commit's (snapshots, safety points): from git's
+ * files, with the subject and author of a checkpoint already made at that commit,
+ * so that an agent's safety point starts no git process. Else git, as for commits.
+ */
+async function headWithoutGit(project: Project): Promise<{ sha: string; branch: string | null; subject: string | null; author: string | null; filesChanged: null } | null> {
+  const head = headFromFiles(project.repo);
+  const known = head && (commitText.get(head.sha) ?? project.journal.recent().find((c) => c.commitSha === head.sha && c.subject !== null));
+  if (head && known) return { sha: head.sha, branch: head.branch, subject: known.subject, author: known.author, filesChanged: null };
+  const commit = await readHead(project.repo);
+  if (commit) commitText.set(commit.sha, { subject: commit.subject, author: commit.author });
+  return commit && { ...commit, filesChanged: null };
 }
 
 export type RecordOutcome =

@@ -1,7 +1,7 @@
 // Safety points: checkpoints taken before a risky step (an agent's command, a migration, `lockstep run`), and the one rule
 // under which an agent may restore without a person: back to its own safety point, with nothing else done since.
 
-import { readHeadRef } from '../git/repository';
+import { headFromFiles, readHeadRef } from '../git/repository';
 import type { AgentIdentity, Checkpoint } from './checkpoint';
 import { countRows } from './compute';
 import type { OperationOptions, Position, SchemaSummary } from './engine';
@@ -46,6 +46,11 @@ export function labelFor(command: string): string {
   return cut(`before: ${visible}`, MAX_LABEL_LENGTH);
 }
 
+/** The command as a safety point keeps it (cut to fit), for faces that build the checkpoint from a reading of their own (core/quickSafety.ts). */
+export function safetyCommandText(command: string): string {
+  return cut(command, MAX_COMMAND_LENGTH);
+}
+
 function cut(text: string, max: number): string {
   const chars = [...text];
   return chars.length <= max ? text : chars.slice(0, max - 1).join('') + '…';
@@ -77,7 +82,7 @@ export async function mayRestoreWithoutHuman(project: Project, target: Checkpoin
     .list()
     .find((e) => e.op === 'restore' && e.at > target.createdAt);
   if (restoredSince) return no(`a restore ran since (${restoredSince.at})`);
-  const head = await readHeadRef(project.repo);
+  const head = headFromFiles(project.repo) ?? (await readHeadRef(project.repo));
   if (head.sha !== target.commitSha) return no('HEAD moved since (a commit or a checkout)');
   return { allowed: true, reason: `${target.id} is this session's own safety point and nothing else happened since` };
 }

@@ -259,6 +259,38 @@ function branchFromHeadFile(gitDir: string): string | null | undefined {
   return match[1];
 }
 
+/**
+ * HEAD's commit and branch from the files git keeps (no process): `<gitDir>/HEAD`,
+ * then the loose ref or `packed-refs` in the common dir. Undefined when the
+ * files do not say (reftable, an unborn branch, anything unusual): callers then
+ * ask git.
+ */
+export function headFromFiles(repo: Repository): { sha: string; branch: string | null } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(repo.gitDir, 'HEAD'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  if (FULL_SHA.test(text)) return { sha: text, branch: null };
+  const match = /^ref: (refs\/heads\/(.+))$/.exec(text);
+  if (!match || match[2] === '.invalid') return undefined;
+  const [, ref, branch] = match as unknown as [string, string, string];
+  const loose = readFirstLine(path.join(repo.commonDir, ref));
+  if (loose !== null) return FULL_SHA.test(loose.trim()) ? { sha: loose.trim(), branch } : undefined;
+  let packed: string;
+  try {
+    packed = fs.readFileSync(path.join(repo.commonDir, 'packed-refs'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of packed.split('\n')) {
+    const [sha, name] = line.split(' ');
+    if (name === ref && sha && FULL_SHA.test(sha)) return { sha, branch };
+  }
+  return undefined;
+}
+
 function branchFromDecorations(decorations: string): string | null {
   const match = /^HEAD -> (?:refs\/heads\/)?([^,]+)/.exec(decorations);
   return match?.[1] ?? null;

@@ -11,6 +11,7 @@ import {
   diffStat,
   findRepository,
   findStash,
+  headFromFiles,
   isClean,
   operationInProgress,
   readHead,
@@ -459,5 +460,42 @@ describe('git repository (real git)', function () {
       repo.git('branch', unique, 'HEAD');
       assert.equal(await resolveCommit(found, unique), pair[1]);
     });
+  });
+});
+
+describe('HEAD from git\'s files (no process)', () => {
+  let restoreEnv: () => void;
+  before(() => {
+    restoreEnv = isolateGitEnvironment();
+  });
+  after(() => {
+    restoreEnv();
+    removeTempDirs();
+  });
+
+  it('agrees with git: a loose branch, packed refs, a detached HEAD, a worktree; says nothing for an unborn branch', async () => {
+    const unborn = createRepo({ initialCommit: false });
+    assert.equal(headFromFiles(await findRepository(unborn.dir)), undefined);
+
+    const repo = createRepo();
+    repo.commit('a.txt', 'a', 'first');
+    const project = await findRepository(repo.dir);
+    const expectHead = async () => {
+      const viaGit = await readHeadRef(project);
+      assert.deepEqual(headFromFiles(project), { sha: viaGit.sha, branch: viaGit.branch });
+    };
+    await expectHead();
+    repo.git('pack-refs', '--all', '--prune');
+    assert.ok(!fs.existsSync(path.join(project.commonDir, 'refs/heads/main')), 'the ref is packed now');
+    await expectHead();
+    repo.commit('b.txt', 'b', 'second');
+    await expectHead();
+    repo.git('checkout', '--quiet', '--detach', 'HEAD~1');
+    await expectHead();
+    assert.equal(headFromFiles(project)?.branch, null);
+
+    const tree = addWorktree(repo, 'side');
+    const worktree = await findRepository(tree.dir);
+    assert.deepEqual(headFromFiles(worktree), { sha: (await readHeadRef(worktree)).sha, branch: 'side' });
   });
 });

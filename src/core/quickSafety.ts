@@ -1,0 +1,77 @@
+// A safety point from a position read elsewhere (the agent guard's reading over the local database's private socket),
+// appended without opening the engine: the same checkpoint takeSafetyPoint makes, for a face that must start in milliseconds.
+
+import { headFromFiles, readHead, type Repository } from '../git/repository';
+import { newCheckpointId, type AgentIdentity, type Checkpoint } from './checkpoint';
+import type { ProjectConfig } from './config';
+import type { Position } from './engine';
+import type { AuditTrail, Journal } from './journal';
+import { checkLabel } from './journalText';
+import { pruneJournal } from './markers';
+import type { LockstepPaths } from './paths';
+import { readPending } from './pending';
+import type { Project } from './project';
+import { labelFor, safetyCommandText } from './safety';
+
+/** What the quick path needs of a project: its files, never its engine. */
+export interface QuickProject {
+  repo: Repository;
+  paths: LockstepPaths;
+  config: ProjectConfig;
+  journal: Journal;
+  audit: AuditTrail;
+}
+
+export interface QuickSafetyRequest {
+  command: string;
+  agent?: AgentIdentity;
+}
+
+/**
+ * Appends a `safety` checkpoint at the position `at` gives (read by the caller
+ * while HEAD is read here) and HEAD: the same checkpoint
+ * `takeSafetyPoint(project, { command, agent, at })` makes, HEAD from git's
+ * files with the subject and author of a checkpoint already at that commit
+ * (else git), the label derived from the command, pruned to `keep` afterwards.
+ * Returns undefined, appending nothing, when `at` gives no position, or when
+ * commits the hook spooled wait to be folded in first: folding needs the
+ * engine, so the caller takes the full path (takeSafetyPoint), which keeps the
+ * journal in the order things happened.
+ */
+export async function quickSafetyPoint(project: QuickProject, at: PromiseLike<Position | undefined>, request: QuickSafetyRequest): Promise<Checkpoint | undefined> {
+  if (readPending(project.paths.root).length > 0) return undefined;
+  // Everything that does not need the position is done while the database answers.
+  const command = safetyCommandText(request.command);
+  const label = checkLabel(labelFor(command));
+  const [commit, position] = await Promise.all([headOf(project), at]);
+  if (!position) return undefined;
+  const checkpoint: Checkpoint = {
+    id: newCheckpointId(),
+    kind: 'safety',
+    commitSha: commit?.sha ?? null,
+    branch: commit?.branch ?? null,
+    subject: commit?.subject ?? null,
+    author: commit?.author ?? null,
+    filesChanged: null,
+    label,
+    createdAt: new Date().toISOString(),
+    engine: project.config.engine,
+    timelineId: position.timelineId,
+    lsn: position.lsn,
+  };
+  checkpoint.command = command;
+  if (request.agent) checkpoint.agent = request.agent;
+  await project.journal.append(checkpoint);
+  const keep = project.config.keep;
+  // pruneJournal reads only the journal and the audit trail of the project it is given.
+  if (project.journal.exceeds(keep)) await pruneJournal(project as unknown as Project, keep);
+  return checkpoint;
+}
+
+/** HEAD as markers.ts reads it for a marker that is not a commit's: git's files, and the text of a checkpoint at that commit; else git. */
+async function headOf(project: QuickProject): Promise<{ sha: string; branch: string | null; subject: string | null; author: string | null } | null> {
+  const head = headFromFiles(project.repo);
+  const known = head && project.journal.recent().find((c) => c.commitSha === head.sha && c.subject !== null);
+  if (head && known) return { sha: head.sha, branch: head.branch, subject: known.subject, author: known.author };
+  return readHead(project.repo);
+}
