@@ -3,8 +3,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { benchGuard } from './agents';
 import { benchEngine } from './engine';
 import { benchHook } from './hook';
+import { benchMcp } from './mcp';
 import type { BenchRow } from './types';
 import { benchWorkload } from './workload';
 
@@ -54,6 +56,14 @@ async function main(): Promise<void> {
   if (wanted('hook')) {
     log('hook: git commit, list, disk');
     sections.push({ title: 'Checkpoints: the hook, list, disk', command: 'npm run bench -- --only=hook', rows: await benchHook({ commits: quick ? 11 : 21, log }) });
+  }
+  if (wanted('guard')) {
+    log('guard: a safety point through `lockstep guard`, the whole process, beside node -e 0');
+    sections.push({ title: 'Agents: a safety point through `lockstep guard`', command: 'npm run bench -- --only=guard', rows: await benchGuard({ runs: quick ? 11 : 21, log }) });
+  }
+  if (wanted('mcp')) {
+    log('mcp: a safety point through an open MCP session');
+    sections.push({ title: 'Agents: a safety point through an open MCP session', command: 'npm run bench -- --only=mcp', rows: await benchMcp({ calls: quick ? 21 : 51, log }) });
   }
   if (wanted('vscode')) {
     const file = path.join(__dirname, 'vscode.ts');

@@ -18,6 +18,10 @@ Usage: lockstep <command> [options]
   hook      install | uninstall | status — the post-commit hook
   status    engine, hook, checkpoints, last operations
   prune     keep the newest checkpoints and reclaim what no kept one needs
+  run       -- CMD…: a safety point, then the command (its exit status passed through)
+  guard     an agent's pre-command hook: a safety point before a risky command
+  agent     install | uninstall claude|cursor|copilot — the agents' hook that runs guard
+  mcp       serve the MCP tools agents use (snapshot, list, preview, restore) on stdio
 
 Run \`lockstep <command> --help\` for a command's options.
 Exit codes: 0 done, 1 failed, 2 bad input.`;
@@ -43,6 +47,14 @@ async function load(name: string): Promise<Command | undefined> {
       return (await import('./commands/status')).run;
     case 'prune':
       return (await import('./commands/prune')).run;
+    case 'run':
+      return (await import('./commands/run')).run;
+    case 'guard':
+      return (await import('./commands/guard')).run;
+    case 'agent':
+      return (await import('./commands/agent')).run;
+    case 'mcp':
+      return (await import('./commands/mcp')).run;
     default:
       return undefined;
   }

