@@ -10,6 +10,7 @@ import { DEFAULT_KEEP, saveConfig, type CheckoutMode, type ProjectConfig } from 
 import type { EngineKind, OperationOptions } from './engine';
 import { writeHookConf } from './hookConf';
 import { LockstepError } from './errors';
+import { importDatabase, inspectImportSource, type ImportResult, type ImportSource } from './importDatabase';
 import type { Project } from './project';
 
 export interface InitRequest extends OperationOptions {
@@ -19,6 +20,11 @@ export interface InitRequest extends OperationOptions {
   local?: Omit<LocalSetupOptions, keyof OperationOptions>;
   neon?: NeonProjectChoice;
   pageserver?: PageserverChoice;
+  /**
+   * A database to copy into the local engine as the first checkpoint (`init --import URL`).
+   * It is checked before anything is created; a copy that fails undoes a first set-up like any other failure.
+   */
+  importFrom?: ImportSource;
   /**
    * The face's last step, after the configuration is written (the CLI installs
    * the commit hook): when it throws, a first set-up is undone like any other failure.
@@ -30,6 +36,8 @@ export interface InitResult {
   config: ProjectConfig;
   /** False when the repository was already set up and nothing had to change. */
   changed: boolean;
+  /** What `importFrom` brought in. */
+  imported?: ImportResult;
 }
 
 /**
@@ -44,6 +52,11 @@ export interface InitResult {
  */
 export async function initProject(project: Project, request: InitRequest): Promise<InitResult> {
   const existing = project.tryConfig();
+  if (request.importFrom && request.engine !== 'local') {
+    throw new LockstepError('BAD_INPUT', `--import copies into the local engine, not ${request.engine}`, { hint: 'Use --engine local (the default). Nothing was changed.' });
+  }
+  // Unreachable, refused, or newer than the pg_dump at hand: said before anything is created.
+  const inspected = request.importFrom ? await inspectImportSource(request.importFrom, request) : undefined;
   const rootExisted = fs.existsSync(project.paths.root);
   let created: ProjectConfig | undefined;
   try {
@@ -51,6 +64,9 @@ export async function initProject(project: Project, request: InitRequest): Promi
     const config = await setUp(project, request, existing, (config) => (created = config));
     const changed = JSON.stringify(existing) !== JSON.stringify(config);
     if (changed) saveConfig(project.paths, config);
+    const imported = request.importFrom
+      ? await importDatabase(project, { source: request.importFrom, inspected, signal: request.signal, onProgress: request.onProgress })
+      : undefined;
     await request.finish?.(config);
     if (changed) {
       await project.resetEngine();
@@ -62,7 +78,7 @@ export async function initProject(project: Project, request: InitRequest): Promi
     } catch {
       // the hook runs `lockstep record` instead, which writes it
     }
-    return { config, changed };
+    return { config, changed, ...(imported ? { imported } : {}) };
   } catch (error) {
     // Only a first set-up is undone: a repository that was set up keeps its database and its checkpoints.
     if (!existing) await undoFirstSetUp(project, created, rootExisted);

@@ -9,7 +9,7 @@ import { createRepo, makeTempDir, removeTempDirs } from '../support/git';
 
 /** Each command and the flags (and actions) its --help must mention: those of DESIGN.md's CLI contract, and the ones each command adds. */
 const HELP: Record<string, string[]> = {
-  init: ['--engine', '--port', '--no-hook', '--keep', '--checkout', '--pg-bin'],
+  init: ['--engine', '--port', '--no-hook', '--keep', '--checkout', '--pg-bin', '--import'],
   db: ['start', 'stop', 'status', 'url', 'backup', '--json', '--if-due', '--quiet'],
   record: ['--commit', '--quiet'],
   snapshot: ['-m', '--kind', '--json'],
@@ -18,6 +18,10 @@ const HELP: Record<string, string[]> = {
   hook: ['install', 'uninstall', 'status', '--json'],
   status: ['--json'],
   prune: ['--keep'],
+  run: ['-m', '--'],
+  guard: ['--agent', 'claude', 'cursor', 'copilot'],
+  agent: ['install', 'uninstall', 'claude', 'cursor', 'copilot', '--user'],
+  mcp: ['--repo', 'lockstep_snapshot', 'lockstep_restore'],
 };
 
 describe('cli: --help', function () {

@@ -2,13 +2,15 @@
 
 import { ENGINE_KINDS } from '../../core/engine';
 import { LockstepError } from '../../core/errors';
+import { parseImportUrl, sourceAddress } from '../../core/importDatabase';
+import { displayText } from '../../core/journalText';
 import { initProject, type InitRequest } from '../../core/setup';
 import { integer, noPositionals, oneOf, parse, port } from '../args';
 import { progress, type CliIo } from '../io';
 import { openProject } from '../project';
 import { installHookForThisCli } from './hookCommon';
 
-const USAGE = `Usage: lockstep init [--engine local|neon|pageserver] [--port N] [--no-hook] [--keep N] [--checkout branch|detached]
+const USAGE = `Usage: lockstep init [--engine local|neon|pageserver] [--port N] [--no-hook] [--keep N] [--checkout branch|detached] [--import URL]
 
 Sets this repository up: writes .git/lockstep/config.json, creates and starts
 the database (local engine), takes its first base backup, and installs the
@@ -18,6 +20,10 @@ applies a new --port or engine.
 local (default, no account, no network):
   --port N          fixed localhost port (default: the first free from 55432)
   --pg-bin DIR      Postgres binaries (default: the system's, else the embedded npm package's)
+  --import URL      copy an existing database (postgresql://user:pass@host:port/db) into the
+                    local database as the first checkpoint; the original is only read (pg_dump).
+                    Needs pg_dump/pg_restore as new as that server (LOCKSTEP_PG_CLIENT_BIN picks them).
+                    Leave the password out to take it from PGPASSWORD or ~/.pgpass.
 neon (API key in NEON_API_KEY; --save-key keeps it in .git/lockstep/credentials.json, mode 0600):
   --project-id ID   --branch-id ID (default: the project's default branch)
   --database NAME   --role NAME    --api-url URL (or LOCKSTEP_NEON_API_URL)
@@ -44,6 +50,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'timeline-id': { type: 'string' },
       'repoint-url': { type: 'string' },
       'connection-string': { type: 'string' },
+      import: { type: 'string' },
     },
     USAGE,
   );
@@ -56,11 +63,18 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const str = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   // Every option is checked before anything is created, whichever engine it belongs to.
   const localPort = port(values.port, '--port');
+  const importFrom = str('import') === undefined ? undefined : parseImportUrl(str('import')!);
+  if (importFrom) {
+    // The URL's password is in our argv: keep it out of process listings from here on.
+    if (importFrom.password !== undefined) process.title = 'lockstep init';
+    if (engine !== 'local') throw new LockstepError('BAD_INPUT', `--import copies into the local engine, not ${engine}`, { hint: 'Use --engine local (the default).' });
+  }
   const request: InitRequest = {
     engine,
     keep: integer(values.keep, '--keep', 1),
     checkout: oneOf(values.checkout, '--checkout', ['branch', 'detached'] as const),
     onProgress: progress(io),
+    ...(importFrom ? { importFrom } : {}),
   };
   if (engine === 'local') {
     request.local = { port: localPort, pgBin: str('pg-bin') };
@@ -81,7 +95,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (engine === 'neon' && values['save-key'] && !io.env.NEON_API_KEY) throw new LockstepError('BAD_INPUT', '--save-key keeps NEON_API_KEY, which is not set');
     const notes: string[] = [];
     // The hook and the saved key are part of the set-up: if either fails, a first set-up is undone whole.
-    const { config, changed } = await initProject(project, {
+    const result = await initProject(project, {
       ...request,
       finish: async () => {
         if (engine === 'neon' && values['save-key']) secrets.save('neon.apiKey', io.env.NEON_API_KEY!);
@@ -94,10 +108,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         }
       },
     });
+    const { config, changed } = result;
     io.out(`${changed ? 'Lockstep is set up' : 'Lockstep was already set up'} in ${project.repo.topLevel} (engine: ${config.engine}).`);
     if (config.local) {
       io.out(`  database: postgresql://${config.local.user}:****@127.0.0.1:${config.local.port}/${config.local.database}  (\`lockstep db url\` prints it in full)`);
       if (config.local.dataRoot) io.out(`  data: ${config.local.dataRoot} (the Postgres account cannot reach the repository)`);
+    }
+    if (result.imported) {
+      const { imported } = result;
+      io.out(`  imported: ${displayText(imported.database)} from ${displayText(sourceAddress(importFrom!))} (${imported.sourceVersion}, read only, unchanged): ${imported.tables} tables`);
+      io.out(`  first checkpoint: ${imported.checkpoint.id} "${displayText(imported.checkpoint.label)}"`);
     }
     for (const line of notes) io.out(line);
     io.out(`  keeps the newest ${config.keep} checkpoints; \`lockstep snapshot\` takes one now.`);
