@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { newCheckpointId, type Checkpoint } from '../src/core/checkpoint';
 import { formatLsn, parseLsn } from '../src/core/lsn';
 import { closeAllBrowsers, firstPage, launchChromium } from '../test/e2e/harness/browser';
-import { CodeServer, quietUserSettings } from '../test/e2e/harness/codeServer';
+import { CodeServer, codeServerInstall, quietUserSettings } from '../test/e2e/harness/codeServer';
 import { stopDatabasesUnder } from '../test/e2e/harness/databases';
 import { GitWorkspace } from '../test/e2e/harness/gitWorkspace';
 import { packageVsix, VSIX_MAX_BYTES } from '../test/e2e/harness/vsixCheck';
@@ -15,7 +15,7 @@ import { mb, median, ms, type BenchRow } from './types';
 
 const REPO = path.resolve(__dirname, '..');
 const CLI = path.join(REPO, 'dist', 'cli.js');
-const CODE_SERVER = path.join(REPO, '.tools/code-server/node_modules/.bin/code-server');
+const CODE_SERVER = codeServerInstall(REPO);
 const CHECKPOINTS = 10_000;
 
 export interface VscodeBenchOptions {
@@ -43,7 +43,7 @@ interface Load {
 export async function benchVscode(options: VscodeBenchOptions = {}): Promise<BenchRow[]> {
   const loads = options.loads ?? 7;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  if (!fs.existsSync(CODE_SERVER)) throw new Error(`code-server is missing (${CODE_SERVER}): run \`npm run setup:e2e\` first`);
+  for (const file of [CODE_SERVER.node, CODE_SERVER.entry]) if (!fs.existsSync(file)) throw new Error(`code-server or its Node is missing (${file}): run \`npm run setup:e2e\` first`);
   const root = traversableTempDir('lockstep-bench-vscode-');
   const rows: BenchRow[] = [];
   let server: CodeServer | undefined;
@@ -61,7 +61,7 @@ export async function benchVscode(options: VscodeBenchOptions = {}): Promise<Ben
     log(`  workspace with a local database and ${CHECKPOINTS} checkpoints`);
 
     server = await CodeServer.start({
-      binary: CODE_SERVER,
+      install: CODE_SERVER,
       dir: path.join(root, 'server'),
       logFile: path.join(root, 'code-server.log'),
       defaultFolder: workspace.dir,
@@ -121,7 +121,7 @@ export async function benchVscode(options: VscodeBenchOptions = {}): Promise<Ben
       value: ms(vscodeActivation),
       target: '≤ 50 ms',
       met: vscodeActivation <= 50,
-      note: 'Developer: Show Running Extensions; the .vsix installed in code-server 4.100.3, at start-up beside the built-in extensions',
+      note: 'Developer: Show Running Extensions; the .vsix installed in code-server 4.103.2 (on Node 22), at start-up beside the built-in extensions',
     });
     rows.push({ name: 'activation: activate() alone, as the extension logs it', value: ms(activation), target: '', met: null });
     rows.push({ name: `tree, ${CHECKPOINTS} checkpoints: Refresh → first page (200 rows) resolved, all re-read`, value: ms(refresh), target: '≤ 100 ms', met: refresh <= 100, note: 'measured by the extension from the refresh to getChildren resolved' });

@@ -1,6 +1,7 @@
 // The one context object of the extension: builds its parts in order, hands them their dependencies, disposes them in reverse.
 import * as vscode from 'vscode';
 import { scopedLog } from '../core/log';
+import { LanguageModelTools } from './agentTools';
 import { registerCommands } from './commands';
 import { CommitHookUpkeep } from './commitHook';
 import { Config } from './config';
@@ -8,11 +9,14 @@ import { ContextKey, ContextKeys } from './contextKeys';
 import { ErrorReporter } from './errors';
 import type { RestoreInProgress } from './interruptedRestore';
 import { Disposable } from './lifecycle';
+import { LockstepMcpServers } from './mcpProvider';
 import { Repositories } from './repositories';
 import { InterruptedRestoreMonitor } from './restoreMonitor';
 import { ExtensionSecrets } from './secrets';
 import { SettingsSync } from './settingsSync';
 import { SnapshotStatusBar } from './statusBar';
+import { TerminalEnvironment } from './terminalEnvironment';
+import { TerminalSafetyPoints, type TerminalSafetyPoint } from './terminalSafety';
 import { CheckpointsView } from './views/checkpointsView';
 import { PreviewDocuments } from './views/previewDocuments';
 
@@ -29,8 +33,16 @@ export interface LockstepInternals {
   checkpointRows(): Promise<vscode.TreeItem[]>;
   /** Fires when the journal watcher sees a repository's journal or configuration change (the tree then refreshes). */
   readonly onDidChangeCheckpoints: vscode.Event<unknown>;
+  /** The language-model tools (`lockstep_restore`'s confirmation can be prepared without a chat). */
+  readonly agentTools: LanguageModelTools;
+  /** The MCP servers offered to VS Code's agent, as the provider gives them to VS Code. */
+  mcpServerDefinitions(): Promise<vscode.McpStdioServerDefinition[]>;
   /** The active repository's restore record as its state last read it (running, or interrupted when its process is gone). */
   restoreInProgress(): RestoreInProgress | undefined;
+  /** Fires when a risky command in a terminal got a safety point. */
+  readonly onDidTakeTerminalSafetyPoint: vscode.Event<TerminalSafetyPoint>;
+  /** Resolves once the terminals' environment (DATABASE_URL, `lockstep` on PATH) follows the repositories' state. */
+  whenTerminalEnvironmentUpdated(): Promise<void>;
 }
 
 export class Lockstep extends Disposable {
@@ -42,7 +54,11 @@ export class Lockstep extends Disposable {
   readonly repositories: Repositories;
   readonly previews: PreviewDocuments;
   readonly checkpoints: CheckpointsView;
+  readonly agentTools: LanguageModelTools;
+  readonly mcpServers: LockstepMcpServers;
   readonly settingsSync: SettingsSync;
+  readonly terminalSafety: TerminalSafetyPoints;
+  readonly terminalEnvironment: TerminalEnvironment;
 
   constructor(
     context: vscode.ExtensionContext,
@@ -62,8 +78,12 @@ export class Lockstep extends Disposable {
     const titles = new Map<string, string>(
       ((context.extension.packageJSON as { contributes?: { commands?: { command: string; title: string }[] } }).contributes?.commands ?? []).map((c) => [c.command, c.title]),
     );
+    this.terminalSafety = this._register(new TerminalSafetyPoints(this.repositories, log));
+    this.terminalEnvironment = this._register(new TerminalEnvironment(context.environmentVariableCollection, context.globalStorageUri, this.extensionPath, this.repositories, log));
     for (const command of registerCommands(this, titles)) this._register(command);
     this._register(new InterruptedRestoreMonitor(this));
+    this.agentTools = this._register(new LanguageModelTools(this));
+    this.mcpServers = this._register(new LockstepMcpServers(this.repositories, this.extensionPath, String((context.extension.packageJSON as { version?: string }).version ?? '')));
 
     const updateContext = (): void => this.updateContextKeys();
     this._register(this.repositories.onDidChangeRepositories(updateContext));
@@ -85,7 +105,11 @@ export class Lockstep extends Disposable {
       whenScanned: () => this.repositories.whenScanned(),
       checkpointRows: () => this.checkpoints.rootItems(),
       onDidChangeCheckpoints: this.repositories.onDidChangeCheckpoints,
+      agentTools: this.agentTools,
+      mcpServerDefinitions: () => this.mcpServers.provideMcpServerDefinitions(),
       restoreInProgress: () => this.repositories.active?.state.restoring,
+      onDidTakeTerminalSafetyPoint: this.terminalSafety.onDidTakeSafetyPoint,
+      whenTerminalEnvironmentUpdated: () => this.terminalEnvironment.whenUpdated(),
     };
   }
 

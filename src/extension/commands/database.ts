@@ -1,6 +1,7 @@
 // The database behind the engine: Start/Stop Local Database and Copy Connection String.
 import * as vscode from 'vscode';
 import { LockstepError } from '../../core/errors';
+import { hidePassword } from '../appWiring';
 import type { Lockstep } from '../container';
 import { repositoryOf, requireInitialised } from './targets';
 
@@ -43,8 +44,9 @@ export function copyConnectionString(ctx: Lockstep) {
     requireInitialised(repository);
     const engine = await repository.project.engine();
     if (!engine.connectionUrl) throw new LockstepError('BAD_INPUT', `the ${engine.kind} engine has no connection string to copy`);
-    await vscode.env.clipboard.writeText(await engine.connectionUrl());
-    // The string carries the password: it goes to the clipboard only, never to the log or a message.
-    vscode.window.setStatusBarMessage('$(copy) Lockstep: connection string copied (with its password)', 4_000);
+    const url = await engine.connectionUrl();
+    await vscode.env.clipboard.writeText(url);
+    // The string carries the password: whole on the clipboard only; the message and the log show it hidden.
+    void vscode.window.showInformationMessage(`Lockstep: copied the connection string of ${repository.name} (with its password): ${hidePassword(url)}`);
   };
 }

@@ -4,7 +4,8 @@ import type { Lockstep } from '../container';
 import type { ShowMoreNode } from '../views/treeNodes';
 import { copyLsn, deleteCheckpoint } from './checkpoint';
 import { copyConnectionString, startDatabase, stopDatabase } from './database';
-import { compareWithCurrent, restoreCheckpoint } from './restore';
+import { writeEnvFile } from '../appWiring';
+import { compareWithCurrent, restoreCheckpoint, undoCommand } from './restore';
 import { settleInterruptedCommand, showInterruptedRestore } from './settle';
 import { applySettings, connectNeon, initialize, installCommitHook, uninstallCommitHook } from './setup';
 import { takeSnapshot } from './snapshot';
@@ -25,6 +26,7 @@ export function createCommands(): Record<string, CommandFactory> {
     'lockstep.continueInterruptedRestore': settleInterruptedCommand('continue'),
     'lockstep.abortInterruptedRestore': settleInterruptedCommand('abort'),
     'lockstep.showInterruptedRestore': showInterruptedRestore,
+    'lockstep.undoCommand': undoCommand,
     'lockstep.compareWithCurrent': compareWithCurrent,
     'lockstep.copyLsn': copyLsn,
     'lockstep.deleteCheckpoint': deleteCheckpoint,
@@ -38,6 +40,7 @@ export function createCommands(): Record<string, CommandFactory> {
     'lockstep.startDatabase': startDatabase,
     'lockstep.stopDatabase': stopDatabase,
     'lockstep.copyConnectionString': copyConnectionString,
+    'lockstep.writeEnvFile': writeEnvFile,
     'lockstep.installHook': installCommitHook,
     'lockstep.uninstallHook': uninstallCommitHook,
     'lockstep.applySettings': applySettings,

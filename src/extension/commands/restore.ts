@@ -42,6 +42,27 @@ export function restoreCheckpoint(ctx: Lockstep, fixedMode?: RestoreMode) {
   };
 }
 
+/**
+ * Undo This Command (a safety point's row): a restore to the point taken
+ * before the command, behind the same preview and yes. The data only while HEAD
+ * is still the point's commit (so uncommitted work is not stashed for nothing),
+ * else code and data.
+ */
+export function undoCommand(ctx: Lockstep) {
+  return async (arg?: unknown): Promise<RestoreResult | undefined> => {
+    const repository = await repositoryOf(ctx, arg);
+    requireInitialised(repository);
+    const options = optionsOf<RestoreCommandOptions>(arg);
+    const { resolveRef } = await import('../../core/refs');
+    const target = arg instanceof CheckpointNode ? arg.checkpoint : options.ref !== undefined ? await resolveRef(repository.repo, options.ref, repository.project.journal.list()) : undefined;
+    if (!target) throw new LockstepError('BAD_INPUT', 'Undo This Command needs a safety point (a row of the Checkpoints tree)');
+    if (target.kind !== 'safety') throw new LockstepError('BAD_INPUT', `${target.id} is a ${target.kind} checkpoint, not a safety point taken before a command`);
+    const { readHeadRef } = await import('../../git/repository');
+    const mode = options.mode ?? ((await readHeadRef(repository.repo)).sha === target.commitSha ? 'data-only' : 'both');
+    return runRestore(ctx, repository, { ref: target.id, mode, title: displayTitle(target) }, options.answer);
+  };
+}
+
 /** Compare with Current: the dry run, shown as a document; nothing changes. */
 export function compareWithCurrent(ctx: Lockstep) {
   return async (arg?: unknown): Promise<RestorePreview | undefined> => {

@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import { describeError, isLockstepError } from '../../core/errors';
 import type { InitResult } from '../../core/setup';
 import { uninstallHook as removeHook } from '../../git/hook';
+import { offerAppWiring } from '../appWiring';
 import { installExtensionHook } from '../commitHook';
+import { offerImport } from '../importOffer';
 import type { Lockstep } from '../container';
 import type { WorkspaceRepository } from '../repository';
 import { NEON_API_KEY } from '../secrets';
@@ -34,6 +36,7 @@ export function initialize(ctx: Lockstep) {
     const settings = ctx.config.settings(repository.folder.uri);
     if ((options.engine ?? settings.engine) === 'neon') return connectNeonIn(ctx, repository, {});
     if (!(await confirmEngineSwitch(repository, 'local', 'Switch to a Local Database'))) return undefined;
+    const firstSetUp = !repository.project.tryConfig();
     const result = await repository.run({ title: 'Setting up the local database', short: 'Setting up…' }, () =>
       vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Lockstep: Setting up a local database for ${repository.name}`, cancellable: true },
@@ -60,13 +63,13 @@ export function initialize(ctx: Lockstep) {
     );
     await repository.refresh();
     const port = result.config.local?.port;
-    const copy = 'Copy Connection String';
-    void vscode.window
-      .showInformationMessage(
-        `Lockstep: ${result.changed ? 'set up' : 'already set up'} in ${repository.name}: a local Postgres on 127.0.0.1:${port}. Every commit now records a checkpoint.`,
-        copy,
-      )
-      .then((choice) => (choice === copy ? vscode.commands.executeCommand('lockstep.copyConnectionString', repository) : undefined));
+    // With the offer to write the connection string into the app's .env (appWiring.ts).
+    void offerAppWiring(
+      repository,
+      `Lockstep: ${result.changed ? 'set up' : 'already set up'} in ${repository.name}: a local Postgres on 127.0.0.1:${port}. Every commit now records a checkpoint.`,
+    ).catch((error: unknown) => ctx.errors.report(error, 'Write to .env'));
+    // The app's own database, when .env names one: copied in as the first checkpoint, if the person wants it.
+    if (firstSetUp) void offerImport(ctx, repository);
     return result;
   };
 }

@@ -1,6 +1,6 @@
 // The nodes of the Checkpoints tree, one class per kind of row, each knowing how it looks as a TreeItem.
 import * as vscode from 'vscode';
-import type { CheckpointKind } from '../../core/checkpoint';
+import type { AgentIdentity, CheckpointKind } from '../../core/checkpoint';
 import { displayText, displayTitle } from '../../core/journalText';
 import { relativeTime } from '../../core/relativeTime';
 import { unrestorableLabel, type ListedCheckpoint } from '../../core/listing';
@@ -20,7 +20,7 @@ export const KIND_ICON: Record<CheckpointKind, string> = {
 const KIND_NAME: Record<CheckpointKind, string> = {
   commit: 'Commit',
   snapshot: 'Snapshot',
-  safety: 'Safety checkpoint',
+  safety: 'Safety point',
   'pre-restore': 'Pre-restore checkpoint',
 };
 
@@ -79,15 +79,17 @@ export class CheckpointNode {
     const notYet = c.unrestorable?.reason === 'not-archived';
     const unrestorable = c.restorable ? undefined : unrestorableLabel(c.unrestorable, c.lsn === null);
     const timeBased = c.lsn === null && c.restorable ? ['time-based'] : [];
-    item.description = [c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...timeBased, ...(c.serving ? ['serving'] : []), ...(unrestorable ? [unrestorable] : [])].join(' · ');
+    const agent = c.kind === 'safety' && c.agent ? [agentText(c.agent)] : [];
+    item.description = [...agent, c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...timeBased, ...(c.serving ? ['serving'] : []), ...(unrestorable ? [unrestorable] : [])].join(' · ');
     // Not yet restorable is a warning (it will be once archiving works); expired is for good, so greyed out.
     item.iconPath = new vscode.ThemeIcon(
       notYet ? 'watch' : KIND_ICON[c.kind],
       c.serving ? new vscode.ThemeColor('charts.green') : notYet ? new vscode.ThemeColor('list.warningForeground') : c.restorable ? undefined : new vscode.ThemeColor('disabledForeground'),
     );
-    item.contextValue = checkpointContext(c.restorable, c.commitSha !== null, c.serving);
+    // Safety points end in `:safety`: their rows offer Undo This Command.
+    item.contextValue = checkpointContext(c.restorable, c.commitSha !== null, c.serving) + (c.kind === 'safety' ? `:${SAFETY_CONTEXT}` : '');
     item.tooltip = this.tooltip(when);
-    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${displayTitle(c)}, ${when}${c.serving ? ', serving now' : ''}${unrestorable ? `, ${unrestorable}` : ''}` };
+    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${displayTitle(c)}${agent.length > 0 ? `, by ${agent[0]}` : ''}, ${when}${c.serving ? ', serving now' : ''}${unrestorable ? `, ${unrestorable}` : ''}` };
     return item;
   }
 
@@ -103,6 +105,12 @@ export class CheckpointNode {
     if (c.filesChanged !== null) md.appendMarkdown(`| Files changed | ${c.filesChanged} |\n`);
     md.appendMarkdown(`| Engine | ${c.engine} |\n| Checkpoint | \`${c.id}\` |\n\n`);
     if (c.kind === 'pre-restore' && c.subject) md.appendMarkdown(`Commit: ${escapeMarkdown(displayText(c.subject))}\n\n`);
+    if (c.kind === 'safety') {
+      // Text an agent or a terminal wrote: escaped for Markdown, and its control and direction characters made visible.
+      if (c.command) md.appendMarkdown(`$(terminal) Taken before: ${escapeMarkdown(displayText(c.command, 500))}\n\n`);
+      if (c.agent) md.appendMarkdown(`$(person) Asked by: ${escapeMarkdown(agentText(c.agent))}${c.agent.session ? ` (session ${escapeMarkdown(displayText(c.agent.session, 80))})` : ''}\n\n`);
+      if (c.restorable) md.appendMarkdown('$(discard) **Undo This Command** restores the data to this point (the code too when HEAD has moved since), after a preview and your yes.\n\n');
+    }
     if (c.serving) md.appendMarkdown('$(pass-filled) The database serves this checkpoint’s history now.\n\n');
     if (c.lsn === null) {
       md.appendMarkdown(`$(history) Time-based: ${escapeMarkdown(displayText(c.unmeasured ?? 'the commit hook could not read the database position in time'))}.\n\n`);
@@ -117,6 +125,14 @@ export class CheckpointNode {
     }
     return md;
   }
+}
+
+/** Ends the contextValue of a safety point's row (package.json's menus match `viewItem =~ /:safety$/`). */
+export const SAFETY_CONTEXT = 'safety';
+
+/** Who took a safety point, on one line: `claude`, `mcp (Inspector)`; agents name themselves, so it goes through displayText. */
+export function agentText(agent: AgentIdentity): string {
+  return displayText(agent.client ? `${agent.name} (${agent.client})` : agent.name, 60);
 }
 
 /** The last row of a page: the next page of older checkpoints. */

