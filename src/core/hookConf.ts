@@ -1,4 +1,4 @@
-// .git/lockstep/hook.conf: how the post-commit hook reads the database position without Node (psql over a private socket).
+// .git/lockstep/hook.conf: how the post-commit hook (psql) and the agents' guard (in-process) read the database position over the private socket.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +11,8 @@ import { writeFileAtomic } from './files';
  * never be pointed at a TCP port someone else could hold.
  */
 export interface HookFastPath {
-  psql: string;
+  /** Absent where no psql is at hand (the npm binaries): the hook then runs the CLI, and the agents' guard still reads in-process. */
+  psql?: string;
   /** The socket directory (mode 0700). */
   host: string;
   port: number;
@@ -31,11 +32,11 @@ export function hookConfFile(lockstepDir: string): string {
  */
 export function writeHookConf(lockstepDir: string, fast: HookFastPath | undefined): void {
   const file = hookConfFile(lockstepDir);
-  if (!fast || Object.values(fast).some((v) => /[\r\n]/.test(String(v)))) {
+  if (!fast || Object.values(fast).some((v) => v !== undefined && /[\r\n]/.test(String(v)))) {
     fs.rmSync(file, { force: true });
     return;
   }
-  const text = `# Written by Lockstep: how the post-commit hook reads the position with psql. Rewritten as needed.\n${(Object.keys(fast) as (keyof HookFastPath)[]).map((k) => `${k} ${fast[k]}`).join('\n')}\n`;
+  const text = `# Written by Lockstep: how the post-commit hook reads the position with psql. Rewritten as needed.\n${(Object.keys(fast) as (keyof HookFastPath)[]).filter((k) => fast[k] !== undefined).map((k) => `${k} ${fast[k]}`).join('\n')}\n`;
   try {
     if (fs.readFileSync(file, 'utf8') === text) return;
   } catch {

@@ -241,6 +241,31 @@ describe('cli: lockstep guard (agent pre-command hooks)', function () {
     }
   });
 
+  it('hook.conf without psql (a machine with only the npm binaries): the guard\'s quick path still serves, the commit hook records through the CLI', async () => {
+    const confFile = path.join(repo.lockstepDir, 'hook.conf');
+    const saved = fs.readFileSync(confFile, 'utf8');
+    try {
+      // What writeHookConf writes when the engine finds no psql.
+      fs.writeFileSync(confFile, saved.replace(/^psql .*\n/m, ''), { mode: 0o600 });
+      const { result, loaded } = await guardTraced('claude', payloadFor('claude', 'npx prisma migrate reset --force', repo.dir, 'no-psql'), repo.dir);
+      checkAnswer('claude', result);
+      assert.ok(loaded.includes('guard.js') && !loaded.includes('guard-full.js'), `the quick path served (loaded: ${loaded.join(', ')})`);
+      const point = repo.journalLines().map((l) => JSON.parse(l) as JournalRecord).at(-1)!;
+      assert.equal(point.kind, 'safety');
+      assert.equal(point.command, 'npx prisma migrate reset --force');
+      assert.ok(point.lsn, 'a position, not a moment');
+      // The commit hook, finding no psql in hook.conf, runs the CLI: the commit is recorded by its position all the same.
+      fs.writeFileSync(confFile, saved.replace(/^psql .*\n/m, ''), { mode: 0o600 });
+      repo.git('commit', '--quiet', '--allow-empty', '-m', 'recorded without psql');
+      const sha = repo.git('rev-parse', 'HEAD');
+      await repo.waitForUpkeep();
+      const listed = (await repo.list()).find((c) => c.commitSha === sha);
+      assert.ok(listed?.lsn, `the commit is recorded with a position: ${JSON.stringify(listed)}`);
+    } finally {
+      fs.writeFileSync(confFile, saved, { mode: 0o600 });
+    }
+  });
+
   it('a hook.conf that names anything but a private socket directory is not used: the engine’s path serves', async () => {
     const hookConf = path.join(repo.lockstepDir, 'hook.conf');
     const saved = fs.readFileSync(hookConf, 'utf8');

@@ -253,8 +253,8 @@ function readHookConf(lockstepDir: string): HookFastPath | undefined {
   }
   const port = Number(values.get('port'));
   const [psql, host, user, dbname, passfile] = ['psql', 'host', 'user', 'dbname', 'passfile'].map((k) => values.get(k));
-  if (!psql || !host?.startsWith('/') || !user || !dbname || !passfile?.startsWith('/') || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
-  return { psql, host, port, user, dbname, passfile };
+  if (!host?.startsWith('/') || !user || !dbname || !passfile?.startsWith('/') || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { ...(psql ? { psql } : {}), host, port, user, dbname, passfile };
 }
 
 /**

@@ -199,11 +199,11 @@ export class LocalEngine implements Engine, LocalContext {
   /** psql over the private socket, when a psql is at hand (the system's binaries have one; the npm package's do not). */
   hookFastPath(): HookFastPath | undefined {
     try {
+      // Without a psql (the npm binaries) the hook runs the CLI; the guard reads over the socket in-process either way.
       const psql = findPsql(this.config.pgBin ?? this.layout.readState().bin);
-      if (!psql) return undefined;
       const access = localAdminAccess(this.config, this.lockstepDir);
       if (access.socketDir === undefined) return undefined;
-      return { psql, host: access.socketDir, port: access.port, user: access.user, dbname: access.database, passfile: access.passfile };
+      return { ...(psql ? { psql } : {}), host: access.socketDir, port: access.port, user: access.user, dbname: access.database, passfile: access.passfile };
     } catch {
       return undefined;
     }
