@@ -10,6 +10,7 @@ import { runHostSuite } from './hostSuite';
 import type { PhaseResult } from './phase';
 import { runUiTests } from './uiTests';
 import { runVsixCheck } from './vsixCheck';
+import { clusterAccounts, removeAccountsSince } from '../../support/osAccounts';
 import { stopDatabasesUnder } from './databases';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -22,6 +23,7 @@ const usage = `usage: node test/e2e/run.mjs [--phase host|ui|vsix]… [--grep PA
   --keep   keep the run's temp folder (workspaces, server data) and print where it is`;
 
 export async function main(argv: string[]): Promise<number> {
+  const accountsBefore = clusterAccounts();
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -150,6 +152,8 @@ export async function main(argv: string[]): Promise<number> {
     await server?.stop();
     // Every database a test started, whatever happened to the test.
     for (const line of stopDatabasesUnder(runDir)) console.log(`e2e: ${line}`);
+    // The OS accounts (running as root) of the clusters this run set up.
+    removeAccountsSince(accountsBefore);
     process.removeListener('SIGINT', interrupted);
     process.removeListener('SIGTERM', interrupted);
     await closeAllBrowsers();
