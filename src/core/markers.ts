@@ -77,7 +77,7 @@ const commitText = new Map<string, { subject: string | null; author: string | nu
  * files, with the subject and author of a checkpoint already made at that commit,
  * so that an agent's safety point starts no git process. Else git, as for commits.
  */
-async function headWithoutGit(project: Project): Promise<{ sha: string; branch: string | null; subject: string | null; author: string | null; filesChanged: null } | null> {
+export async function headWithoutGit(project: Pick<Project, 'repo' | 'journal'>): Promise<{ sha: string; branch: string | null; subject: string | null; author: string | null; filesChanged: null } | null> {
   const head = headFromFiles(project.repo);
   const known = head && (commitText.get(head.sha) ?? project.journal.recent().find((c) => c.commitSha === head.sha && c.subject !== null));
   if (head && known) return { sha: head.sha, branch: head.branch, subject: known.subject, author: known.author, filesChanged: null };
@@ -194,7 +194,7 @@ function servingTimelineOf(engine: Engine, journal: readonly Checkpoint[]): stri
  * Checkpoints a person may still need are never pruned by count: the target
  * of the last restore (what serves now) and its pre-restore marker (its undo).
  */
-export function pinnedCheckpoints(project: Project): Set<string> {
+export function pinnedCheckpoints(project: Pick<Project, 'audit'>): Set<string> {
   const pinned = new Set<string>();
   const lastRestore = project.audit.list().find((e) => e.op === 'restore' && e.phase === 'finished');
   if (lastRestore?.checkpointId) pinned.add(lastRestore.checkpointId);
@@ -202,7 +202,7 @@ export function pinnedCheckpoints(project: Project): Set<string> {
   return pinned;
 }
 
-export async function pruneJournal(project: Project, keep: number): Promise<Checkpoint[]> {
+export async function pruneJournal(project: Pick<Project, 'journal' | 'audit'>, keep: number): Promise<Checkpoint[]> {
   const { removed } = await project.journal.prune(keep, pinnedCheckpoints(project));
   if (removed.length > 0) {
     await project.audit.append({

@@ -1,16 +1,15 @@
 // A safety point from a position read elsewhere (the agent guard's reading over the local database's private socket),
 // appended without opening the engine: the same checkpoint takeSafetyPoint makes, for a face that must start in milliseconds.
 
-import { headFromFiles, readHead, type Repository } from '../git/repository';
+import type { Repository } from '../git/repository';
 import { newCheckpointId, type AgentIdentity, type Checkpoint } from './checkpoint';
 import type { ProjectConfig } from './config';
 import type { Position } from './engine';
 import type { AuditTrail, Journal } from './journal';
 import { checkLabel } from './journalText';
-import { pruneJournal } from './markers';
+import { headWithoutGit, pruneJournal } from './markers';
 import type { LockstepPaths } from './paths';
 import { readPending } from './pending';
-import type { Project } from './project';
 import { labelFor, safetyCommandText } from './safety';
 
 /** What the quick path needs of a project: its files, never its engine. */
@@ -43,7 +42,7 @@ export async function quickSafetyPoint(project: QuickProject, at: PromiseLike<Po
   // Everything that does not need the position is done while the database answers.
   const command = safetyCommandText(request.command);
   const label = checkLabel(labelFor(command));
-  const [commit, position] = await Promise.all([headOf(project), at]);
+  const [commit, position] = await Promise.all([headWithoutGit(project), at]);
   if (!position) return undefined;
   const checkpoint: Checkpoint = {
     id: newCheckpointId(),
@@ -63,15 +62,6 @@ export async function quickSafetyPoint(project: QuickProject, at: PromiseLike<Po
   if (request.agent) checkpoint.agent = request.agent;
   await project.journal.append(checkpoint);
   const keep = project.config.keep;
-  // pruneJournal reads only the journal and the audit trail of the project it is given.
-  if (project.journal.exceeds(keep)) await pruneJournal(project as unknown as Project, keep);
+  if (project.journal.exceeds(keep)) await pruneJournal(project, keep);
   return checkpoint;
-}
-
-/** HEAD as markers.ts reads it for a marker that is not a commit's: git's files, and the text of a checkpoint at that commit; else git. */
-async function headOf(project: QuickProject): Promise<{ sha: string; branch: string | null; subject: string | null; author: string | null } | null> {
-  const head = headFromFiles(project.repo);
-  const known = head && project.journal.recent().find((c) => c.commitSha === head.sha && c.subject !== null);
-  if (head && known) return { sha: head.sha, branch: head.branch, subject: known.subject, author: known.author };
-  return readHead(project.repo);
 }
