@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { shellQuote } from '../git/hook';
 import { LockstepError } from './errors';
 import { writeFileAtomic } from './files';
 
@@ -88,7 +89,7 @@ export interface GuardProgram {
 
 /** The command line the tool runs: this Node and this guard by absolute path, so it works without `lockstep` on PATH. */
 export function guardCommand(tool: AgentTool, program: GuardProgram, platform: NodeJS.Platform = process.platform): string {
-  const quote = platform === 'win32' ? (s: string) => `"${s.replace(/"/g, '""')}"` : (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const quote = platform === 'win32' ? (s: string) => `"${s.replace(/"/g, '""')}"` : shellQuote;
   const env = program.electronRunAsNode && platform !== 'win32' ? 'ELECTRON_RUN_AS_NODE=1 ' : '';
   return `${env}${quote(program.nodePath)} ${quote(program.guardPath)} --agent ${tool}`;
 }

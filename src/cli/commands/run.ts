@@ -8,6 +8,7 @@ import { checkLabel, displayText } from '../../core/journalText';
 import type { Project } from '../../core/project';
 import { noPositionals, parse } from '../args';
 import type { CliIo } from '../io';
+import { shellQuote } from '../../git/hook';
 import { openProject } from '../project';
 
 const USAGE = `Usage: lockstep run [-m LABEL] -- COMMAND [ARGS…]
@@ -39,7 +40,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     throw new LockstepError('BAD_INPUT', split < 0 ? 'the command goes after `--`' : 'no command after `--`', { hint: USAGE.split('\n')[0] });
   }
   const label = checkLabel(values.message);
-  const command = argv.map(shellQuote).join(' ');
+  const command = argv.map(shellWord).join(' ');
 
   let id: string;
   let before: SchemaSummary | undefined;
@@ -135,7 +136,7 @@ async function printChanges(io: CliIo, before: SchemaSummary | undefined, id: st
   }
 }
 
-/** One argument as a POSIX shell reads it back: the label and the journal show a command a person can run again. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+/** One argument as a POSIX shell reads it back (plain words bare): the label and the journal show a command a person can run again. */
+function shellWord(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : shellQuote(arg);
 }
