@@ -77,14 +77,14 @@ describe('cli: lockstep run', function () {
     const marker = path.join(makeTempDir('lockstep-run-'), 'got-term');
     const running = startLockstep(repo.dir, ['run', '--', 'sh', '-c', `trap 'touch "${marker}"; exit 5' TERM; echo ready >&2; while :; do sleep 0.05; done`]);
     await running.stderrMatches(/ready/);
-    // The lockstep process is the parent of sh: find it by its command line.
+    // The lockstep process is the parent of sh: found by its command line, which names this run's own marker (another run of this test may be going on).
     const lockstepPid = fs
       .readdirSync('/proc')
       .filter((e) => /^\d+$/.test(e))
       .find((e) => {
         try {
           const argv = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-          return argv.includes('run') && argv.some((a) => a.includes('got-term')) && argv.some((a) => a.endsWith('cli.js'));
+          return argv.includes('run') && argv.some((a) => a.includes(marker)) && argv.some((a) => a.endsWith('cli.js'));
         } catch {
           return false;
         }
