@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import type { Position } from '../src/core/engine';
-import { lsnDistance } from '../src/core/lsn';
+import { lsnDistance } from '../src/base/lsn';
 import { listBackups } from '../src/engines/local/baseBackup';
 import { LocalEngine } from '../src/engines/local/engine';
 import { findPostgresBinaries } from '../src/engines/local/binaries';

@@ -4,11 +4,11 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { newCheckpointId, type Checkpoint } from '../src/core/checkpoint';
-import { directorySize } from '../src/core/files';
-import { formatLsn, lsnDistance, parseLsn } from '../src/core/lsn';
+import { directorySize } from '../src/base/files';
+import { formatLsn, lsnDistance, parseLsn } from '../src/base/lsn';
 import { takeMarker } from '../src/core/markers';
 import { Project } from '../src/core/project';
-import { silentLog } from '../src/core/log';
+import { silentLog } from '../src/base/log';
 import { freePort, traversableTempDir } from '../test/support/postgres';
 import { mb, median, ms, type BenchRow } from './types';
 

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { newCheckpointId, type Checkpoint } from '../src/core/checkpoint';
-import { formatLsn, parseLsn } from '../src/core/lsn';
+import { formatLsn, parseLsn } from '../src/base/lsn';
 import { closeAllBrowsers, firstPage, launchChromium } from '../test/e2e/harness/browser';
 import { CodeServer, codeServerInstall, quietUserSettings } from '../test/e2e/harness/codeServer';
 import { stopDatabasesUnder } from '../test/e2e/harness/databases';

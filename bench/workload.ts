@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseLsn } from '../src/core/lsn';
+import { parseLsn } from '../src/base/lsn';
 import { historyReader } from '../src/engines/local/archive';
 import { chooseBackup, listBackups, type BackupMeta } from '../src/engines/local/baseBackup';
 import { expectOk, explain, runProcess, upkeepProcesses, type CliResult } from '../test/support/cli';

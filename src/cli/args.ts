@@ -1,7 +1,7 @@
 // Argument parsing with node:util parseArgs: unknown flags and missing values are bad input (exit code 2), and every command has --help.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { LockstepError } from '../core/errors';
+import { LockstepError } from '../base/errors';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

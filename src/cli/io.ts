@@ -1,6 +1,6 @@
 // The CLI's streams: results on stdout, progress and warnings on stderr, and a Log that writes there.
 
-import type { Log } from '../core/log';
+import type { Log } from '../base/log';
 
 export interface CliIo {
   cwd: string;

@@ -1,6 +1,6 @@
 // Entry point of the `lockstep` CLI (and of the git hook, which runs `lockstep record`). Loads only the command it runs.
 
-import { describeError, exitCodeFor, LockstepError } from '../core/errors';
+import { describeError, exitCodeFor, LockstepError } from '../base/errors';
 import { processIo, type CliIo } from './io';
 
 export type Command = (args: string[], io: CliIo) => Promise<number>;

@@ -2,7 +2,7 @@
 
 import * as fs from 'node:fs';
 import type { SecretSource } from '../core/engine';
-import { readJsonFile, writeJsonFile } from '../core/files';
+import { readJsonFile, writeJsonFile } from '../base/files';
 
 /** The environment variable that provides each secret. */
 export const SECRET_ENV: Record<string, string> = {

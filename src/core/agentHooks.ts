@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { shellQuote } from '../git/hook';
-import { LockstepError } from './errors';
-import { writeFileAtomic } from './files';
+import { LockstepError } from '../base/errors';
+import { writeFileAtomic } from '../base/files';
 
 export type AgentTool = 'claude' | 'cursor' | 'copilot';
 export const AGENT_TOOLS: readonly AgentTool[] = ['claude', 'cursor', 'copilot'];

@@ -2,8 +2,8 @@
 
 import { randomBytes } from 'node:crypto';
 import type { EngineKind, PointInHistory, UnrestorableReason } from './engine';
-import type { Lsn } from './lsn';
-import { isLsn } from './lsn';
+import type { Lsn } from '../base/lsn';
+import { isLsn } from '../base/lsn';
 
 export type CheckpointKind = 'commit' | 'snapshot' | 'safety' | 'pre-restore';
 

@@ -1,9 +1,9 @@
 // Short read-only queries against a compute (the Postgres clients use): the insert LSN and a schema summary.
 
 import type { Client } from 'pg';
-import { LockstepError, throwIfAborted } from './errors';
-import { isLsn, type Lsn } from './lsn';
-import { passwordOf, redact } from './log';
+import { LockstepError, throwIfAborted } from '../base/errors';
+import { isLsn, type Lsn } from '../base/lsn';
+import { passwordOf, redact } from '../base/log';
 import type { SchemaSummary, TableSummary } from './engine';
 import { connectScramOnly } from './postgresConnection';
 

@@ -1,8 +1,8 @@
 // The project's Lockstep configuration (.git/lockstep/config.json): typed, validated, read in one place.
 
 import { ENGINE_KINDS, type EngineKind } from './engine';
-import { LockstepError } from './errors';
-import { readJsonFile, writeJsonFile } from './files';
+import { LockstepError } from '../base/errors';
+import { readJsonFile, writeJsonFile } from '../base/files';
 import type { LockstepPaths } from './paths';
 import { checkRiskyPatterns } from './risky';
 

@@ -1,9 +1,9 @@
 // The engine interface: what the core needs from the data side, whichever Postgres is behind it.
 
-import { LockstepError, type ErrorCode } from './errors';
-import type { Lsn } from './lsn';
+import { LockstepError, type ErrorCode } from '../base/errors';
+import type { Lsn } from '../base/lsn';
 import type { HookFastPath } from './hookConf';
-import type { Log } from './log';
+import type { Log } from '../base/log';
 
 export type EngineKind = 'local' | 'neon' | 'pageserver';
 

@@ -1,6 +1,6 @@
 // A test hook: LOCKSTEP_FAULT=<step>:kill|fail[,…] makes a restore die (SIGKILL) or fail at one named step, so tests can prove each is recoverable.
 
-import { LockstepError } from './errors';
+import { LockstepError } from '../base/errors';
 
 /** The named steps of a restore where a fault can be injected, in the order a restore reaches them. */
 export const FAULT_STEPS = [

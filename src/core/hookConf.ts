@@ -2,7 +2,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './files';
+import { writeFileAtomic } from '../base/files';
 
 /**
  * What `psql` needs to read the position as Lockstep does. Only ever a Unix

@@ -1,8 +1,8 @@
 // JSON over HTTP for the remote engines (Neon, pageserver): undici, bounded retries, cancellation, errors a person can act on.
 
 import { Agent, errors as undiciErrors, request } from 'undici';
-import { LockstepError, throwIfAborted, type ErrorCode, type LockstepErrorOptions } from './errors';
-import { redact, type Log } from './log';
+import { LockstepError, throwIfAborted, type ErrorCode, type LockstepErrorOptions } from '../base/errors';
+import { redact, type Log } from '../base/log';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -3,7 +3,7 @@
 import type { SourceInspection } from '../engines/local/importDatabase';
 import type { Checkpoint } from './checkpoint';
 import type { OperationOptions } from './engine';
-import { LockstepError } from './errors';
+import { LockstepError } from '../base/errors';
 import { displayText } from './journalText';
 import { takeMarker } from './markers';
 import type { Project } from './project';

@@ -2,7 +2,7 @@
 
 import { isCheckpoint, type Checkpoint } from './checkpoint';
 import { JsonLinesFile } from './jsonLines';
-import type { Log } from './log';
+import type { Log } from '../base/log';
 import type { LockstepPaths } from './paths';
 
 /** Rough lower bound of one checkpoint line, used to skip counting when the file cannot be over the limit. */

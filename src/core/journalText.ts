@@ -1,7 +1,7 @@
 // Text in the journal that Lockstep did not write (labels, commit subjects, branch and author names): which labels are accepted, and how any of it is printed on one line.
 
 import { checkpointTitle, type Checkpoint } from './checkpoint';
-import { LockstepError } from './errors';
+import { LockstepError } from '../base/errors';
 
 /** The longest label a snapshot may carry, in characters. */
 export const MAX_LABEL_LENGTH = 200;

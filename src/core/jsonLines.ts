@@ -2,9 +2,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './files';
-import { withLock } from './locks';
-import type { Log } from './log';
+import { writeFileAtomic } from '../base/files';
+import { withLock } from '../base/locks';
+import type { Log } from '../base/log';
 
 export interface ReadResult<T> {
   records: T[];

@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Checkpoint } from './checkpoint';
 import type { EngineKind } from './engine';
-import { isLsn } from './lsn';
-import { processAlive } from './locks';
+import { isLsn } from '../base/lsn';
+import { processAlive } from '../base/locks';
 
 /*
  * The hook (src/git/post-commit.sh) writes one file per commit, named

@@ -1,7 +1,7 @@
 // Every Postgres connection Lockstep opens: SCRAM-SHA-256 or nothing, so a password never reaches a server that cannot prove it holds the verifier.
 
 import type { Client, ClientConfig } from 'pg';
-import { LockstepError } from './errors';
+import { LockstepError } from '../base/errors';
 
 /**
  * Why this exists: node-postgres answers whatever the server asks. A program

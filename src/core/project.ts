@@ -5,7 +5,7 @@ import { findRepository, type Repository } from '../git/repository';
 import { loadConfig, tryLoadConfig, type ProjectConfig } from './config';
 import type { Engine, EngineContext, SecretSource } from './engine';
 import { AuditTrail, Journal } from './journal';
-import type { Log } from './log';
+import type { Log } from '../base/log';
 import { LockstepPaths } from './paths';
 import { spooledCheckpoints } from './pending';
 

@@ -4,7 +4,7 @@ import { runGit } from '../git/gitProcess';
 import { resolveCommit, type Repository } from '../git/repository';
 import type { Checkpoint } from './checkpoint';
 import { displayTitle } from './journalText';
-import { LockstepError } from './errors';
+import { LockstepError } from '../base/errors';
 
 const HEX = /^[0-9a-f]{4,64}$/i;
 /** An ISO 8601 date or date-time (the CLI also takes `2026-11-22 15:04`). */

@@ -27,12 +27,12 @@ import {
 } from '../git/repository';
 import { checkpointTitle, newCheckpointId, pointOf, type Checkpoint } from './checkpoint';
 import { describePoint, isMoment, restorabilityError, type Engine, type OperationOptions, type PointInHistory, type Position, type TimelineHandle } from './engine';
-import { describeError, LockstepError, throwIfAborted } from './errors';
+import { describeError, LockstepError, throwIfAborted } from '../base/errors';
 import { faultPoint } from './faults';
 import type { RestoreFootprint } from './journal';
-import { readJsonFile, writeFileDurable } from './files';
+import { readJsonFile, writeFileDurable } from '../base/files';
 import { displayText } from './journalText';
-import { withLock } from './locks';
+import { withLock } from '../base/locks';
 import { foldPending, readMarker } from './markers';
 import type { Project } from './project';
 import { resolveRef } from './refs';

@@ -1,7 +1,7 @@
 // Which shell commands can change a database in a way git cannot undo: the classifier every face asks before a command runs.
 // No imports beyond the error type: `lockstep guard` loads it on every agent command.
 
-import { LockstepError } from './errors';
+import { LockstepError } from '../base/errors';
 
 export interface RiskVerdict {
   risky: boolean;

@@ -9,7 +9,7 @@ import { newCheckpointId } from './checkpoint';
 import { DEFAULT_KEEP, saveConfig, type CheckoutMode, type ProjectConfig } from './config';
 import type { EngineKind, OperationOptions } from './engine';
 import { writeHookConf } from './hookConf';
-import { LockstepError } from './errors';
+import { LockstepError } from '../base/errors';
 import { importDatabase, inspectImportSource, type ImportResult, type ImportSource } from './importDatabase';
 import type { Project } from './project';
 

@@ -2,7 +2,7 @@
 
 import type { ProjectConfig } from '../core/config';
 import type { Engine, EngineContext } from '../core/engine';
-import { LockstepError } from '../core/errors';
+import { LockstepError } from '../base/errors';
 
 export async function createEngine(config: ProjectConfig, ctx: EngineContext): Promise<Engine> {
   const missing = () =>

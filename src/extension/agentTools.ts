@@ -2,7 +2,7 @@
 // preview, and a restore that never runs without a person's yes: the chat's confirmation, or Lockstep's own modal.
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/checkpoint';
-import { describeError, LockstepError } from '../core/errors';
+import { describeError, LockstepError } from '../base/errors';
 import { displayText, displayTitle } from '../core/journalText';
 import type { ListedCheckpoint } from '../core/listing';
 import type { RestoreMode, RestorePreview, RestoreResult } from '../core/restore';

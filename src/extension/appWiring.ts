@@ -2,8 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LockstepError } from '../core/errors';
-import { writeFileAtomic } from '../core/files';
+import { LockstepError } from '../base/errors';
+import { writeFileAtomic } from '../base/files';
 import { runGit } from '../git/gitProcess';
 import { optionsOf, repositoryOf, requireInitialised, type InternalOptions } from './commands/targets';
 import { SECTION } from './config';

@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { describeError, isLockstepError } from '../core/errors';
-import { scopedLog, type Log } from '../core/log';
+import { describeError, isLockstepError } from '../base/errors';
+import { scopedLog, type Log } from '../base/log';
 import { installHook, type HookInstallResult, type HookStatus } from '../git/hook';
 import type { ErrorReporter } from './errors';
 import { Disposable } from './lifecycle';

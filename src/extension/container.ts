@@ -1,6 +1,6 @@
 // The one context object of the extension: builds its parts in order, hands them their dependencies, disposes them in reverse.
 import * as vscode from 'vscode';
-import { scopedLog } from '../core/log';
+import { scopedLog } from '../base/log';
 import { LanguageModelTools } from './agentTools';
 import { registerCommands } from './commands';
 import { CommitHookUpkeep } from './commitHook';

@@ -1,7 +1,7 @@
 // The one error path: whatever a command or a background task throws becomes one message with a "Show Log" action.
 import * as vscode from 'vscode';
-import { describeError, isLockstepError, type ErrorCode } from '../core/errors';
-import type { Log } from '../core/log';
+import { describeError, isLockstepError, type ErrorCode } from '../base/errors';
+import type { Log } from '../base/log';
 
 const SHOW_LOG = 'Show Log';
 

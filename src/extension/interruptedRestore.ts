@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import type { Checkpoint } from '../core/checkpoint';
 import { displayTitle } from '../core/journalText';
-import { processAlive } from '../core/locks';
+import { processAlive } from '../base/locks';
 import type { Project } from '../core/project';
 import type { RestoreMode, RestoreStep, SettleAction, SettleOutcome } from '../core/restore';
 

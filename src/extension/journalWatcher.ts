@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Log } from '../core/log';
+import type { Log } from '../base/log';
 import type { LockstepPaths } from '../core/paths';
 import { Disposable, toDisposable } from './lifecycle';
 

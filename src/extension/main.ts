@@ -1,6 +1,6 @@
 // Entry point of the VS Code extension: a thin activate() that builds the one context object and shows a failure instead of swallowing it.
 import * as vscode from 'vscode';
-import { describeError } from '../core/errors';
+import { describeError } from '../base/errors';
 import { Lockstep, type LockstepInternals } from './container';
 
 export function activate(context: vscode.ExtensionContext): LockstepInternals {

@@ -2,8 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { describeError, isLockstepError, LockstepError } from '../core/errors';
-import { scopedLog, type Log } from '../core/log';
+import { describeError, isLockstepError, LockstepError } from '../base/errors';
+import { scopedLog, type Log } from '../base/log';
 import { findRepository } from '../git/repository';
 import { Disposable, toDisposable } from './lifecycle';
 import { WorkspaceRepository } from './repository';

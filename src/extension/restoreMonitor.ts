@@ -1,7 +1,7 @@
 // Finds restores left unfinished by a process that died: settles one left from before the window opened, asks about one that dies while it is open.
 import * as fs from 'node:fs';
-import { isLockstepError } from '../core/errors';
-import { processAlive } from '../core/locks';
+import { isLockstepError } from '../base/errors';
+import { processAlive } from '../base/locks';
 import { offerSettleChoice, settleInterrupted } from './commands/settle';
 import type { Lockstep } from './container';
 import { Disposable, toDisposable } from './lifecycle';

@@ -1,7 +1,7 @@
 // Secrets for the engines from VS Code's SecretStorage (the OS keychain on desktop), with environment variables as the fallback.
 import type * as vscode from 'vscode';
 import type { SecretSource } from '../core/engine';
-import { readJsonFile, writeJsonFile } from '../core/files';
+import { readJsonFile, writeJsonFile } from '../base/files';
 import type { LockstepPaths } from '../core/paths';
 
 /** The same names and variables as the CLI (src/cli/secrets.ts), so a key set in a shell works in both. */

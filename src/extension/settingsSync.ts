@@ -1,7 +1,7 @@
 // How a changed setting reaches a repository that is already set up: offered, and applied to .git/lockstep/config.json only on a yes.
 import * as vscode from 'vscode';
 import { saveConfig, type ProjectConfig } from '../core/config';
-import { scopedLog, type Log } from '../core/log';
+import { scopedLog, type Log } from '../base/log';
 import { Config, REPOSITORY_SETTINGS, type Settings } from './config';
 import type { ErrorReporter } from './errors';
 import { Disposable } from './lifecycle';

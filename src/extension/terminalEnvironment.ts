@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { describeError } from '../core/errors';
-import { writeFileAtomic } from '../core/files';
-import { scopedLog, type Log } from '../core/log';
+import { describeError } from '../base/errors';
+import { writeFileAtomic } from '../base/files';
+import { scopedLog, type Log } from '../base/log';
 import { shellQuote } from '../git/hook';
 import { envVariable } from './appWiring';
 import { cliPathIn } from './commitHook';

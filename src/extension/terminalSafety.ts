@@ -2,9 +2,9 @@
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/checkpoint';
 import type { Position } from '../core/engine';
-import { describeError } from '../core/errors';
+import { describeError } from '../base/errors';
 import { displayText } from '../core/journalText';
-import { scopedLog, type Log } from '../core/log';
+import { scopedLog, type Log } from '../base/log';
 import { checkRiskyPatterns, classifyCommand } from '../core/risky';
 import { SECTION } from './config';
 import { Disposable } from './lifecycle';

@@ -2,7 +2,7 @@
 
 import { execFile } from 'node:child_process';
 import type { SimpleGit } from 'simple-git';
-import { LockstepError } from '../core/errors';
+import { LockstepError } from '../base/errors';
 
 export interface GitRun {
   exitCode: number;

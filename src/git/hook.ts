@@ -2,8 +2,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LockstepError } from '../core/errors';
-import { writeFileAtomic } from '../core/files';
+import { LockstepError } from '../base/errors';
+import { writeFileAtomic } from '../base/files';
 import { gitClient, gitFailure } from './gitProcess';
 import { operationInProgress, type Repository } from './repository';
 

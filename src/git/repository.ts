@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import { LockstepError } from '../core/errors';
+import { LockstepError } from '../base/errors';
 import { firstLines, gitClient, gitFailure, runGit } from './gitProcess';
 
 /** Where a work tree and its git directories are. All paths absolute and canonical (symlinks resolved). */

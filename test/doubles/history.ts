@@ -1,6 +1,6 @@
 // What the doubles' databases "hold": timelines of labelled writes, where a child reads its parent's history up to its branch point.
 
-import { compareLsn, formatLsn, parseLsn, type Lsn } from '../../src/core/lsn';
+import { compareLsn, formatLsn, parseLsn, type Lsn } from '../../src/base/lsn';
 
 interface Write {
   lsn: Lsn;

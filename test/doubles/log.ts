@@ -1,6 +1,6 @@
 // A Log that keeps every line, so tests can read what an engine logged (and check no secret is in it).
 
-import type { Log } from '../../src/core/log';
+import type { Log } from '../../src/base/log';
 
 export class CapturingLog implements Log {
   readonly lines: string[] = [];

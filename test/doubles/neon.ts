@@ -2,7 +2,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { compareLsn, isLsn, type Lsn } from '../../src/core/lsn';
+import { compareLsn, isLsn, type Lsn } from '../../src/base/lsn';
 import { CONTRACTS_DIR, OpenApiContract } from './contract';
 import { HistoryModel } from './history';
 import { ContractDouble, ContractServer, type DoubleRequest, type DoubleResponse } from './server';

@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { compareLsn, formatLsn, isLsn, parseLsn, type Lsn } from '../../src/core/lsn';
+import { compareLsn, formatLsn, isLsn, parseLsn, type Lsn } from '../../src/base/lsn';
 import { CONTRACTS_DIR, OpenApiContract } from './contract';
 import { HistoryModel } from './history';
 import { ContractDouble, ContractServer, type DoubleRequest, type DoubleResponse } from './server';

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { CHECKPOINT_KINDS } from '../../src/core/checkpoint';
-import { isLsn } from '../../src/core/lsn';
+import { isLsn } from '../../src/base/lsn';
 import { expectOk, explain, initRepo, lockstep, LISTING_FIELDS, type LockstepRepo } from '../support/cli';
 import { createRepo, makeTempDir, removeTempDirs } from '../support/git';
 

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { compareLsn } from '../../src/core/lsn';
+import { compareLsn } from '../../src/base/lsn';
 import type { CheckpointListing } from '../../src/core/checkpoint';
 import { expectOk, explain, initRepo, lockstep, shell, type CliResult, type JournalRecord, type LockstepRepo } from '../support/cli';
 import { sql } from '../support/fingerprint';

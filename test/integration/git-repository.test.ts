@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isLockstepError } from '../../src/core/errors';
+import { isLockstepError } from '../../src/base/errors';
 import {
   checkoutCommit,
   commitExists,

@@ -5,14 +5,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { isLockstepError } from '../../src/core/errors';
-import { formatLsn, parseLsn, walFileName } from '../../src/core/lsn';
+import { isLockstepError } from '../../src/base/errors';
+import { formatLsn, parseLsn, walFileName } from '../../src/base/lsn';
 import { findPostgresBinaries, type BinarySource } from '../../src/engines/local/binaries';
 import { listBackups } from '../../src/engines/local/baseBackup';
 import { LocalEngine } from '../../src/engines/local/engine';
 import { runningAsRoot } from '../../src/engines/local/osUser';
 import { setUpLocalDatabase } from '../../src/engines/local/setup';
-import { silentLog } from '../../src/core/log';
+import { silentLog } from '../../src/base/log';
 import { fingerprint, sql } from '../support/fingerprint';
 import { freePort, startScratchPostgres, traversableTempDir, type ScratchPostgres } from '../support/postgres';
 

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseLsn } from '../../src/core/lsn';
+import { parseLsn } from '../../src/base/lsn';
 import { historyReader } from '../../src/engines/local/archive';
 import { chooseBackup, listBackups } from '../../src/engines/local/baseBackup';
 import { runningAsRoot } from '../../src/engines/local/osUser';

@@ -3,8 +3,8 @@
 
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { isLockstepError } from '../../src/core/errors';
-import { silentLog } from '../../src/core/log';
+import { isLockstepError } from '../../src/base/errors';
+import { silentLog } from '../../src/base/log';
 import { Project } from '../../src/core/project';
 import { restore, settleInterruptedRestore } from '../../src/core/restore';
 import type { LocalEngine } from '../../src/engines/local/engine';

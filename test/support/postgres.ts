@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LocalEngineConfig } from '../../src/core/config';
 import type { EngineContext } from '../../src/core/engine';
-import { silentLog, type Log } from '../../src/core/log';
+import { silentLog, type Log } from '../../src/base/log';
 import { LocalEngine } from '../../src/engines/local/engine';
 import { freePort } from '../../src/engines/local/ports';
 import { setUpLocalDatabase } from '../../src/engines/local/setup';

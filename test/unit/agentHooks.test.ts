@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { guardCommand, hookTarget, installAgentHook, isGuardCommand, uninstallAgentHook, type AgentTool, type HookTarget } from '../../src/core/agentHooks';
-import { isLockstepError } from '../../src/core/errors';
+import { isLockstepError } from '../../src/base/errors';
 
 const NODE = '/opt/node 22/bin/node';
 const GUARD = "/home/o'neil/lockstep/dist/guard.js";

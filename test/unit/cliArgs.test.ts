@@ -1,7 +1,7 @@
 // The CLI's numeric options: decimal digits in range, or bad input (exit 2) with a message that names the option and the value.
 import * as assert from 'node:assert/strict';
 import { integer, port } from '../../src/cli/args';
-import { exitCodeFor, isLockstepError } from '../../src/core/errors';
+import { exitCodeFor, isLockstepError } from '../../src/base/errors';
 
 /** What Number() accepts and a person did not mean as a count. */
 const NOT_DECIMAL = ['0x10', '1e1', '+5', ' 5', '5 ', '5.0', '', '-1', '0b1', '0o7', 'Infinity', 'NaN', '1_000', '５', '99999999999999999999'];

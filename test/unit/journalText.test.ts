@@ -1,7 +1,7 @@
 // Journal text from agents and git: which labels are refused (and how that is said), and how any journal text is printed on one line.
 import * as assert from 'node:assert/strict';
 import type { Checkpoint } from '../../src/core/checkpoint';
-import { isLockstepError, exitCodeFor } from '../../src/core/errors';
+import { isLockstepError, exitCodeFor } from '../../src/base/errors';
 import { checkLabel, displayText, displayTitle, labelProblem, MAX_DISPLAY_LENGTH, MAX_LABEL_LENGTH } from '../../src/core/journalText';
 import { escapeMarkdown } from '../../src/extension/markdown';
 

@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isLockstepError } from '../../src/core/errors';
-import { parseLsn } from '../../src/core/lsn';
+import { isLockstepError } from '../../src/base/errors';
+import { parseLsn } from '../../src/base/lsn';
 import { archivedTimelines, archiverErrorIn, confQuote, historyReader, isOnAncestry, readHistory, restoreCommand, shellQuote } from '../../src/engines/local/archive';
 import { chooseBackup, type BackupMeta } from '../../src/engines/local/baseBackup';
 

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { restorabilityError, type PointInHistory, type Unrestorable } from '../../src/core/engine';
 import type { ListedCheckpoint } from '../../src/core/listing';
 import { toListing, unrestorableLabel } from '../../src/core/listing';
-import { parseLsn } from '../../src/core/lsn';
+import { parseLsn } from '../../src/base/lsn';
 import type { BackupMeta } from '../../src/engines/local/baseBackup';
 import { archivedEnd, assessTarget, oldestWaitingSegment, type HistoryView } from '../../src/engines/local/restorability';
 

@@ -1,8 +1,8 @@
 // LSN parsing, formatting, ordering and WAL file naming, checked against values Postgres prints.
 
 import * as assert from 'node:assert/strict';
-import { isLockstepError } from '../../src/core/errors';
-import { compareLsn, formatLsn, lsnDistance, parseLsn, timelineOfWalFile, walFileName } from '../../src/core/lsn';
+import { isLockstepError } from '../../src/base/errors';
+import { compareLsn, formatLsn, lsnDistance, parseLsn, timelineOfWalFile, walFileName } from '../../src/base/lsn';
 
 describe('lsn', () => {
   it('round-trips what Postgres prints', () => {

@@ -1,7 +1,7 @@
 // The HTTP client under the Neon engine, against the Neon double: which failures are retried, within what bound, and what a person is told.
 
 import * as assert from 'node:assert/strict';
-import { isLockstepError, type ErrorCode } from '../../src/core/errors';
+import { isLockstepError, type ErrorCode } from '../../src/base/errors';
 import { RemoteCallError } from '../../src/core/http';
 import { NeonApi } from '../../src/engines/neon/api';
 import { CapturingLog } from '../doubles/log';

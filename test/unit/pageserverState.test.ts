@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isLockstepError } from '../../src/core/errors';
+import { isLockstepError } from '../../src/base/errors';
 import { newTimelineId } from '../../src/engines/pageserver/engine';
 import { forkAncestors, forksToDelete, loadPageserverState, savePageserverState, type PageserverState } from '../../src/engines/pageserver/state';
 

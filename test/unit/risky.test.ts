@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { checkRiskyPatterns, classifyCommand, classifySql } from '../../src/core/risky';
 import { labelFor } from '../../src/core/safety';
-import { LockstepError } from '../../src/core/errors';
+import { LockstepError } from '../../src/base/errors';
 
 describe('risky-command classifier', () => {
   const risky = [

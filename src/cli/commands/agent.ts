@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AGENT_TOOLS, guardCommand, hookTarget, installAgentHook, uninstallAgentHook, type AgentTool } from '../../core/agentHooks';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { LockstepPaths } from '../../core/paths';
 import { findRepository } from '../../git/repository';
 import { noPositionals, oneOf, parse } from '../args';

@@ -1,6 +1,6 @@
 // `lockstep db start|stop|status|url|backup`: the database behind the engine.
 
-import { describeError, LockstepError } from '../../core/errors';
+import { describeError, LockstepError } from '../../base/errors';
 import { listCheckpoints } from '../../core/listing';
 import { noPositionals, parse } from '../args';
 import { progress, type CliIo } from '../io';

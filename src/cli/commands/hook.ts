@@ -1,6 +1,6 @@
 // `lockstep hook install|uninstall|status`: the post-commit hook that records a checkpoint for every commit.
 
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { hookStatus, uninstallHook } from '../../git/hook';
 import { noPositionals, parse } from '../args';
 import type { CliIo } from '../io';

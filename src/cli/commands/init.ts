@@ -1,7 +1,7 @@
 // `lockstep init`: configuration, the database (created and started for the local engine), and the commit hook, in one go.
 
 import { ENGINE_KINDS } from '../../core/engine';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { parseImportUrl, sourceAddress } from '../../core/importDatabase';
 import { displayText } from '../../core/journalText';
 import { initProject, type InitRequest } from '../../core/setup';

@@ -1,7 +1,7 @@
 // `lockstep mcp`: the stdio MCP server agents talk to. stdout carries the protocol; everything else goes to stderr.
 
 import * as path from 'node:path';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { noPositionals, parse } from '../args';
 import { cliLog, type CliIo } from '../io';
 import { LockstepMcpServer } from '../mcp/server';

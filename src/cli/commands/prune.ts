@@ -1,7 +1,7 @@
 // `lockstep prune`: keep the newest checkpoints, then let the engine reclaim what no kept checkpoint needs.
 
 import { listCheckpoints } from '../../core/listing';
-import { withLock } from '../../core/locks';
+import { withLock } from '../../base/locks';
 import { pruneJournal } from '../../core/markers';
 import { integer, noPositionals, parse } from '../args';
 import { progress, type CliIo } from '../io';

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Engine } from '../../core/engine';
-import { describeError } from '../../core/errors';
+import { describeError } from '../../base/errors';
 import { writeHookConf } from '../../core/hookConf';
 import { foldPending, recordCommit } from '../../core/markers';
 import { notePendingReason, readPending } from '../../core/pending';

@@ -1,6 +1,6 @@
 // `lockstep restore REF`: preview, confirm, and restore code and data together (or one of them).
 
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { previewRestore, readRestoreRecord, restore, settleInterruptedRestore, withSchemaChanges, type RestoreMode } from '../../core/restore';
 import { oneOf, parse } from '../args';
 import { renderPlan, renderResult } from '../format';

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import type { SchemaSummary } from '../../core/engine';
-import { describeError, LockstepError } from '../../core/errors';
+import { describeError, LockstepError } from '../../base/errors';
 import { checkLabel, displayText } from '../../core/journalText';
 import type { Project } from '../../core/project';
 import { noPositionals, parse } from '../args';

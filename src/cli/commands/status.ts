@@ -2,9 +2,9 @@
 
 import * as fs from 'node:fs';
 import type { Checkpoint } from '../../core/checkpoint';
-import { readJsonFile } from '../../core/files';
+import { readJsonFile } from '../../base/files';
 import { displayText, displayTitle } from '../../core/journalText';
-import { processAlive } from '../../core/locks';
+import { processAlive } from '../../base/locks';
 import { hookStatus } from '../../git/hook';
 import { noPositionals, parse } from '../args';
 import { relativeTime } from '../../core/relativeTime';

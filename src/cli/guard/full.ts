@@ -1,7 +1,7 @@
 // The guard's full path: the project and its engine, as every other command opens them. In dist/guard.js this file is a
 // bundle of its own (dist/guard-full.js), loaded only when the quick path cannot serve: only plain data crosses its edge.
 
-import { describeError } from '../../core/errors';
+import { describeError } from '../../base/errors';
 import type { AgentIdentity } from '../../core/checkpoint';
 import { LockstepPaths } from '../../core/paths';
 import { Project } from '../../core/project';

@@ -3,7 +3,7 @@
 
 import type { AgentIdentity } from '../../core/checkpoint';
 import type { ProjectConfig } from '../../core/config';
-import { describeError } from '../../core/errors';
+import { describeError } from '../../base/errors';
 import { AuditTrail, Journal } from '../../core/journal';
 import type { LockstepPaths } from '../../core/paths';
 import { quickSafetyPoint } from '../../core/quickSafety';

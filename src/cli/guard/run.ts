@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AgentIdentity } from '../../core/checkpoint';
 import { tryLoadConfig } from '../../core/config';
-import { describeError } from '../../core/errors';
+import { describeError } from '../../base/errors';
 import { LockstepPaths } from '../../core/paths';
 import { classifyCommand, type RiskVerdict } from '../../core/risky';
 import { findRepository, type Repository } from '../../git/repository';

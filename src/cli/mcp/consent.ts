@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Checkpoint } from '../../core/checkpoint';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { displayText, displayTitle } from '../../core/journalText';
 import type { Project } from '../../core/project';
 import { withSchemaChanges, type RestorePlan } from '../../core/restore';

@@ -2,9 +2,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LockstepError, throwIfAborted } from '../../core/errors';
-import { fsyncPath } from '../../core/files';
-import { parseLsn, walFileName } from '../../core/lsn';
+import { LockstepError, throwIfAborted } from '../../base/errors';
+import { fsyncPath } from '../../base/files';
+import { parseLsn, walFileName } from '../../base/lsn';
 import { chownTree, type PostgresAccount } from './osUser';
 
 /**

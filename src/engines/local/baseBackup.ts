@@ -2,9 +2,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LockstepError, throwIfAborted } from '../../core/errors';
-import { readJsonFile, writeJsonFile } from '../../core/files';
-import { formatLsn, parseLsn, walFileName } from '../../core/lsn';
+import { LockstepError, throwIfAborted } from '../../base/errors';
+import { readJsonFile, writeJsonFile } from '../../base/files';
+import { formatLsn, parseLsn, walFileName } from '../../base/lsn';
 import { isOnAncestry, waitForArchived, type HistoryReader } from './archive';
 import type { LocalCluster } from './cluster';
 import { RECOVERY_CONF } from './cluster';

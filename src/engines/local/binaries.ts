@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 
 export type BinarySource = 'configured' | 'system' | 'embedded';
 

@@ -2,8 +2,8 @@
 
 import type { LocalEngineConfig } from '../../core/config';
 import type { OperationOptions, Position } from '../../core/engine';
-import { withLock } from '../../core/locks';
-import type { Log } from '../../core/log';
+import { withLock } from '../../base/locks';
+import type { Log } from '../../base/log';
 import type { ArchiverStatus } from './archive';
 import type { PostgresBinaries } from './binaries';
 import type { LocalCluster } from './cluster';

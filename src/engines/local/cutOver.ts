@@ -3,9 +3,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { OperationOptions, Position, RepointOptions, TimelineHandle } from '../../core/engine';
-import { LockstepError, throwIfAborted } from '../../core/errors';
+import { LockstepError, throwIfAborted } from '../../base/errors';
 import { faultPoint } from '../../core/faults';
-import { formatLsn, walFileName } from '../../core/lsn';
+import { formatLsn, walFileName } from '../../base/lsn';
 import { archiverFailing, archiveTail, removeArchivedFiles, segmentsAwaitingArchive } from './archive';
 import { withClusterLock, type LocalContext } from './context';
 import { readControlFile } from './controlFile';

@@ -22,9 +22,9 @@ import type {
   SchemaSummary,
   TimelineHandle,
 } from '../../core/engine';
-import { throwIfAborted } from '../../core/errors';
-import { scopedLog, type Log } from '../../core/log';
-import { formatLsn } from '../../core/lsn';
+import { throwIfAborted } from '../../base/errors';
+import { scopedLog, type Log } from '../../base/log';
+import { formatLsn } from '../../base/lsn';
 import type { ArchiverStatus } from './archive';
 import type { BackupMeta } from './baseBackup';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Client, ClientConfig } from 'pg';
 import type { LocalEngineConfig } from '../../core/config';
 import type { EngineContext, OperationOptions } from '../../core/engine';
-import { LockstepError, throwIfAborted } from '../../core/errors';
+import { LockstepError, throwIfAborted } from '../../base/errors';
 import { sourceAddress, type ImportSource } from '../../core/importDatabase';
 import { quoteIdent } from '../postgresSchema';
 import { LocalCluster } from './cluster';

@@ -2,8 +2,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LockstepError } from '../../core/errors';
-import { readJsonFile, writeJsonFile } from '../../core/files';
+import { LockstepError } from '../../base/errors';
+import { readJsonFile, writeJsonFile } from '../../base/files';
 
 /**
  * <root>/

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 
 /** The account Postgres' processes run as; `uid`/`gid` undefined means "as we are". */
 export interface PostgresAccount {

@@ -2,7 +2,7 @@
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 
 export function portInUse(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -2,8 +2,8 @@
 
 import * as fs from 'node:fs';
 import type { OperationOptions, PointInHistory, SchemaSummary } from '../../core/engine';
-import { isLockstepError, LockstepError } from '../../core/errors';
-import { removeTree } from '../../core/files';
+import { isLockstepError, LockstepError } from '../../base/errors';
+import { removeTree } from '../../base/files';
 import { describeDatabase } from '../postgresSchema';
 import type { BackupMeta } from './baseBackup';
 import { firstFatal } from './cluster';

@@ -3,8 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PointInHistory, PruneOptions, PruneReport, Retention } from '../../core/engine';
-import { directorySize, removeTree, REMOVING_PREFIX } from '../../core/files';
-import { formatLsn, isLsn, parseLsn } from '../../core/lsn';
+import { directorySize, removeTree, REMOVING_PREFIX } from '../../base/files';
+import { formatLsn, isLsn, parseLsn } from '../../base/lsn';
 import { historyReader } from './archive';
 import { chooseBackup, chooseBackupAt, listBackups } from './baseBackup';
 import { withBackupLock, withClusterLock, type LocalContext } from './context';

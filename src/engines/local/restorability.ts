@@ -1,8 +1,8 @@
 // Whether a checkpoint can be restored, and from which base backup: a verdict for every point, an error only where a fork must stop.
 
 import { isMoment, restorabilityError, type MomentInHistory, type OperationOptions, type PointInHistory, type Position, type Restorability, type Unrestorable } from '../../core/engine';
-import { isLockstepError, LockstepError } from '../../core/errors';
-import { formatLsn, isLsn, parseLsn } from '../../core/lsn';
+import { isLockstepError, LockstepError } from '../../base/errors';
+import { formatLsn, isLsn, parseLsn } from '../../base/lsn';
 import { archivedTimelines, archiverFailing, historyReader, safeReaddir, segmentsAwaitingArchive, type AwaitingArchive, type HistoryReader } from './archive';
 import { chooseBackup, chooseBackupAt, listBackups, type BackupMeta } from './baseBackup';
 import type { LocalContext } from './context';

@@ -2,8 +2,8 @@
 
 import type { Client } from 'pg';
 import type { Position } from '../../core/engine';
-import { LockstepError, throwIfAborted } from '../../core/errors';
-import { parseLsn, timelineOfWalFile, walFileName } from '../../core/lsn';
+import { LockstepError, throwIfAborted } from '../../base/errors';
+import { parseLsn, timelineOfWalFile, walFileName } from '../../base/lsn';
 import { archiverErrorIn, archiverFailing, describeArchiverFailure, waitForArchived, type ArchiverStatus } from './archive';
 import { DEFAULT_ARCHIVE_TIMEOUT_MS, type LocalContext } from './context';
 import type { LocalState } from './layout';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Client } from 'pg';
 import { DEFAULT_LOCAL_PORT, defaultLocalConfig, type LocalEngineConfig } from '../../core/config';
 import type { EngineContext, OperationOptions } from '../../core/engine';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
 import { ADMIN_ROLE, LocalCluster } from './cluster';
 import { copyTree } from './copyTree';

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import type { LocalLayout } from './layout';
 import { chownTree, runningAsRoot, type PostgresAccount } from './osUser';
 

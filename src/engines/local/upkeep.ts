@@ -3,9 +3,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { OperationOptions, Position } from '../../core/engine';
-import { LockstepError } from '../../core/errors';
-import { removeTree } from '../../core/files';
-import { parseLsn } from '../../core/lsn';
+import { LockstepError } from '../../base/errors';
+import { removeTree } from '../../base/files';
+import { parseLsn } from '../../base/lsn';
 import { historyReader } from './archive';
 import { chooseBackup, listBackups, takeBaseBackup as takeBackup, type BackupMeta } from './baseBackup';
 import { DEFAULT_ARCHIVE_TIMEOUT_MS, withBackupLock, type LocalContext } from './context';

@@ -1,8 +1,8 @@
 // The part of the Neon API v2 Lockstep uses, typed after the contract (test/contracts/neon-api-v2-shapes.json).
 
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { JsonHttpClient, type JsonHttpClientOptions } from '../../core/http';
-import { passwordOf, type Log } from '../../core/log';
+import { passwordOf, type Log } from '../../base/log';
 
 export const DEFAULT_NEON_API_URL = 'https://console.neon.tech/api/v2';
 /** The name under which the faces (env, SecretStorage, credentials file) hand over the API key. */

@@ -1,8 +1,8 @@
 // Waiting for Neon operations: poll each one to a terminal status, with a bounded backoff, a deadline and cancellation.
 
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { sleep } from '../../core/http';
-import type { Log } from '../../core/log';
+import type { Log } from '../../base/log';
 import type { NeonApi, NeonOperation, NeonOperationStatus } from './api';
 
 export interface PollPolicy {

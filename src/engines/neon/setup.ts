@@ -2,8 +2,8 @@
 
 import type { NeonEngineConfig } from '../../core/config';
 import type { EngineContext } from '../../core/engine';
-import { LockstepError } from '../../core/errors';
-import { scopedLog } from '../../core/log';
+import { LockstepError } from '../../base/errors';
+import { scopedLog } from '../../base/log';
 import type { RetryPolicy } from '../../core/http';
 import { NEON_API_KEY_SECRET, NeonApi, neonApiUrl } from './api';
 

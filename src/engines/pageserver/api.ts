@@ -1,8 +1,8 @@
 // The part of the pageserver management API Lockstep uses (test/contracts/pageserver-openapi.yml), and the repoint endpoint.
 
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { JsonHttpClient, type JsonHttpClientOptions } from '../../core/http';
-import type { Log } from '../../core/log';
+import type { Log } from '../../base/log';
 
 /** Secrets the faces may hold for a self-hosted Neon (all optional). */
 export const PAGESERVER_TOKEN_SECRET = 'pageserver.token';

@@ -21,10 +21,10 @@ import {
   type SchemaSummary,
   type TimelineHandle,
 } from '../../core/engine';
-import { LockstepError, describeError, isLockstepError, throwIfAborted } from '../../core/errors';
+import { LockstepError, describeError, isLockstepError, throwIfAborted } from '../../base/errors';
 import { RemoteCallError, sleep, type RetryPolicy } from '../../core/http';
-import { scopedLog, type Log } from '../../core/log';
-import { compareLsn, isLsn } from '../../core/lsn';
+import { scopedLog, type Log } from '../../base/log';
+import { compareLsn, isLsn } from '../../base/lsn';
 import { engineStateFile } from '../../core/paths';
 import {
   COMPUTE_PASSWORD_SECRET,

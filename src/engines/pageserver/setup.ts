@@ -2,9 +2,9 @@
 
 import type { PageserverEngineConfig } from '../../core/config';
 import type { EngineContext } from '../../core/engine';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import type { RetryPolicy } from '../../core/http';
-import { scopedLog } from '../../core/log';
+import { scopedLog } from '../../base/log';
 import { PAGESERVER_TOKEN_SECRET, PageserverApi } from './api';
 
 /** What a person gives `lockstep init --engine pageserver`: the configuration itself, checked before it is saved. */

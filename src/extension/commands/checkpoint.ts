@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { newCheckpointId, pointOf, type Checkpoint } from '../../core/checkpoint';
 import { describePoint } from '../../core/engine';
 import { displayTitle } from '../../core/journalText';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { pinnedCheckpoints } from '../../core/markers';
 import type { Lockstep } from '../container';
 import { CheckpointNode } from '../views/treeNodes';

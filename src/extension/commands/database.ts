@@ -1,6 +1,6 @@
 // The database behind the engine: Start/Stop Local Database and Copy Connection String.
 import * as vscode from 'vscode';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { hidePassword } from '../appWiring';
 import type { Lockstep } from '../container';
 import { repositoryOf, requireInitialised } from './targets';

@@ -4,7 +4,7 @@ import type { Checkpoint } from '../../core/checkpoint';
 import { displayTitle } from '../../core/journalText';
 import { relativeTime } from '../../core/relativeTime';
 import type { Unrestorable } from '../../core/engine';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import { listCheckpoints } from '../../core/listing';
 import type { RestoreMode, RestorePlan, RestorePreview, RestoreResult } from '../../core/restore';
 import type { Lockstep } from '../container';

@@ -1,7 +1,7 @@
 // Continue / Abort Interrupted Restore: finish or revert a restore whose process died, as `lockstep restore --continue|--abort` do, and say what was done.
 import * as vscode from 'vscode';
 import { displayTitle } from '../../core/journalText';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import type { RestoreMode, SettleAction, SettleOutcome } from '../../core/restore';
 import { startUpkeep } from '../commitHook';
 import type { Lockstep } from '../container';

@@ -1,6 +1,6 @@
 // Setting a repository up from VS Code: Initialize (local database), Connect a Neon Project, the commit hook, Apply Settings.
 import * as vscode from 'vscode';
-import { describeError, isLockstepError } from '../../core/errors';
+import { describeError, isLockstepError } from '../../base/errors';
 import type { InitResult } from '../../core/setup';
 import { uninstallHook as removeHook } from '../../git/hook';
 import { offerAppWiring } from '../appWiring';

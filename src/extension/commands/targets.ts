@@ -1,6 +1,6 @@
 // What a command is about: the tree row it was run on, an internal options object (tests, automation), or the active repository.
 import * as vscode from 'vscode';
-import { LockstepError } from '../../core/errors';
+import { LockstepError } from '../../base/errors';
 import type { Lockstep } from '../container';
 import { WorkspaceRepository } from '../repository';
 import { ActionNode, CheckpointNode, RepositoryNode, ShowMoreNode } from '../views/treeNodes';

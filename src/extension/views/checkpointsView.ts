@@ -1,9 +1,9 @@
 // The Checkpoints tree (createTreeView): newest first, paged so that 10,000 checkpoints show their first page at once.
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { describeError } from '../../core/errors';
+import { describeError } from '../../base/errors';
 import { listCheckpoints, type ListedCheckpoint } from '../../core/listing';
-import { scopedLog, type Log } from '../../core/log';
+import { scopedLog, type Log } from '../../base/log';
 import { Disposable, toDisposable } from '../lifecycle';
 import type { Repositories } from '../repositories';
 import type { WorkspaceRepository } from '../repository';

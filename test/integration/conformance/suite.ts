@@ -2,8 +2,8 @@
 
 import * as assert from 'node:assert/strict';
 import type { Engine, MomentInHistory, PointInHistory, Position } from '../../../src/core/engine';
-import { LockstepError, type ErrorCode } from '../../../src/core/errors';
-import { compareLsn, formatLsn, isLsn, parseLsn } from '../../../src/core/lsn';
+import { LockstepError, type ErrorCode } from '../../../src/base/errors';
+import { compareLsn, formatLsn, isLsn, parseLsn } from '../../../src/base/lsn';
 
 /** Failures a remote engine must turn into a clear error (and, where it makes sense, retry). */
 export type FaultKind = 'auth' | 'not-found' | 'busy' | 'rate-limited' | 'server-error' | 'network';
