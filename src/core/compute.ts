@@ -4,7 +4,8 @@ import type { Client } from 'pg';
 import { LockstepError, throwIfAborted } from '../base/errors';
 import { isLsn, type Lsn } from '../base/lsn';
 import { passwordOf, redact } from '../base/log';
-import type { SchemaSummary, TableSummary } from './engine';
+import type { SchemaSummary } from './engine';
+import { describeDatabase, quoteIdent } from './postgresSchema';
 import { connectScramOnly } from './postgresConnection';
 
 export interface ComputeQueryOptions {
@@ -52,32 +53,9 @@ export async function readInsertLsn(connectionString: string, options: ComputeQu
   });
 }
 
-/** User tables with their columns and the planner's row estimate (-1 when never analysed). */
+/** User tables with their columns and rows (exact when small, else the planner's estimate): the one schema reader, as for every engine. */
 export async function describeCompute(connectionString: string, options: ComputeQueryOptions): Promise<SchemaSummary> {
-  return withCompute(connectionString, options, async (client) => {
-    const result = await client.query<{ schema: string; name: string; column: string | null; type: string | null; rows: string }>(`
-      SELECT n.nspname AS schema, c.relname AS name, a.attname AS column,
-             format_type(a.atttypid, a.atttypmod) AS type, c.reltuples::bigint::text AS rows
-        FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-       WHERE c.relkind IN ('r', 'p')
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-         AND n.nspname NOT LIKE 'pg_toast%'
-       ORDER BY n.nspname, c.relname, a.attnum`);
-    const tables = new Map<string, TableSummary>();
-    for (const row of result.rows) {
-      const key = `${row.schema}.${row.name}`;
-      let table = tables.get(key);
-      if (!table) {
-        const rows = Number(row.rows);
-        table = { schema: row.schema, name: row.name, columns: [], approxRows: Number.isFinite(rows) && rows >= 0 ? rows : -1 };
-        tables.set(key, table);
-      }
-      if (row.column !== null && row.type !== null) table.columns.push({ name: row.column, type: row.type });
-    }
-    return { tables: [...tables.values()] };
-  });
+  return withCompute(connectionString, options, (client) => describeDatabase(client));
 }
 
 /**
@@ -110,9 +88,6 @@ export async function countRows(
   return counts;
 }
 
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 function computeError(error: unknown, what: string, connectionString: string): LockstepError {
   if (error instanceof LockstepError) return error;

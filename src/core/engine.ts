@@ -1,5 +1,6 @@
 // The engine interface: what the core needs from the data side, whichever Postgres is behind it.
 
+import type { Client } from 'pg';
 import { LockstepError, type ErrorCode } from '../base/errors';
 import type { Lsn } from '../base/lsn';
 import type { HookFastPath } from './hookConf';
@@ -77,6 +78,8 @@ export interface EngineStatus {
   serverVersion?: string;
   /** Problems a person should know of while it runs (WAL archiving failing): one line each. */
   warnings?: string[];
+  /** What the engine keeps ready for a restore that follows (a preview's recovered copy): one line each, with its size and when it goes. */
+  kept?: string[];
 }
 
 export interface Retention {
@@ -132,6 +135,29 @@ export interface TableSummary {
 
 export interface SchemaSummary {
   tables: TableSummary[];
+}
+
+/**
+ * The database as of a point in its history, open for reading: a diff reads
+ * rows from it, a one-table restore copies rows out of it. Released, the
+ * engine may keep it (bounded) for the restore that follows.
+ */
+export interface PastDatabase {
+  /** Where the copy stands: the point asked for (a moment stays a moment). */
+  at: PointInHistory;
+  /**
+   * The copy is a physical fork of the serving database's own past (the point
+   * lies on the history that leads to now), so both share transaction ids up
+   * to `at`: a row version now whose xmin precedes the copy's snapshot existed
+   * then, unchanged. False whenever the engine cannot tell.
+   */
+  ancestorOfNow: boolean;
+  /** How the copy came to be, one line for progress and status: "kept from the last preview", "recovered from the prepared copy of base backup …". */
+  origin: string;
+  /** A read-only connection to the app's database as of `at` (as a superuser where the engine has one). The caller ends it. */
+  connect(): Promise<Client>;
+  /** Done reading. The engine keeps the copy for a restore that follows (bounded in time and disk), or drops it. */
+  release(): Promise<void>;
 }
 
 export interface OperationOptions {
@@ -233,6 +259,12 @@ export interface Engine {
   status(options?: OperationOptions): Promise<EngineStatus>;
 
   retention(options?: OperationOptions): Promise<Retention>;
+
+  /** Open the database as of `at` for reading (row diffs, one-table restores). Engines that cannot leave it out. */
+  openPast?(at: PointInHistory, options?: OperationOptions): Promise<PastDatabase>;
+
+  /** A connection to the serving app database with the engine's strongest role (local: Lockstep's superuser). The caller ends it. */
+  connectNow?(options?: OperationOptions): Promise<Client>;
 
   /** Tables, columns and approximate rows now, or as of `at` (for restore previews). */
   describe(at?: PointInHistory, options?: OperationOptions): Promise<SchemaSummary>;

@@ -8,7 +8,7 @@ import type { LocalEngineConfig } from '../../core/config';
 import type { EngineContext, OperationOptions } from '../../core/engine';
 import { LockstepError, throwIfAborted } from '../../base/errors';
 import { sourceAddress, type ImportSource } from '../../core/importDatabase';
-import { quoteIdent } from '../postgresSchema';
+import { quoteIdent } from '../../core/postgresSchema';
 import { LocalCluster } from './cluster';
 import { localRoot } from './engine';
 import { LocalLayout } from './layout';

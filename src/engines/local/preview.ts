@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import type { OperationOptions, PointInHistory, SchemaSummary } from '../../core/engine';
 import { isLockstepError, LockstepError } from '../../base/errors';
 import { removeTree } from '../../base/files';
-import { describeDatabase } from '../postgresSchema';
+import { describeDatabase } from '../../core/postgresSchema';
 import type { BackupMeta } from './baseBackup';
 import { firstFatal } from './cluster';
 import type { LocalContext } from './context';

@@ -16,7 +16,7 @@ import { canTraverse, chownTree, clusterAccountName, resolvePostgresAccount, run
 import { portInUse, portTakenError } from './ports';
 import { runAs } from './processes';
 import { scramVerifier } from './scram';
-import { quoteIdent } from '../postgresSchema';
+import { quoteIdent } from '../../core/postgresSchema';
 
 export interface LocalSetupOptions extends OperationOptions {
   port?: number;

@@ -1,7 +1,7 @@
 // Reading a schema summary (tables, columns, approximate rows) from any Postgres we can connect to.
 
 import type { Client } from 'pg';
-import type { SchemaSummary, TableSummary } from '../core/engine';
+import type { SchemaSummary, TableSummary } from './engine';
 
 /** Below this many pages (8 MB) a table is counted exactly; above, the planner's estimate is close enough for a preview. */
 const EXACT_COUNT_MAX_PAGES = 1024;
