@@ -8,6 +8,7 @@ import { directorySize } from '../src/base/files';
 import { formatLsn, lsnDistance, parseLsn } from '../src/base/lsn';
 import { takeMarker } from '../src/core/markers';
 import { Project } from '../src/core/project';
+import { ENGINES } from '../src/engines';
 import { silentLog } from '../src/base/log';
 import { freePort, traversableTempDir } from '../test/support/postgres';
 import { mb, median, ms, type BenchRow } from './types';
@@ -131,7 +132,7 @@ export async function benchHook(options: HookBenchOptions): Promise<BenchRow[]> 
     rows.push({ name: '20 commits at once: slowest git commit (worst of 3 rounds)', value: ms(worst.slowestMs), target: '≤ 2 s', met: worst.slowestMs <= 2000, note: `medians ${storms.map((r) => ms(r.medianMs)).join(', ')}; the same storms without the hook: slowest ${ms(worstBare)}, medians ${bare.map((r) => ms(r.medianMs)).join(', ')}` });
 
     // 1,000 markers: the journal lines they add, and the WAL they write (none).
-    const project = await Project.open(dir, { log: silentLog, secrets: { get: async () => undefined } });
+    const project = await Project.open(dir, { log: silentLog, secrets: { get: async () => undefined }, engines: ENGINES });
     try {
       const lockstepBefore = directorySize(project.paths.root);
       const headBefore = await (await project.engine()).head();

@@ -1,8 +1,9 @@
-// Opening the repository's Lockstep project from the CLI, with the CLI's log and secrets, and settling a restore another process left unfinished.
+// Opening the repository's Lockstep project from the CLI, with the CLI's log, secrets and engines, and settling a restore another process left unfinished.
 
 import * as fs from 'node:fs';
 import { Project } from '../core/project';
 import { LockstepPaths } from '../core/paths';
+import { ENGINES } from '../engines';
 import { findRepository } from '../git/repository';
 import { cliLog, progress, type CliIo } from './io';
 import { CliSecrets } from './secrets';
@@ -20,7 +21,7 @@ export async function openProject(io: CliIo, options: OpenOptions = {}): Promise
   const repo = await findRepository(io.cwd);
   const paths = new LockstepPaths(repo.commonDir);
   const secrets = new CliSecrets(paths.credentials, io.env);
-  const project = new Project(repo, { log: cliLog(io), secrets });
+  const project = new Project(repo, { log: cliLog(io), secrets, engines: ENGINES });
   const how = options.interrupted ?? 'settle';
   // One stat on the common path; the restore code loads only when a record is there.
   if (how !== 'none' && fs.existsSync(paths.restoreRecord)) {

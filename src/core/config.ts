@@ -1,6 +1,7 @@
 // The project's Lockstep configuration (.git/lockstep/config.json): typed, validated, read in one place.
 
 import { ENGINE_KINDS, type EngineKind } from './engine';
+import type { EngineDescriptor } from './engineRegistry';
 import { LockstepError } from '../base/errors';
 import { readJsonFile, writeJsonFile } from '../base/files';
 import type { LockstepPaths } from './paths';
@@ -47,6 +48,13 @@ export interface PageserverEngineConfig {
   connectionString?: string;
   /** Seconds an LSN lease keeps a checkpoint above the GC cutoff. */
   leaseSeconds?: number;
+}
+
+/** Each engine's section of config.json, by kind. The engine's descriptor checks its own section (`engineSection`). */
+export interface EngineConfigs {
+  local: LocalEngineConfig;
+  neon: NeonEngineConfig;
+  pageserver: PageserverEngineConfig;
 }
 
 export type CheckoutMode = 'branch' | 'detached';
@@ -108,9 +116,9 @@ export function saveConfig(paths: LockstepPaths, config: ProjectConfig): void {
   writeJsonFile(paths.config, validateConfig(config, paths.config));
 }
 
+/** Checks what the core owns; the engine's section is the engine's to check (`engineSection`), when it is created. */
 function validateConfig(raw: unknown, file: string): ProjectConfig {
-  const bad = (what: string) =>
-    new LockstepError('CONFIG', `${file}: ${what}`, { hint: 'Fix the file, or run `lockstep init` again.' });
+  const bad = (what: string) => configError(file, what);
   if (typeof raw !== 'object' || raw === null) throw bad('expected a JSON object');
   const config = raw as Partial<ProjectConfig>;
   if (config.version !== 1) throw bad(`unsupported version ${String(config.version)}`);
@@ -127,11 +135,23 @@ function validateConfig(raw: unknown, file: string): ProjectConfig {
       throw bad((error as Error).message);
     }
   }
-  if (config.local) {
-    const port = config.local.port;
-    if (!Number.isInteger(port) || port < 1024 || port > 65535) throw bad('local.port must be 1024–65535');
-    if (!config.local.database || !config.local.user) throw bad('local.database and local.user are required');
-    if (!(config.local.baseBackupWalBytes > 0)) throw bad('local.baseBackupWalBytes must be positive');
-  }
   return config as ProjectConfig;
+}
+
+/**
+ * The section of `config` for the descriptor's engine, checked by the
+ * descriptor; its complaint becomes a CONFIG error naming the file.
+ */
+export function engineSection<K extends EngineKind>(descriptor: EngineDescriptor<K>, config: ProjectConfig, file: string): EngineConfigs[K] {
+  const raw: unknown = config[descriptor.kind];
+  if (raw === undefined) throw configError(file, `missing the "${descriptor.kind}" section for the ${descriptor.kind} engine`);
+  try {
+    return descriptor.validateConfig(raw);
+  } catch (error) {
+    throw configError(file, (error as Error).message);
+  }
+}
+
+function configError(file: string, what: string): LockstepError {
+  return new LockstepError('CONFIG', `${file}: ${what}`, { hint: 'Fix the file, or run `lockstep init` again.' });
 }

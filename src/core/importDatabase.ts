@@ -1,8 +1,8 @@
 // Bringing an existing database in: the source's URL checked, its schema and data copied into the engine, and the first checkpoint taken there.
 
-import type { SourceInspection } from '../engines/local/importDatabase';
 import type { Checkpoint } from './checkpoint';
-import type { OperationOptions } from './engine';
+import { engineSection } from './config';
+import type { EngineContext, EngineKind, OperationOptions } from './engine';
 import { LockstepError } from '../base/errors';
 import { displayText } from './journalText';
 import { takeMarker } from './markers';
@@ -73,6 +73,36 @@ export function sourceAddress(source: ImportSource): string {
   return `${host}:${source.port}`;
 }
 
+/** pg_dump and pg_restore of one version, from one directory. */
+export interface ClientTools {
+  bin: string;
+  major: number;
+  version: string;
+}
+
+/** What an importer found when it looked at the source, read-only. */
+export interface SourceInspection {
+  source: ImportSource;
+  /** "15.4" */
+  serverVersion: string;
+  serverMajor: number;
+  database: string;
+  tables: number;
+  bytes: number;
+  /** Extensions other than plpgsql, with the schema each lives in. */
+  extensions: { name: string; schema: string }[];
+  /** The client tools that will make the copy. */
+  tools: ClientTools;
+}
+
+/** An engine's way of copying an existing database in (`EngineDescriptor.importer`). */
+export interface DatabaseImporter<Config> {
+  /** Connects to the source (read-only) and checks what the copy needs; creates nothing, and says what to fix. */
+  inspect(source: ImportSource, options: OperationOptions): Promise<SourceInspection>;
+  /** Copies the source into the engine's database, which must hold no tables yet; when it fails, that database is left as it was. */
+  copyInto(ctx: EngineContext, config: Config, inspected: SourceInspection, options: OperationOptions): Promise<{ tables: number }>;
+}
+
 export interface ImportRequest extends OperationOptions {
   source: ImportSource;
   /** What `inspectImportSource` found, when the caller checked the source already (init does, before creating anything). */
@@ -89,34 +119,38 @@ export interface ImportResult {
 }
 
 /**
- * Connects to the source (read-only) and checks what the copy needs: the
- * login, the server's version against the pg_dump at hand, the extensions.
- * Creates nothing; failures say what to fix.
+ * Connects to the source (read-only) and checks what the copy into `engine`
+ * needs: the login, the server's version against the pg_dump at hand, the
+ * extensions. Creates nothing; failures say what to fix.
  */
-export async function inspectImportSource(source: ImportSource, options: OperationOptions = {}): Promise<SourceInspection> {
-  const { inspectSource } = await import('../engines/local/importDatabase');
-  return inspectSource(source, options);
+export async function inspectImportSource(project: Project, engine: EngineKind, source: ImportSource, options: OperationOptions = {}): Promise<SourceInspection> {
+  const descriptor = await project.engineDescriptor(engine);
+  if (!descriptor.importer) {
+    throw new LockstepError('BAD_INPUT', `--import copies into the local engine, not ${engine}`, { hint: 'Use --engine local (the default). Nothing was changed.' });
+  }
+  return descriptor.importer.inspect(source, options);
 }
 
 /**
- * Copies the source's schema and data into the local engine's database (which
- * must hold no tables yet), then takes the first checkpoint there. The source
- * is only read (pg_dump). The restore runs in one transaction: when it fails,
- * the local database is left as it was.
+ * Copies the source's schema and data into the engine's database (which must
+ * hold no tables yet), then takes the first checkpoint there. The source is
+ * only read (pg_dump). The restore runs in one transaction: when it fails, the
+ * engine's database is left as it was.
  */
 export async function importDatabase(project: Project, request: ImportRequest): Promise<ImportResult> {
   const config = project.config();
-  if (config.engine !== 'local' || !config.local) {
+  const descriptor = await project.engineDescriptor(config.engine);
+  if (!descriptor.importer) {
     throw new LockstepError('BAD_INPUT', `importing a database needs the local engine (this repository uses ${config.engine})`, {
       hint: 'Run `lockstep init --engine local --import URL`, or copy the data into your database with pg_dump and pg_restore.',
     });
   }
-  const inspected = request.inspected ?? (await inspectImportSource(request.source, request));
-  const { copyIntoLocal } = await import('../engines/local/importDatabase');
+  const section = engineSection(descriptor, config, project.paths.config);
+  const inspected = request.inspected ?? (await descriptor.importer.inspect(request.source, request));
   await project.resetEngine(); // the configuration may have just been written
   const engine = await project.engine();
   if (engine.start) await engine.start({ signal: request.signal });
-  const copied = await copyIntoLocal(project.engineContext(), config.local, inspected, request);
+  const copied = await descriptor.importer.copyInto(project.engineContext(), section, inspected, request);
   // A base backup when the import wrote more WAL than the policy allows, so that restoring to it replays little.
   if (engine.maintenanceDue?.(await engine.head({ signal: request.signal }))) request.onProgress?.('Taking a base backup of the imported database');
   await engine.maintain?.({ signal: request.signal, onProgress: request.onProgress });

@@ -2,8 +2,9 @@
 
 import * as fs from 'node:fs';
 import { findRepository, type Repository } from '../git/repository';
-import { loadConfig, tryLoadConfig, type ProjectConfig } from './config';
-import type { Engine, EngineContext, SecretSource } from './engine';
+import { engineSection, loadConfig, tryLoadConfig, type ProjectConfig } from './config';
+import type { Engine, EngineContext, EngineKind, SecretSource } from './engine';
+import { loadEngineDescriptor, type EngineDescriptor, type EngineRegistry } from './engineRegistry';
 import { AuditTrail, Journal } from './journal';
 import type { Log } from '../base/log';
 import { LockstepPaths } from './paths';
@@ -12,11 +13,14 @@ import { spooledCheckpoints } from './pending';
 export interface ProjectOptions {
   log: Log;
   secrets: SecretSource;
+  /** The engines this face carries (ENGINES, from src/engines): the core never imports an engine itself. */
+  engines: EngineRegistry;
 }
 
 /**
- * The faces (CLI, extension, hook) open a Project and hand it to the core
- * operations. The engine is created on first use and loads only its own code.
+ * The faces (CLI, extension, hook) open a Project, with the registry of
+ * engines, and hand it to the core operations. The engine is created on first
+ * use and loads only its own code.
  */
 export class Project {
   readonly paths: LockstepPaths;
@@ -59,11 +63,18 @@ export class Project {
     return { lockstepDir: this.paths.root, log: this.options.log, secrets: this.options.secrets };
   }
 
+  /** The descriptor of an engine this face carries (BAD_INPUT for an unknown kind). */
+  async engineDescriptor<K extends EngineKind>(kind: K): Promise<EngineDescriptor<K>> {
+    // Checked here too: JavaScript callers (and tests written before the registry) get a plain answer, not a TypeError.
+    if (!this.options.engines) throw new Error('this Project was opened without an engine registry (ProjectOptions.engines)');
+    return loadEngineDescriptor(this.options.engines, kind);
+  }
+
   engine(): Promise<Engine> {
     this.engineInstance ??= (async () => {
       const config = this.config();
-      const { createEngine } = await import('../engines/index');
-      return createEngine(config, this.engineContext());
+      const descriptor = await this.engineDescriptor(config.engine);
+      return descriptor.create(engineSection(descriptor, config, this.paths.config), this.engineContext());
     })();
     // A failed creation is not cached: the next call tries again (after `lockstep init`, say).
     this.engineInstance.catch(() => {

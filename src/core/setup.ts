@@ -1,25 +1,50 @@
 // Setting a repository up for Lockstep (the core of `lockstep init` and of the extension's setup commands).
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import type { NeonProjectChoice } from '../engines/neon/setup';
-import type { PageserverChoice } from '../engines/pageserver/setup';
-import type { LocalSetupOptions } from '../engines/local/setup';
 import { newCheckpointId } from './checkpoint';
-import { DEFAULT_KEEP, saveConfig, type CheckoutMode, type ProjectConfig } from './config';
+import { DEFAULT_KEEP, engineSection, saveConfig, type CheckoutMode, type PageserverEngineConfig, type ProjectConfig } from './config';
 import type { EngineKind, OperationOptions } from './engine';
 import { writeHookConf } from './hookConf';
-import { LockstepError } from '../base/errors';
 import { importDatabase, inspectImportSource, type ImportResult, type ImportSource } from './importDatabase';
 import type { Project } from './project';
 
-export interface InitRequest extends OperationOptions {
+/** What a person gives `lockstep init` (or the extension's set-up) for the local engine. */
+export interface LocalChoice {
+  port?: number;
+  pgBin?: string;
+  /** Restrict the binaries to one source (tests run each). */
+  pgSource?: 'system' | 'embedded';
+  osUser?: string;
+  dataRoot?: string;
+}
+
+/** What a person gives `lockstep init --engine neon` or the extension's setup command. */
+export interface NeonProjectChoice {
+  projectId: string;
+  /** Absent: the project's default branch. */
+  branchId?: string;
+  /** Absent: `neondb`, the database Neon creates with a project. */
+  databaseName?: string;
+  /** Absent: `neondb_owner`, the role Neon creates with a project. */
+  roleName?: string;
+  apiUrl?: string;
+  keepPreservedBranches?: number;
+}
+
+/** What a person gives `lockstep init --engine pageserver`: the configuration itself, checked before it is saved. */
+export type PageserverChoice = PageserverEngineConfig;
+
+/** Each engine's choices, by kind: the engine's descriptor reads its own (`EngineSetUpRequest.choice`). */
+export interface EngineChoices {
+  local: LocalChoice;
+  neon: NeonProjectChoice;
+  pageserver: PageserverChoice;
+}
+
+export interface InitRequest extends OperationOptions, Partial<EngineChoices> {
   engine: EngineKind;
   keep?: number;
   checkout?: CheckoutMode;
-  local?: Omit<LocalSetupOptions, keyof OperationOptions>;
-  neon?: NeonProjectChoice;
-  pageserver?: PageserverChoice;
   /**
    * A database to copy into the local engine as the first checkpoint (`init --import URL`).
    * It is checked before anything is created; a copy that fails undoes a first set-up like any other failure.
@@ -52,11 +77,8 @@ export interface InitResult {
  */
 export async function initProject(project: Project, request: InitRequest): Promise<InitResult> {
   const existing = project.tryConfig();
-  if (request.importFrom && request.engine !== 'local') {
-    throw new LockstepError('BAD_INPUT', `--import copies into the local engine, not ${request.engine}`, { hint: 'Use --engine local (the default). Nothing was changed.' });
-  }
-  // Unreachable, refused, or newer than the pg_dump at hand: said before anything is created.
-  const inspected = request.importFrom ? await inspectImportSource(request.importFrom, request) : undefined;
+  // Unreachable, refused, newer than the pg_dump at hand, or an engine that cannot import: said before anything is created.
+  const inspected = request.importFrom ? await inspectImportSource(project, request.engine, request.importFrom, request) : undefined;
   const rootExisted = fs.existsSync(project.paths.root);
   let created: ProjectConfig | undefined;
   try {
@@ -86,69 +108,49 @@ export async function initProject(project: Project, request: InitRequest): Promi
   }
 }
 
-/** The engine's part: returns the configuration to write, handing it to `made` as soon as the engine has created something. */
+/** The engine's part, by its descriptor: returns the configuration to write, handing it to `made` as soon as the engine has created something. */
 async function setUp(project: Project, request: InitRequest, existing: ProjectConfig | undefined, made: (config: ProjectConfig) => void): Promise<ProjectConfig> {
-  const ctx = project.engineContext();
-  const base: ProjectConfig = existing ?? { version: 1, engine: request.engine, keep: DEFAULT_KEEP, checkout: 'branch' };
+  const kind = request.engine;
+  const descriptor = await project.engineDescriptor(kind);
+  const base: ProjectConfig = existing ?? { version: 1, engine: kind, keep: DEFAULT_KEEP, checkout: 'branch' };
+  // A section saved before (the engine used earlier, or still) is the engine's to reconcile with the new choice.
+  const previous = existing?.[kind] === undefined ? undefined : engineSection(descriptor, existing, project.paths.config);
+  const choice = request[kind];
+  const section = await descriptor.setUp(project.engineContext(), {
+    ...(previous ? { existing: previous } : {}),
+    ...(choice ? { choice } : {}),
+    signal: request.signal,
+    onProgress: request.onProgress,
+  });
   const config: ProjectConfig = {
     ...base,
-    engine: request.engine,
+    engine: kind,
     keep: request.keep ?? base.keep,
     checkout: request.checkout ?? base.checkout,
+    [kind]: section,
   };
-  switch (request.engine) {
-    case 'local': {
-      const { setUpLocalDatabase } = await import('../engines/local/setup');
-      config.local = await setUpLocalDatabase(ctx, existing?.local, { ...request.local, onProgress: request.onProgress, signal: request.signal });
-      made(config);
-      break;
-    }
-    case 'neon': {
-      if (!request.neon) throw new LockstepError('BAD_INPUT', 'the neon engine needs a project id (--project-id)');
-      const { connectNeonProject } = await import('../engines/neon/setup');
-      request.onProgress?.('Checking the Neon project');
-      config.neon = await connectNeonProject(request.neon, ctx, { signal: request.signal });
-      break;
-    }
-    case 'pageserver': {
-      if (!request.pageserver) throw new LockstepError('BAD_INPUT', 'the pageserver engine needs --api-url, --tenant-id, --timeline-id and --repoint-url');
-      const { connectPageserver } = await import('../engines/pageserver/setup');
-      request.onProgress?.('Checking the pageserver');
-      config.pageserver = await connectPageserver(request.pageserver, ctx, { signal: request.signal });
-      break;
-    }
-    default:
-      throw new LockstepError('BAD_INPUT', `unknown engine "${String(request.engine)}"`, { hint: 'Choose local, neon or pageserver.' });
-  }
+  made(config);
   return config;
 }
 
 /**
- * Puts back a repository a first set-up failed in: the local database it
- * created stopped at once and removed (its own set-up cleans up after itself
- * when it fails; this is for a failure after it), the configuration removed,
- * and `.git/lockstep` removed when it was not there before.
+ * Puts back a repository a first set-up failed in: what the engine created
+ * stopped and removed (its own set-up cleans up after itself when it fails;
+ * this is for a failure after it), the configuration removed, and
+ * `.git/lockstep` removed when it was not there before.
  */
 async function undoFirstSetUp(project: Project, created: ProjectConfig | undefined, rootExisted: boolean): Promise<void> {
   await project.resetEngine();
-  if (created?.local) {
+  if (created) {
     try {
-      const { createEngine } = await import('../engines/index');
-      const engine = await createEngine(created, project.engineContext());
-      try {
-        await engine.stop?.({});
-      } finally {
-        await engine.close();
-      }
+      const descriptor = await project.engineDescriptor(created.engine);
+      await descriptor.undoSetUp?.(engineSection(descriptor, created, project.paths.config), project.engineContext());
     } catch (error) {
-      project.log.warn(`undoing the set-up: could not stop the database it created (${(error as Error).message})`);
+      project.log.warn(`undoing the set-up: could not remove what the ${created.engine} engine created (${(error as Error).message})`);
     }
-    // A data root outside .git/lockstep (when the Postgres account cannot reach the repository) was made for this repository alone.
-    if (created.local.dataRoot) fs.rmSync(created.local.dataRoot, { recursive: true, force: true });
   }
   if (rootExisted) {
     fs.rmSync(project.paths.config, { force: true });
-    if (created?.local && !created.local.dataRoot) fs.rmSync(path.join(project.paths.root, 'local'), { recursive: true, force: true });
   } else {
     fs.rmSync(project.paths.root, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { isLockstepError } from '../../src/base/errors';
 import { silentLog } from '../../src/base/log';
 import { Project } from '../../src/core/project';
+import { ENGINES } from '../../src/engines';
 import { restore, settleInterruptedRestore } from '../../src/core/restore';
 import type { LocalEngine } from '../../src/engines/local/engine';
 import { explain, initRepo, type LockstepRepo } from '../support/cli';
@@ -17,7 +18,7 @@ describe('restore: the port taken during the cut-over', function () {
   let project: Project;
   before(async () => {
     repo = await initRepo();
-    project = await Project.open(repo.dir, { log: silentLog, secrets: { get: async () => undefined } });
+    project = await Project.open(repo.dir, { log: silentLog, secrets: { get: async () => undefined }, engines: ENGINES });
   });
   after(async () => {
     await project?.close();

@@ -9,6 +9,7 @@ import type { Engine, EngineStatus, PointInHistory, Position, RepointOptions, Re
 import { isLockstepError } from '../../src/base/errors';
 import { silentLog } from '../../src/base/log';
 import { Project } from '../../src/core/project';
+import { ENGINES } from '../../src/engines';
 import { restore, settleInterruptedRestore } from '../../src/core/restore';
 import { createRepo, removeTempDirs } from '../support/git';
 
@@ -106,7 +107,7 @@ class MemoryEngine implements Engine {
 
 async function setUp(engine: MemoryEngine): Promise<{ project: Project; target: Checkpoint }> {
   const repo = createRepo();
-  const project = await Project.open(repo.dir, { log: silentLog, secrets: { get: async () => undefined } });
+  const project = await Project.open(repo.dir, { log: silentLog, secrets: { get: async () => undefined }, engines: ENGINES });
   fs.mkdirSync(project.paths.root, { recursive: true });
   saveConfig(project.paths, { version: 1, engine: 'local', keep: 50, checkout: 'branch', local: defaultLocalConfig(55999) });
   project.engine = async () => engine;

@@ -6,6 +6,7 @@ import type { AgentIdentity } from '../../core/checkpoint';
 import { LockstepPaths } from '../../core/paths';
 import { Project } from '../../core/project';
 import { takeSafetyPoint } from '../../core/safety';
+import { ENGINES } from '../../engines';
 import type { Repository } from '../../git/repository';
 import { cliLog, type CliIo } from '../io';
 import { CliSecrets } from '../secrets';
@@ -14,7 +15,7 @@ export type FullOutcome = { id: string; warnings: string[] } | { failed: string 
 
 /** takeSafetyPoint through the engine (any engine; folds the hook's spool first); never throws. */
 export async function fullSafetyPoint(repo: Repository, command: string, agent: AgentIdentity, io: CliIo): Promise<FullOutcome> {
-  const project = new Project(repo, { log: cliLog(io), secrets: new CliSecrets(new LockstepPaths(repo.commonDir).credentials, io.env) });
+  const project = new Project(repo, { log: cliLog(io), secrets: new CliSecrets(new LockstepPaths(repo.commonDir).credentials, io.env), engines: ENGINES });
   try {
     const checkpoint = await takeSafetyPoint(project, { command, agent });
     const warnings = (await project.engine()).warnings?.() ?? [];

@@ -7,7 +7,7 @@ import type { Client, ClientConfig } from 'pg';
 import type { LocalEngineConfig } from '../../core/config';
 import type { EngineContext, OperationOptions } from '../../core/engine';
 import { LockstepError, throwIfAborted } from '../../base/errors';
-import { sourceAddress, type ImportSource } from '../../core/importDatabase';
+import { sourceAddress, type ClientTools, type ImportSource, type SourceInspection } from '../../core/importDatabase';
 import { quoteIdent } from '../../core/postgresSchema';
 import { LocalCluster } from './cluster';
 import { localRoot } from './engine';
@@ -16,25 +16,7 @@ import { resolvePostgresAccount } from './osUser';
 import { trustedSocketDir } from './socketDir';
 import { findPostgresBinaries } from './binaries';
 
-/** pg_dump and pg_restore of one version, from one directory. */
-export interface ClientTools {
-  bin: string;
-  major: number;
-  version: string;
-}
-
-export interface SourceInspection {
-  source: ImportSource;
-  /** "15.4" */
-  serverVersion: string;
-  serverMajor: number;
-  database: string;
-  tables: number;
-  bytes: number;
-  /** Extensions other than plpgsql, with the schema each lives in. */
-  extensions: { name: string; schema: string }[];
-  tools: ClientTools;
-}
+export type { ClientTools, SourceInspection };
 
 const CONNECT_TIMEOUT_S = 15;
 

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Client } from 'pg';
 import { DEFAULT_LOCAL_PORT, defaultLocalConfig, type LocalEngineConfig } from '../../core/config';
 import type { EngineContext, OperationOptions } from '../../core/engine';
+import type { LocalChoice } from '../../core/setup';
 import { LockstepError } from '../../base/errors';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
 import { ADMIN_ROLE, LocalCluster } from './cluster';
@@ -18,14 +19,8 @@ import { runAs } from './processes';
 import { scramVerifier } from './scram';
 import { quoteIdent } from '../../core/postgresSchema';
 
-export interface LocalSetupOptions extends OperationOptions {
-  port?: number;
-  pgBin?: string;
-  /** Restrict the binaries to one source (tests run each). */
-  pgSource?: 'system' | 'embedded';
-  osUser?: string;
-  dataRoot?: string;
-}
+/** What the person chose (core/setup.ts `LocalChoice`: port, binaries, account, data root) and how to report progress. */
+export interface LocalSetupOptions extends LocalChoice, OperationOptions {}
 
 /** Where a root-run Lockstep keeps clusters whose repository the Postgres account cannot reach (e.g. under /root). */
 const SYSTEM_DATA_ROOT = '/var/lib/lockstep';

@@ -2,23 +2,13 @@
 
 import type { NeonEngineConfig } from '../../core/config';
 import type { EngineContext } from '../../core/engine';
+import type { NeonProjectChoice } from '../../core/setup';
 import { LockstepError } from '../../base/errors';
 import { scopedLog } from '../../base/log';
 import type { RetryPolicy } from '../../core/http';
 import { NEON_API_KEY_SECRET, NeonApi, neonApiUrl } from './api';
 
-/** What a person gives `lockstep init --engine neon` or the extension's setup command. */
-export interface NeonProjectChoice {
-  projectId: string;
-  /** Absent: the project's default branch. */
-  branchId?: string;
-  /** Absent: `neondb`, the database Neon creates with a project. */
-  databaseName?: string;
-  /** Absent: `neondb_owner`, the role Neon creates with a project. */
-  roleName?: string;
-  apiUrl?: string;
-  keepPreservedBranches?: number;
-}
+export type { NeonProjectChoice };
 
 export const DEFAULT_NEON_DATABASE = 'neondb';
 export const DEFAULT_NEON_ROLE = 'neondb_owner';

@@ -2,13 +2,13 @@
 
 import type { PageserverEngineConfig } from '../../core/config';
 import type { EngineContext } from '../../core/engine';
+import type { PageserverChoice } from '../../core/setup';
 import { LockstepError } from '../../base/errors';
 import type { RetryPolicy } from '../../core/http';
 import { scopedLog } from '../../base/log';
 import { PAGESERVER_TOKEN_SECRET, PageserverApi } from './api';
 
-/** What a person gives `lockstep init --engine pageserver`: the configuration itself, checked before it is saved. */
-export type PageserverChoice = PageserverEngineConfig;
+export type { PageserverChoice };
 
 /**
  * Validates the URLs, that the pageserver answers, and that the tenant has the
