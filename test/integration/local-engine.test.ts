@@ -199,7 +199,7 @@ for (const source of SOURCES) {
       }
     });
 
-    it('a restore claims the prepared copy of the newest backup; previews never do; the upkeep makes a new one', async () => {
+    it('a restore claims the prepared copy of the newest backup (a preview too, kept for the restore); the upkeep makes a new one', async () => {
       const prepared = () => fs.readdirSync(pg.engine.layout.root).filter((n) => n.startsWith('prepared-'));
       const backups = listBackups(pg.engine.layout.backups);
       assert.deepEqual(prepared(), [`prepared-${backups.at(-1)!.id}`], 'init leaves one ready for the first restore');
@@ -209,7 +209,9 @@ for (const source of SOURCES) {
       const b = await pg.engine.head();
       await sql(pg.url, "INSERT INTO t VALUES ('c')");
       await pg.engine.describe(a);
-      assert.equal(prepared().length, 1, 'a preview copies, leaving the prepared copy for the restore');
+      assert.deepEqual(prepared(), [], 'a preview takes it too: its copy is kept for the restore that follows');
+      assert.equal(pg.engine.maintenanceDue(await pg.engine.head()), true, 'the upkeep is due: no prepared copy left');
+      assert.match((await pg.engine.maintain()) ?? '', /ready copy of base backup/);
 
       const first = await pg.engine.fork(b);
       assert.equal(first.ref.prepared, true);
@@ -219,7 +221,8 @@ for (const source of SOURCES) {
       assert.equal(pg.engine.maintenanceDue(await pg.engine.head()), true, 'the upkeep is due: no prepared copy left');
 
       const second = await pg.engine.fork(a);
-      assert.equal(second.ref.prepared, false, 'without a prepared copy the backup is copied');
+      assert.equal(second.ref.reusedPreview, true, 'the copy the preview kept at a is promoted');
+      assert.equal(second.ref.prepared, false);
       await pg.engine.repoint(second);
       assert.deepEqual(await sql(pg.url, 'SELECT v FROM t ORDER BY v'), [{ v: 'a' }]);
 

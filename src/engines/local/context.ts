@@ -7,6 +7,7 @@ import type { Log } from '../../base/log';
 import type { ArchiverStatus } from './archive';
 import type { PostgresBinaries } from './binaries';
 import type { LocalCluster } from './cluster';
+import type { PastCopyPolicy } from './keptCopy';
 import type { LocalLayout } from './layout';
 import type { PostgresAccount } from './osUser';
 
@@ -24,13 +25,15 @@ export interface LocalContext {
   archiverSeen(): ArchiverStatus | undefined;
   /** Drop the engine's own connection before its server stops. */
   close(): Promise<void>;
+  /** How long, and at what disk margin, a preview's copy is kept (keptCopy.ts); tests shorten it. */
+  readonly pastCopyPolicy?: PastCopyPolicy;
 }
 
 export const DEFAULT_ARCHIVE_TIMEOUT_MS = 60_000;
 
 /** Held while the cluster is started, stopped or repointed, a fork is made or dropped, and files are pruned. */
-export function withClusterLock<R>(layout: LocalLayout, work: () => Promise<R>): Promise<R> {
-  return withLock(layout.clusterLock, { waitMs: 120_000, what: 'the local database' }, work);
+export function withClusterLock<R>(layout: LocalLayout, work: () => Promise<R>, waitMs = 120_000): Promise<R> {
+  return withLock(layout.clusterLock, { waitMs, what: 'the local database' }, work);
 }
 
 /** Held while a base backup or a prepared copy is made: one at a time. */

@@ -57,7 +57,9 @@ export async function copyTree(source: string, target: string, rule: CopyRule = 
       const [src, dst] = files[next++]!;
       try {
         await fs.promises.copyFile(src, dst, fs.constants.COPYFILE_FICLONE);
-        bytes += (await fs.promises.stat(dst)).size;
+        // Read the size first: `bytes += await …` would read `bytes` before the await and lose the other workers' additions.
+        const { size } = await fs.promises.stat(dst);
+        bytes += size;
         copied++;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= copyFailure(error as NodeJS.ErrnoException, src, dst);

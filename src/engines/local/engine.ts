@@ -1,6 +1,7 @@
 // The local engine: markers from Postgres' own WAL position, forks by point-in-time recovery onto a new timeline, on the same port.
 // This class is the `Engine` face and the server's lifecycle; each walk lives in its own file:
-// restorability.ts (verdicts), recovery.ts (fork), cutOver.ts (repoint), preview.ts (describe), upkeep.ts (maintain), pruning.ts (prune).
+// restorability.ts (verdicts), recovery.ts (fork), cutOver.ts (repoint), preview.ts (openPast, describe), keptCopy.ts (the copy a preview keeps),
+// upkeep.ts (maintain), pruning.ts (prune).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import type {
   EngineContext,
   EngineStatus,
   OperationOptions,
+  PastDatabase,
   PointInHistory,
   Position,
   PruneOptions,
@@ -32,6 +34,7 @@ import { ADMIN_ROLE, LocalCluster } from './cluster';
 import { readControlFile } from './controlFile';
 import { withBackupLock, withClusterLock, type LocalContext } from './context';
 import * as cutOver from './cutOver';
+import { DEFAULT_PAST_COPY_POLICY, dropPastCopy, pastCopyStatus, settlePastCopy, type PastCopyPolicy } from './keptCopy';
 import { LocalLayout, type LocalState } from './layout';
 import { resolvePostgresAccount, type PostgresAccount } from './osUser';
 import * as preview from './preview';
@@ -122,6 +125,8 @@ export class LocalEngine implements Engine, LocalContext {
   private binaries?: PostgresBinaries;
   private headClient?: Client;
   private lastArchiver?: ArchiverStatus;
+  /** How long (and at what disk margin) a preview's copy is kept: ten minutes, 1 GB and 5 % free; tests shorten it. */
+  pastCopyPolicy: PastCopyPolicy = DEFAULT_PAST_COPY_POLICY;
 
   private readonly lockstepDir: string;
 
@@ -241,6 +246,7 @@ export class LocalEngine implements Engine, LocalContext {
   /** Start the serving data directory (no-op when it runs) and check it is ours, on the timeline we expect. */
   async start(options: OperationOptions = {}): Promise<Position> {
     return withClusterLock(this.layout, async () => {
+      await settlePastCopy(this);
       const state = this.layout.readState();
       options.onProgress?.('Starting Postgres');
       await this.cluster.start(state.serving, { signal: options.signal });
@@ -253,6 +259,11 @@ export class LocalEngine implements Engine, LocalContext {
     await withClusterLock(this.layout, async () => {
       // A background upkeep (base backup, prepared copy) finishes first.
       await withBackupLock(this.layout, 600_000, async () => {
+        // A preview's kept copy goes with the database: nothing of this project runs once `db stop` returns.
+        if (this.layout.readState().pastCopy) {
+          options.onProgress?.('Dropping the preview copy');
+          await dropPastCopy(this);
+        }
         const state = this.layout.readState();
         if (this.cluster.runningPid(state.serving) === undefined) return;
         options.onProgress?.('Archiving WAL');
@@ -280,6 +291,7 @@ export class LocalEngine implements Engine, LocalContext {
     if (this.cluster.runningPid(state.serving) === undefined) {
       return { engine: 'local', state: 'stopped', summary: `stopped (port ${this.config.port})`, address };
     }
+    const kept = pastCopyStatus(this);
     try {
       const client = await this.headConnection();
       const { head, archiver } = await readHeadAndArchiver(client);
@@ -295,6 +307,7 @@ export class LocalEngine implements Engine, LocalContext {
         address,
         serverVersion,
         ...(warnings.length > 0 ? { warnings } : {}),
+        ...(kept ? { kept: [kept] } : {}),
       };
     } catch (error) {
       await this.close();
@@ -337,6 +350,14 @@ export class LocalEngine implements Engine, LocalContext {
 
   describe(at?: PointInHistory, options: OperationOptions = {}): Promise<SchemaSummary> {
     return preview.describe(this, at, options);
+  }
+
+  openPast(at: PointInHistory, options: OperationOptions = {}): Promise<PastDatabase> {
+    return preview.openPast(this, at, options);
+  }
+
+  connectNow(): Promise<Client> {
+    return preview.connectNow(this);
   }
 
   retention(): Promise<Retention> {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LockstepError } from '../../base/errors';
 import { readJsonFile, writeJsonFile } from '../../base/files';
+import type { PointInHistory } from '../../core/engine';
 
 /**
  * <root>/
@@ -13,7 +14,7 @@ import { readJsonFile, writeJsonFile } from '../../base/files';
  *   run/                the server's Unix socket (0700, the Postgres account's), when its path is short enough
  *   socket-dir          else: where the socket directory is (a private directory under /tmp or $XDG_RUNTIME_DIR)
  *   state.json          which data directory serves, what we know of each timeline
- *   data-<n>/           Postgres data directories; one serves, others are past timelines
+ *   data-<n>/           Postgres data directories; one serves, others are past timelines, a fork being made, or the kept preview copy
  *   archive/            the WAL archive (one per cluster lineage, shared by all timelines)
  *   backups/<id>/       base backups: data/ (the copy) and meta.json
  *   prepared-<id>/      a ready copy of the newest base backup, which a restore claims by renaming it
@@ -142,4 +143,39 @@ export interface LocalState {
   systemIdentifier?: string;
   /** Data directories prepared by `fork` and not yet served or discarded, with when: prune leaves them alone. */
   pendingForks?: Record<string, string>;
+  /** The copy a preview recovered and keeps paused at its point for the restore that follows (see preview.ts). */
+  pastCopy?: PastCopyRecord;
+  /** How fast the last copy of a base backup went (bytes per second): the estimate progress gives for the next. */
+  copyBytesPerSecond?: number;
+}
+
+/**
+ * A preview's copy: recovered to a point and paused there (never promoted),
+ * on a private socket. Its data directory is also in `pendingForks`, so that
+ * an interrupted restore's `abandonForks` removes it like any fork.
+ */
+export interface PastCopyRecord {
+  /** Its data directory, `data-<n>`. */
+  name: string;
+  /** Its private socket directory (0700, the Postgres account's). */
+  socketDir: string;
+  /** The point asked for (a moment stays a moment). */
+  at: PointInHistory;
+  /** The timeline recovery follows, and where it was asked to stop: the target `fork` compares with. */
+  timeline: number;
+  stop: { kind: 'lsn'; lsn: string } | { kind: 'time'; time: string };
+  /** Where replay paused (`pg_last_wal_replay_lsn()`), once it has. */
+  pausedAt?: string;
+  backupId: string;
+  /** Whether it began as the prepared copy (renamed) or as a copy of the base backup made for it. */
+  fromPrepared: boolean;
+  startedAt: string;
+  /** False while it recovers: a record found so by a holder of the cluster lock was left by a process that died. */
+  ready: boolean;
+  /** When it goes: any engine call holding the cluster lock, and the upkeep, drop it after this. */
+  keepUntil: string;
+  /** Its size on disk once ready. */
+  bytes: number;
+  /** False when keeping it would leave less free disk than the margin: it goes at `release()`. */
+  keep: boolean;
 }

@@ -8,6 +8,7 @@ import { formatLsn, isLsn, parseLsn } from '../../base/lsn';
 import { historyReader } from './archive';
 import { chooseBackup, chooseBackupAt, listBackups } from './baseBackup';
 import { withBackupLock, withClusterLock, type LocalContext } from './context';
+import { dropPastCopy, settlePastCopy } from './keptCopy';
 
 export async function retention(engine: LocalContext): Promise<Retention> {
   const state = engine.layout.readState();
@@ -32,6 +33,15 @@ export async function prune(engine: LocalContext, keep: readonly PointInHistory[
   const { layout, cluster } = engine;
   return withClusterLock(layout, () =>
     withBackupLock(layout, 600_000, async () => {
+      const removed: string[] = [];
+      let bytesFreed = 0;
+      // `lockstep prune` drops a preview's kept copy; the background upkeep's prune only one whose time is up (it runs right after a preview).
+      const bytesOfCopy = layout.readState().pastCopy?.bytes ?? 0;
+      const copy = options.keepPrevious ? await settlePastCopy(engine) : await dropPastCopy(engine);
+      if (copy) {
+        removed.push(copy);
+        bytesFreed += bytesOfCopy;
+      }
       const state = layout.readState();
       const backups = listBackups(layout.backups);
       const needed = new Set<string>();
@@ -65,8 +75,6 @@ export async function prune(engine: LocalContext, keep: readonly PointInHistory[
         const b = Number.isNaN(m.time) ? undefined : chooseBackupAt(backups, history, m.timeline, m.time);
         if (b) needed.add(b.id);
       }
-      const removed: string[] = [];
-      let bytesFreed = 0;
       const previous = lastLeft?.[1].dataDir;
       for (const b of backups) {
         if (needed.has(b.id)) continue;

@@ -1,10 +1,10 @@
-// A fork, start to end: check the target, copy a base backup (or claim its prepared copy), recover and promote it out of the app's reach, verify, publish its history, stop it.
+// A fork, start to end: check the target, take the copy a preview keeps there (promote it, no replay), or copy a base backup (or claim its prepared copy), recover and promote it out of the app's reach, verify, publish its history, stop it.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { OperationOptions, PointInHistory, Position, TimelineHandle } from '../../core/engine';
-import { describeError, LockstepError } from '../../base/errors';
+import { describeError, isLockstepError, LockstepError } from '../../base/errors';
 import { faultPoint } from '../../core/faults';
 import { removeTree } from '../../base/files';
 import { formatLsn, isLsn, parseLsn } from '../../base/lsn';
@@ -12,8 +12,9 @@ import { confQuote, copyIntoArchive, historyFileName, readHistory, restoreComman
 import type { BackupMeta } from './baseBackup';
 import { firstFatal, RECOVERY_CONF } from './cluster';
 import { withClusterLock, type LocalContext } from './context';
-import { copyTree } from './copyTree';
-import type { LocalState } from './layout';
+import { copyTree, type CopyResult } from './copyTree';
+import { claimPastCopy, dropPastCopy, formatBytes, settlePastCopy } from './keptCopy';
+import type { LocalState, PastCopyRecord } from './layout';
 import { chownTree } from './osUser';
 import { archivedEnd, checkTarget, describeStop, type RecoveryStop } from './restorability';
 import { archiveServing, engineDown, verifyServing } from './server';
@@ -29,8 +30,22 @@ const MIN_REPLAY_BYTES_PER_SECOND = 5 * 1024 * 1024;
 export async function fork(engine: LocalContext, at: PointInHistory, options: OperationOptions = {}): Promise<TimelineHandle> {
   const { layout, cluster } = engine;
   return withClusterLock(layout, async () => {
+    await settlePastCopy(engine);
     const { timeline, stop, backup } = await checkTarget(engine, at, options);
     const state = layout.readState();
+    const kept = await claimPastCopy(engine, timeline, stop);
+    if (kept) {
+      try {
+        return await promoteKeptCopy(engine, state, kept, options);
+      } catch (error) {
+        // Cancelled, or an internal failure (a bug, an injected fault), is not hidden behind a second attempt.
+        if (isLockstepError(error, 'CANCELLED') || isLockstepError(error, 'INTERNAL')) throw error;
+        // Whatever went wrong with it, a fresh recovery may still work: said in the log, then done as always.
+        engine.log.warn(`the preview copy in ${kept.name} could not be promoted (${describeError(error)}); recovering a new copy`);
+        await dropFork(engine, kept.name);
+        fs.rmSync(kept.socketDir, { recursive: true, force: true });
+      }
+    }
     if (timeline === state.servingTimeline && cluster.runningPid(state.serving) !== undefined) {
       // The copy replays from the archive: the WAL up to the target (and a record after it) must be there first.
       options.onProgress?.('Archiving WAL');
@@ -61,6 +76,38 @@ export async function fork(engine: LocalContext, at: PointInHistory, options: Op
   });
 }
 
+/**
+ * The copy a preview kept paused at this very target: resumed, which ends
+ * recovery there and promotes it (no second replay), then verified, its
+ * history published and stopped cleanly without its recovery settings:
+ * exactly the state `recoverFork` leaves (the caller holds the cluster lock and has claimed it).
+ */
+async function promoteKeptCopy(engine: LocalContext, state: LocalState, kept: PastCopyRecord, options: OperationOptions): Promise<TimelineHandle> {
+  const { layout, cluster } = engine;
+  const name = kept.name;
+  options.onProgress?.('Promoting the preview copy (no replay)');
+  const client = await cluster.connect({ host: kept.socketDir, database: 'postgres' });
+  try {
+    await client.query('SELECT pg_wal_replay_resume()');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const head = await verifyServing(engine, name, state, undefined, Date.now() + 60_000, options.signal);
+  publishHistory(engine, name, Number(head.timelineId));
+  faultPoint('after-promote');
+  await cluster.stop(name, 'fast');
+  fs.rmSync(path.join(layout.dataDir(name), RECOVERY_CONF), { force: true });
+  fs.rmSync(kept.socketDir, { recursive: true, force: true });
+  const at = kept.stop.kind === 'lsn' ? { timelineId: String(kept.timeline), lsn: kept.stop.lsn } : stoppedAt(engine, Number(head.timelineId));
+  return {
+    engine: 'local',
+    role: 'fork',
+    timelineId: head.timelineId,
+    at,
+    ref: { dataDir: name, backupId: kept.backupId, prepared: false, promoted: true, reusedPreview: true },
+  };
+}
+
 interface RecoveredFork {
   name: string;
   prepared: boolean;
@@ -83,8 +130,7 @@ async function recoverFork(
   const { layout, cluster } = engine;
   const name = allocateDataDir(engine);
   try {
-    const ready = fs.existsSync(layout.preparedDir(backup.id));
-    options.onProgress?.(ready ? `Taking the prepared copy of base backup ${backup.id}` : `Copying base backup ${backup.id}`);
+    options.onProgress?.(startingCopy(engine, backup));
     const prepared = await materialise(engine, backup, name, { socketDir, timeline, stop, action: 'promote' }, { usePrepared: true });
     options.onProgress?.(`Replaying WAL to ${describeStop(stop)} out of the app's reach`);
     const head = await promotePrivately(engine, state, name, backup, { timeline, stop }, options);
@@ -159,6 +205,7 @@ export async function discard(engine: LocalContext, handle: TimelineHandle): Pro
   if (handle.role !== 'fork') return;
   const name = String(handle.ref.dataDir);
   await withClusterLock(engine.layout, async () => {
+    await settlePastCopy(engine);
     if (engine.layout.readState().serving === name) return; // it serves now: not ours to drop
     await dropFork(engine, name);
   });
@@ -167,8 +214,10 @@ export async function discard(engine: LocalContext, handle: TimelineHandle): Pro
 /** After an interrupted restore: every fork no restore serves, including one whose handle was never returned. */
 export async function abandonForks(engine: LocalContext): Promise<string[]> {
   return withClusterLock(engine.layout, async () => {
-    const state = engine.layout.readState();
     const removed: string[] = [];
+    const kept = await dropPastCopy(engine);
+    if (kept) removed.push(kept);
+    const state = engine.layout.readState();
     for (const name of Object.keys(state.pendingForks ?? {})) {
       if (name === state.serving) continue;
       await dropFork(engine, name);
@@ -195,7 +244,8 @@ export function privateSocketDir(engine: LocalContext): string {
   return dir;
 }
 
-function allocateDataDir(engine: LocalContext): string {
+/** A new `data-<n>` name, recorded as a pending fork (abandonForks and prune know it is ours and in the making). */
+export function allocateDataDir(engine: LocalContext): string {
   let name = '';
   engine.layout.updateState((s) => {
     while (fs.existsSync(engine.layout.dataDir(`data-${s.nextDataDir}`))) s.nextDataDir++;
@@ -206,7 +256,7 @@ function allocateDataDir(engine: LocalContext): string {
   return name;
 }
 
-function settleFork(engine: LocalContext, name: string): void {
+export function settleFork(engine: LocalContext, name: string): void {
   engine.layout.updateState((s) => {
     if (s.pendingForks) delete s.pendingForks[name];
   });
@@ -241,7 +291,17 @@ export async function materialise(
     }
   }
   try {
-    if (!prepared) await copyBackup(path.join(layout.backupDir(backup.id), 'data'), dir, layout.root);
+    if (!prepared) {
+      const started = performance.now();
+      const copied = await copyBackup(path.join(layout.backupDir(backup.id), 'data'), dir, layout.root);
+      const seconds = (performance.now() - started) / 1000;
+      // Small copies say little about the disk's pace: only a copy of some size sets the next estimate.
+      if (copied.bytes >= 64 * 1024 * 1024 && seconds > 0) {
+        layout.updateState((s) => {
+          s.copyBytesPerSecond = Math.round(copied.bytes / seconds);
+        });
+      }
+    }
     faultPoint('copying');
     const settings = [
       '# Written by Lockstep for one recovery; removed once the database is promoted.',
@@ -281,7 +341,10 @@ function recoveryTarget(stop: RecoveryStop): string[] {
 
 /** An ISO time as recovery_target_time takes it: Postgres 15 refuses the trailing "Z" ("invalid value"), not "+00:00". */
 export function postgresTime(iso: string): string {
-  return new Date(Date.parse(iso)).toISOString().replace(/Z$/, '+00:00');
+  // Microseconds (a moment given with --at) are kept: Postgres commits to the microsecond, a Date holds milliseconds.
+  const micro = /\.\d{3}(\d{1,3})Z$/.exec(iso)?.[1];
+  const text = new Date(Date.parse(iso)).toISOString();
+  return (micro ? text.replace(/Z$/, `${micro}Z`) : text).replace(/Z$/, '+00:00');
 }
 
 /** A data directory copied from a base backup has its version file and the backup's label. */
@@ -307,8 +370,11 @@ async function promotePrivately(
     head = await verifyServing(engine, name, state, undefined, deadline, options.signal);
   } catch (error) {
     // The server exits when recovery fails (target not reached, WAL missing, disk full): say so, with Postgres' own reason.
-    if (error instanceof LockstepError && (error.code === 'ENGINE_DOWN' || error.code === 'RECOVERY_FAILED')) {
-      const reason = firstFatal(cluster.logTail(name, 40)) ?? error.message;
+    // A connection it dropped as it exited (ECONNRESET while verifying) is the same failure.
+    const serverFailed =
+      error instanceof LockstepError ? error.code === 'ENGINE_DOWN' || error.code === 'RECOVERY_FAILED' : await exitsWithin(engine, name, 2_000);
+    if (serverFailed) {
+      const reason = firstFatal(cluster.logTail(name, 40)) ?? describeError(error);
       throw new LockstepError('RECOVERY_FAILED', `recovery to ${describeStop(target.stop)} failed: ${reason}`, {
         hint: `Server log: ${layout.serverLog(name)}. Nothing was changed: the database serves as before.`,
         cause: error,
@@ -326,6 +392,16 @@ async function promotePrivately(
   return head;
 }
 
+/** Whether the server of `name` has exited, or does within `ms`. */
+export async function exitsWithin(engine: LocalContext, name: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (engine.cluster.runningPid(name) !== undefined) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
 /** Copy the new timeline's history file into the archive now, atomically, owned by the Postgres account. */
 function publishHistory(engine: LocalContext, dataDirName: string, timeline: number): void {
   const file = historyFileName(timeline);
@@ -339,10 +415,21 @@ export function replayDeadline(backup: BackupMeta, lsn: bigint): number {
   return Date.now() + 60_000 + Number((bytes > 0n ? bytes : 0n) / BigInt(MIN_REPLAY_BYTES_PER_SECOND)) * 1000;
 }
 
+/** Copying a base backup when the last copy's pace is unknown (ext4 here: 1 GB in about 3 s). */
+const DEFAULT_COPY_BYTES_PER_SECOND = 300 * 1024 * 1024;
+
+/** The progress line before a copy is materialised: the prepared copy is taken, or the backup copied, with its size and an estimate. */
+export function startingCopy(engine: LocalContext, backup: BackupMeta): string {
+  if (fs.existsSync(engine.layout.preparedDir(backup.id))) return `Taking the prepared copy of base backup ${backup.id}`;
+  const rate = engine.layout.readState().copyBytesPerSecond ?? DEFAULT_COPY_BYTES_PER_SECOND;
+  const seconds = Math.max(1, Math.round(backup.bytes / rate));
+  return `Copying base backup ${backup.id} (${formatBytes(backup.bytes)}, about ${seconds} s)`;
+}
+
 /** The base backup copied into the fork's directory; a full disk is said as such, with what to do. */
-async function copyBackup(from: string, to: string, root: string): Promise<void> {
+async function copyBackup(from: string, to: string, root: string): Promise<CopyResult> {
   try {
-    await copyTree(from, to);
+    return await copyTree(from, to);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;

@@ -1,4 +1,4 @@
-// The background upkeep, start to end: when it is due (cheap, the commit hook asks), base backups by policy, and the prepared copy the next restore claims.
+// The background upkeep, start to end: when it is due (cheap, the commit hook asks), base backups by policy, the prepared copy the next restore claims, and a preview's copy whose time is up dropped.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +10,7 @@ import { historyReader } from './archive';
 import { chooseBackup, listBackups, takeBaseBackup as takeBackup, type BackupMeta } from './baseBackup';
 import { DEFAULT_ARCHIVE_TIMEOUT_MS, withBackupLock, type LocalContext } from './context';
 import { copyTree } from './copyTree';
+import { pastCopyExpired, settlePastCopyIfIdle } from './keptCopy';
 import { chownTree } from './osUser';
 
 /**
@@ -18,7 +19,7 @@ import { chownTree } from './osUser';
  */
 export function maintenanceDue(engine: LocalContext, head: Position): boolean {
   const backup = newestBackupFor(engine, head);
-  return backupDue(engine, head, backup) || (backup !== undefined && !fs.existsSync(engine.layout.preparedDir(backup.id)));
+  return backupDue(engine, head, backup) || (backup !== undefined && !fs.existsSync(engine.layout.preparedDir(backup.id))) || pastCopyExpired(engine);
 }
 
 function newestBackupFor(engine: LocalContext, head: Position): BackupMeta | undefined {
@@ -57,10 +58,12 @@ async function backupNow(engine: LocalContext, options: OperationOptions): Promi
  * copying (on ext4, copying 1 GB was 3 of the 4 seconds of a restore).
  */
 export async function maintain(engine: LocalContext, options: OperationOptions & { force?: boolean } = {}): Promise<string | undefined> {
+  // First, and not under the backup lock (the cluster lock is always taken before it): a kept preview copy whose time is up.
+  const dropped = await settlePastCopyIfIdle(engine);
   // All of it under the backup lock, with the server up: `db stop` waits for
   // this lock, so once it returns nothing writes here until the next start.
   return withBackupLock(engine.layout, options.force ? 60_000 : 0, async () => {
-    const done: string[] = [];
+    const done: string[] = dropped ? [`dropped ${dropped}`] : [];
     let head = await engine.head(options);
     if (options.force || backupDue(engine, head, newestBackupFor(engine, head))) {
       const backup = await backupNow(engine, options);
