@@ -7,6 +7,7 @@ import { benchGuard } from './agents';
 import { benchEngine } from './engine';
 import { benchHook } from './hook';
 import { benchMcp } from './mcp';
+import { benchPreview } from './preview';
 import type { BenchRow } from './types';
 import { benchWorkload } from './workload';
 
@@ -52,6 +53,12 @@ async function main(): Promise<void> {
     const command = ['npm run bench --', ...args].join(' ');
     const section: Section = { title: 'The workload a user has: pgbench, 50,000-row UPDATEs between checkpoints, through the CLI, old and new side by side', command, rows: result.rows, detail: result.detail };
     sections.push(section);
+  }
+  if (only?.includes('preview')) {
+    // Not part of a plain `npm run bench`: a 1 GB pgbench cluster and a dozen restores.
+    log('preview: the palette flow (preview, then restore) beside a restore without a preview; the diff of a 1 GB table');
+    const result = await benchPreview({ sizesMb: sizes ?? [20, 200, 1000], repeats: repeats ? Number(repeats) : 3, log });
+    sections.push({ title: 'Previews and restores: the palette flow, and the row diff', command: ['npm run bench --', ...args].join(' '), rows: result.rows, detail: result.detail });
   }
   if (wanted('hook')) {
     log('hook: git commit, list, disk');

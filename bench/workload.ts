@@ -40,7 +40,7 @@ export interface WorkloadResult {
   detail: string;
 }
 
-interface Design {
+export interface Design {
   /** "new" or "old". */
   name: string;
   /** What was built, for the report: "5557808" or "7137be0 + working tree". */
@@ -48,7 +48,7 @@ interface Design {
   cli: string;
 }
 
-interface Site {
+export interface Site {
   design: Design;
   sizeMb: number;
   scale: number;
@@ -136,7 +136,7 @@ function buildRevision(name: string, rev: string, log: (line: string) => void): 
 
 // ---- one repository with its cluster ----------------------------------------
 
-const cli = (site: Pick<Site, 'design' | 'dir'>, args: string[], timeoutMs = 600_000): Promise<CliResult> =>
+export const cli = (site: Pick<Site, 'design' | 'dir'>, args: string[], timeoutMs = 600_000): Promise<CliResult> =>
   runProcess(process.execPath, [site.design.cli, ...args], site.dir, { timeoutMs });
 
 /** Where the local engine keeps its cluster: `.git/lockstep/local`, unless the configuration moved it. */
@@ -146,7 +146,7 @@ function localRootOf(dir: string): string {
   return config.local?.dataRoot ?? path.join(lockstepDir, 'local');
 }
 
-async function setUp(design: Design, sizeMb: number, log: (line: string) => void): Promise<Site> {
+export async function setUp(design: Design, sizeMb: number, log: (line: string) => void): Promise<Site> {
   const scale = Math.max(1, Math.round(sizeMb / MB_PER_SCALE));
   const dir = fs.realpathSync(traversableTempDir(`lockstep-workload-${design.name}-${sizeMb}-`));
   createRepo({ dir });
@@ -164,7 +164,7 @@ async function setUp(design: Design, sizeMb: number, log: (line: string) => void
   return site;
 }
 
-async function tearDown(site: Site): Promise<void> {
+export async function tearDown(site: Site): Promise<void> {
   await site.writer.stop();
   await waitForUpkeep(site.dir, 300_000).catch(() => undefined);
   await cli(site, ['db', 'stop'], 120_000).catch(() => undefined);
@@ -188,7 +188,7 @@ async function stopStrayPostgres(root: string): Promise<void> {
   }
 }
 
-async function waitForUpkeep(dir: string, timeoutMs: number): Promise<number> {
+export async function waitForUpkeep(dir: string, timeoutMs: number): Promise<number> {
   const t = performance.now();
   await sleep(300); // started detached just before the command that started it exits
   while (upkeepProcesses(dir).length > 0) {
@@ -226,25 +226,25 @@ async function currentLsn(url: string): Promise<bigint> {
 }
 
 /** The change a user makes between two checkpoints: 50,000 rows of pgbench_accounts. */
-async function bigUpdate(site: Site): Promise<void> {
+export async function bigUpdate(site: Site): Promise<void> {
   const accounts = site.scale * 100_000;
   const from = 1 + ((site.updates * UPDATE_ROWS) % Math.max(1, accounts - UPDATE_ROWS + 1));
   site.updates++;
   await sql(site.url, 'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN $1 AND $1 + $2', [from, UPDATE_ROWS - 1]);
 }
 
-interface CheckpointRef {
+export interface CheckpointRef {
   id: string;
   timelineId: string;
   lsn: string;
 }
 
-async function listing(site: Site): Promise<(CheckpointRef & { kind: string; commitSha: string | null })[]> {
+export async function listing(site: Site): Promise<(CheckpointRef & { kind: string; commitSha: string | null })[]> {
   return JSON.parse(expectOk(await cli(site, ['list', '--json'])).stdout) as (CheckpointRef & { kind: string; commitSha: string | null })[];
 }
 
 /** A commit, checkpointed by the post-commit hook (a snapshot if the hook could not record it within its 1.7 s). */
-async function commit(site: Site, message: string, log: (line: string) => void): Promise<CheckpointRef> {
+export async function commit(site: Site, message: string, log: (line: string) => void): Promise<CheckpointRef> {
   site.commits++;
   fs.writeFileSync(path.join(site.dir, 'work.txt'), `${message} ${site.commits}\n`);
   expectOk(await runProcess('git', ['add', 'work.txt'], site.dir), 'git add');
@@ -258,7 +258,7 @@ async function commit(site: Site, message: string, log: (line: string) => void):
 
 // ---- WAL and base backups, read from the engine's own files --------------------
 
-interface WalView {
+export interface WalView {
   toReplay: number;
   sinceBackup: number;
   followsNewest: boolean;
@@ -266,7 +266,7 @@ interface WalView {
   backupId: string;
 }
 
-async function walView(site: Site, target: CheckpointRef): Promise<WalView> {
+export async function walView(site: Site, target: CheckpointRef): Promise<WalView> {
   const [row] = await sql(site.url, 'SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS walfile FROM pg_current_wal_lsn() AS lsn');
   const headLsn = parseLsn(String(row!.lsn));
   const headTimeline = parseInt(String(row!.walfile).slice(0, 8), 16);

@@ -5,6 +5,7 @@ import { displayText, displayTitle } from '../core/journalText';
 import { relativeTime } from '../core/relativeTime';
 import type { ListedCheckpoint } from '../core/listing';
 import type { RestorePlan, RestorePreview, RestoreResult } from '../core/restore';
+import { describeRowDiff, describeTableRowDiff, describeColumnChanges, displayTableName, type Row, type RowDiff, type TableRows } from '../core/rowDiff';
 import { describeSchemaDiff, isEmptyDiff } from '../core/schemaDiff';
 
 /**
@@ -35,6 +36,11 @@ function positionText(at: { timelineId: string; lsn: string | null; createdAt?: 
 }
 
 export function describeTarget(c: Checkpoint): string {
+  if (c.at !== undefined) {
+    // A moment given with --at, not a checkpoint: its id is in no journal, so it is not shown.
+    const given = c.at === c.createdAt || c.at === c.lsn ? '' : ` ("${displayText(c.at, 80)}")`;
+    return c.lsn === null ? `the moment ${c.createdAt}${given}` : `timeline ${c.timelineId} at ${c.lsn}${given}`;
+  }
   const sha = c.commitSha ? `commit ${c.commitSha.slice(0, 7)}` : 'no commit';
   return `${c.id} "${displayTitle(c)}" (${c.kind}, ${sha}, ${c.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')})`;
 }
@@ -44,7 +50,19 @@ export function renderPlan(plan: RestorePlan | RestorePreview): string[] {
   const lines = [`Restore to ${describeTarget(plan.target)}`];
   if (plan.data) {
     lines.push(`  data: ${positionText(plan.data.to)}  (now: ${positionText(plan.data.from)})`);
-    if ('schema' in plan && plan.schema) {
+    const rows = 'rows' in plan ? plan.rows : undefined;
+    if (rows) {
+      // Exact row changes replace the schema comparison's estimated counts.
+      const schema = 'schema' in plan && plan.schema ? describeSchemaDiff({ ...plan.schema, rows: [] }) : [];
+      const changed = describeRowDiff(rows);
+      if (schema.length === 0 && changed.length === 0) lines.push('    no change in tables, columns or rows');
+      for (const line of schema) lines.push(`    ${line}`);
+      if (changed.length > 0) {
+        lines.push(`    rows changed since then (the restore takes them back), in ${(rows.ms / 1000).toFixed(1)} s:`);
+        for (const line of changed) lines.push(`      ${message(line)}`);
+      }
+      if (rows.partial) lines.push('    some figures are "at least": the time to compare them ran out (`lockstep diff` takes its time)');
+    } else if ('schema' in plan && plan.schema) {
       const diff = describeSchemaDiff(plan.schema);
       if (isEmptyDiff(plan.schema)) lines.push('    no change in tables, columns or row counts');
       for (const line of diff) lines.push(`    ${line}`);
@@ -95,5 +113,61 @@ export function renderResult(result: RestoreResult): string[] {
   for (const w of result.warnings) lines.push(`  warning: ${message(w)}`);
   if (result.undo) lines.push(`  undo: lockstep restore ${result.undo.id}`);
   lines.push(`  steps: ${result.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(2)} s`).join(', ')}`);
+  return lines;
+}
+
+/** `lockstep diff`: one line per table that differs, its column changes, then how to see the rows. */
+export function renderRowDiff(target: Checkpoint, diff: RowDiff, ref: string): string[] {
+  const lines = [`Changes since ${describeTarget(target)}:`];
+  const changed = describeRowDiff(diff);
+  if (changed.length === 0) lines.push('  no row, column or table changed');
+  for (const line of changed) lines.push(`  ${message(line)}`);
+  const how = diff.method === 'xmin' ? 'only rows written since were read' : 'every row compared';
+  lines.push(`  (${diff.tables.length} table(s) compared in ${(diff.ms / 1000).toFixed(1)} s; ${how})`);
+  const first = diff.tables.find((t) => t.inserted + t.deleted + t.changed > 0);
+  if (first) lines.push(`The rows of a table: lockstep diff ${ref} --table ${displayText(displayTableName(first))}`);
+  return lines;
+}
+
+const VALUE_LENGTH = 60;
+
+/** A value as a person reads it: NULL, or the text, escaped and cut. */
+function valueText(value: string | null | undefined): string {
+  if (value === null || value === undefined) return 'NULL';
+  const shown = displayText(value, VALUE_LENGTH);
+  return value.length > VALUE_LENGTH ? `${shown} (${value.length} characters)` : shown;
+}
+
+function rowText(row: Row): string {
+  return Object.entries(row)
+    .map(([name, value]) => `${displayText(name, 60)}=${valueText(value)}`)
+    .join(', ');
+}
+
+/** `lockstep diff --table T`: changed rows (key, then → now of what changed), inserted, deleted. */
+export function renderTableRows(target: Checkpoint, rows: TableRows, limit: number): string[] {
+  const t = rows.table;
+  const lines = [`${displayText(displayTableName(t))} since ${describeTarget(target)}: ${message(describeTableRowDiff(t) ?? 'no row changed')}`];
+  for (const c of describeColumnChanges(t)) lines.push(`  ${message(c)}`);
+  if (rows.changed.length > 0) {
+    lines.push(`changed (then → now):`);
+    for (const c of rows.changed) {
+      const parts = c.columns.map((name) => {
+        // A renamed column: then's value is under its old name.
+        const before = c.then[c.renamed?.[name] ?? name];
+        return `${displayText(name, 60)}: ${valueText(before)} → ${valueText(c.now[name])}`;
+      });
+      lines.push(`  ${rowText(c.key)}  ${parts.join('; ')}`);
+    }
+  }
+  if (rows.inserted.length > 0) {
+    lines.push('inserted:');
+    for (const r of rows.inserted) lines.push(`  ${rowText(r)}`);
+  }
+  if (rows.deleted.length > 0) {
+    lines.push('deleted:');
+    for (const r of rows.deleted) lines.push(`  ${rowText(r)}`);
+  }
+  if (rows.truncated) lines.push(`(the first ${limit} of each kind; --limit N shows more)`);
   return lines;
 }

@@ -15,6 +15,7 @@ Usage: lockstep <command> [options]
   snapshot  take a manual checkpoint, optionally labelled
   list      list checkpoints, newest first
   restore   restore code and data to a checkpoint (with --dry-run: show what would change)
+  diff      rows inserted, deleted and changed since a checkpoint, table by table
   hook      install | uninstall | status — the post-commit hook
   status    engine, hook, checkpoints, last operations
   prune     keep the newest checkpoints and reclaim what no kept one needs
@@ -41,6 +42,8 @@ async function load(name: string): Promise<Command | undefined> {
       return (await import('./commands/list')).run;
     case 'restore':
       return (await import('./commands/restore')).run;
+    case 'diff':
+      return (await import('./commands/diff')).run;
     case 'hook':
       return (await import('./commands/hook')).run;
     case 'status':

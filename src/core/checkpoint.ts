@@ -51,6 +51,12 @@ export interface Checkpoint {
   command?: string;
   /** Safety points: who asked. */
   agent?: AgentIdentity;
+  /**
+   * Not a checkpoint: a moment a person gave (`restore --at`, as typed),
+   * carried through the plan, the restore record and the audit trail; never
+   * written to the journal (core/target.ts).
+   */
+  at?: string;
 }
 
 /** The fields `lockstep list --json` prints: the contract tools outside the project rely on. */

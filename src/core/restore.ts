@@ -35,14 +35,22 @@ import { displayText } from './journalText';
 import { withLock } from '../base/locks';
 import { foldPending, readMarker } from './markers';
 import type { Project } from './project';
-import { resolveRef } from './refs';
+import { resolveTarget } from './target';
 import { diffSchemas, type SchemaDiff } from './schemaDiff';
+import { withPastAndNow } from './pastData';
+import { describeDatabase } from './postgresSchema';
+import { diffRows, type RowDiff } from './rowDiff';
 
 export type RestoreMode = 'both' | 'data-only' | 'code-only';
 
 export interface RestoreRequest {
-  /** Checkpoint id or prefix, commit sha or prefix, or ISO time. */
-  ref: string;
+  /** Checkpoint id or prefix, commit sha or prefix, or ISO time (the newest checkpoint at or before it). */
+  ref?: string;
+  /**
+   * Instead of `ref`: any moment within retention, as `parseMoment` reads it
+   * (ISO time, "10 minutes ago", an LSN). Restores the data only; the code stays.
+   */
+  at?: string;
   mode?: RestoreMode;
   /** Defaults to the project's configured checkout mode. */
   checkout?: CheckoutMode;
@@ -80,6 +88,8 @@ export interface UndoneRestore extends RestoreFootprint {
 export interface RestorePreview extends RestorePlan {
   /** Tables, columns and rows: now → at the checkpoint (data restores only). */
   schema?: SchemaDiff;
+  /** Exact row changes since the checkpoint (what the restore takes back), when the engine can open its past; partial past the preview's budget. */
+  rows?: RowDiff;
 }
 
 export interface RestoreStepTiming {
@@ -116,13 +126,22 @@ export interface RestoreOptions extends OperationOptions {
 /** The plan without the schema comparison (which, for the local engine, recovers a throwaway copy). */
 export async function planRestore(project: Project, request: RestoreRequest, options: OperationOptions = {}): Promise<RestorePlan> {
   const config = project.config();
-  const target = await resolveRef(project.repo, request.ref, project.journal.list());
+  // Restorability is asked below, where an expired checkpoint can still give its code back.
+  const { checkpoint: target } = await resolveTarget(project, { ref: request.ref, at: request.at }, { ...options, check: false });
   const requestedMode = request.mode ?? 'both';
   let mode = requestedMode;
   const checkout = request.checkout ?? config.checkout;
   const warnings: string[] = [];
   const blockers: LockstepError[] = [];
   const engine = await project.engine();
+
+  if (target.at !== undefined) {
+    // A moment is not a commit: there is no code of its own to go back to.
+    if (mode === 'code-only') throw new LockstepError('BAD_INPUT', '--at restores the data only: a moment has no code of its own', { hint: 'Restore a checkpoint (REF) with --code-only, or drop --code-only.' });
+    mode = 'data-only';
+    const commit = target.commitSha ? ` (the newest checkpoint at or before it is on commit ${target.commitSha.slice(0, 7)}${target.subject ? ` "${displayText(target.subject, 80)}"` : ''})` : '';
+    warnings.push(`${target.lsn === null ? `the moment ${target.createdAt}` : `${target.lsn}`} is not a checkpoint: only the data is restored, the code stays as it is${commit}`);
+  }
 
   if (target.engine !== config.engine) {
     if (mode === 'data-only') {
@@ -147,7 +166,10 @@ export async function planRestore(project: Project, request: RestoreRequest, opt
       }
     } else {
       data = { from, to: point };
-      if (isMoment(point)) {
+      if (isMoment(point) && target.at !== undefined) {
+        const servingNow = from.timelineId === point.timelineId ? '' : ` on timeline ${point.timelineId}, which served then`;
+        warnings.push(`the data is restored by time: to what was committed at or before ${target.createdAt}${servingNow}`);
+      } else if (isMoment(point)) {
         warnings.push(`${target.id} is a time-based checkpoint (${target.unmeasured ?? 'its position was not read when it was taken'}): the data is restored by time, to what was committed at ${target.createdAt}`);
       }
     }
@@ -201,15 +223,33 @@ export async function previewRestore(project: Project, request: RestoreRequest, 
   return withSchemaChanges(project, await planRestore(project, request, options), options);
 }
 
-/** A plan completed with the schema comparison (for a confirmation that already has the plan). */
+/** How long a preview spends comparing rows before it reports the rest as partial ("at least"). */
+export const PREVIEW_ROWS_BUDGET_MS = 3_000;
+
+/**
+ * A plan completed with the schema comparison and, where the engine can open
+ * its past (local), the exact row diff — both read from one pair of
+ * connections: the copy as of the target (which the engine keeps for the
+ * restore that follows) and now.
+ */
 export async function withSchemaChanges(project: Project, plan: RestorePlan, options: OperationOptions = {}): Promise<RestorePreview> {
   if (!plan.data) return plan;
   const engine = await project.engine();
-  options.onProgress?.('Reading the schema now');
-  const now = await engine.describe(undefined, options);
-  options.onProgress?.(`Reading the schema at ${whereIs(plan.target)}`);
+  const point = plan.data.to;
   try {
-    const then = await engine.describe(pointOf(plan.target), options);
+    if (engine.openPast && engine.connectNow) {
+      return await withPastAndNow(project, point, options, async (past, then, now) => {
+        options.onProgress?.(`Reading the schema at ${whereIs(plan.target)} and now`);
+        const [thenSchema, nowSchema] = await Promise.all([describeDatabase(then), describeDatabase(now)]);
+        options.onProgress?.('Comparing rows');
+        const rows = await diffRows(then, now, { ancestorOfNow: past.ancestorOfNow, budgetMs: PREVIEW_ROWS_BUDGET_MS, signal: options.signal });
+        return { ...plan, schema: diffSchemas(nowSchema, thenSchema), rows };
+      });
+    }
+    options.onProgress?.('Reading the schema now');
+    const now = await engine.describe(undefined, options);
+    options.onProgress?.(`Reading the schema at ${whereIs(plan.target)}`);
+    const then = await engine.describe(point, options);
     return { ...plan, schema: diffSchemas(now, then) };
   } catch (error) {
     // A preview is information, not a step: an engine that cannot read the past
@@ -321,7 +361,7 @@ export async function restore(project: Project, request: RestoreRequest, options
   });
 }
 
-const RESTORE_LOCK = { waitMs: 0, what: 'restore in this repository', hint: 'Another restore is running in this repository; wait for it to finish.' };
+export const RESTORE_LOCK = { waitMs: 0, what: 'restore in this repository', hint: 'Another restore is running in this repository; wait for it to finish.' };
 
 async function runRestore(project: Project, request: RestoreRequest, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
@@ -354,7 +394,10 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
   // at the cut-over: every write acknowledged before then is in reach of undo.
   let provisional: Checkpoint | null = null;
   // Built from the subject as displayed: git lets a subject hold what a label may not (a newline, ESC, 10 KB).
-  const label = `Before restoring ${plan.target.id}${plan.target.subject ? ` (${displayText(plan.target.subject, 150)})` : ''}`;
+  const label =
+    plan.target.at !== undefined
+      ? `Before restoring to ${plan.target.label}`
+      : `Before restoring ${plan.target.id}${plan.target.subject ? ` (${displayText(plan.target.subject, 150)})` : ''}`;
   try {
     provisional = await step('Taking a pre-restore checkpoint', () => readMarker(project, { kind: 'pre-restore', label, signal: options.signal }));
   } catch (error) {
@@ -462,6 +505,11 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     maintenanceDue,
     undid,
   };
+}
+
+/** A restore's target in messages: its checkpoint id, or for a moment given with --at, the moment (its id is in no journal). */
+export function targetName(target: Checkpoint): string {
+  return target.at !== undefined ? (target.label ?? target.createdAt) : target.id;
 }
 
 /** Where a checkpoint's data is, for progress and messages: its LSN, or its time for a time-based one. */
@@ -601,19 +649,19 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
   if (action === 'abort') {
     const undone = await compensate(project, engine, record);
     const detail = describeCompensation(undone);
-    const summary = `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was reverted. ${detail}`;
+    const summary = `the interrupted restore to ${targetName(record.target)} (stopped at "${record.step}") was reverted. ${detail}`;
     await project.audit.append({ op: 'restore', phase: undone.allBack ? 'compensated' : 'compensation-failed', operationId: record.operationId, checkpointId: record.target.id, detail: `interrupted at ${record.step}; ${describeCompensation(undone)}` });
     if (undone.allBack) clearRecord(project);
     return { ...base, summary, detail, ok: undone.allBack, maintenanceDue: false };
   }
   if (record.reverting) {
-    throw new LockstepError('BAD_INPUT', `the interrupted restore to ${record.target.id} had failed and was being put back: it can only be reverted`, {
+    throw new LockstepError('BAD_INPUT', `the interrupted restore to ${targetName(record.target)} had failed and was being put back: it can only be reverted`, {
       hint: 'Run `lockstep restore --abort`.',
     });
   }
   let undid: string[] = [];
   if (!pastPointOfNoReturn(record.step)) {
-    throw new LockstepError('BAD_INPUT', `the interrupted restore to ${record.target.id} stopped at "${record.step}", before the cut-over: it can only be reverted`, {
+    throw new LockstepError('BAD_INPUT', `the interrupted restore to ${targetName(record.target)} stopped at "${record.step}", before the cut-over: it can only be reverted`, {
       hint: 'Run `lockstep restore --abort`, then restore again.',
     });
   }
@@ -632,7 +680,7 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
     undid = await takeBackUndoneRestore(project, record);
   } catch (error) {
     const detail = `${describeError(error)}. Run \`lockstep restore --continue\` once that is fixed, or \`lockstep restore --abort\` to revert it.`;
-    return { ...base, summary: `the interrupted restore to ${record.target.id} could not be finished: ${detail}`, detail, ok: false, maintenanceDue: false };
+    return { ...base, summary: `the interrupted restore to ${targetName(record.target)} could not be finished: ${detail}`, detail, ok: false, maintenanceDue: false };
   }
   await project.audit.append({
     op: 'restore',
@@ -644,10 +692,10 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
     detail: `finished after an interruption at ${record.step}${resolvedDetail(record)}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
   });
   clearRecord(project);
-  const parts = [record.fork ? `the data serves ${record.target.id}` : '', record.code ? `HEAD is on ${record.checkoutResult?.branch ?? record.code.to.slice(0, 12)}` : '', ...undid].filter(Boolean);
+  const parts = [record.fork ? `the data serves ${targetName(record.target)}` : '', record.code ? `HEAD is on ${record.checkoutResult?.branch ?? record.code.to.slice(0, 12)}` : '', ...undid].filter(Boolean);
   const detail = `${parts.join('; ')}${record.undo ? `; undo: lockstep restore ${record.undo.id}` : ''}.`;
   const maintenanceDue = head ? (engine.maintenanceDue?.(head) ?? false) : false;
-  return { ...base, summary: `the interrupted restore to ${record.target.id} (stopped at "${record.step}") was finished: ${detail}`, detail, ok: true, maintenanceDue };
+  return { ...base, summary: `the interrupted restore to ${targetName(record.target)} (stopped at "${record.step}") was finished: ${detail}`, detail, ok: true, maintenanceDue };
 }
 
 /** One part of the state before a failed restore, checked after the attempt to put it back. */

@@ -1,12 +1,15 @@
 // `lockstep list`: checkpoints, newest first; `--json` is the contract other tools read.
 
 import { listCheckpoints, toListing } from '../../core/listing';
+import { reachOf, type Reach } from '../../core/target';
+import type { Project } from '../../core/project';
+import { LockstepError } from '../../base/errors';
 import { integer, noPositionals, parse } from '../args';
 import { checkpointLine } from '../format';
 import type { CliIo } from '../io';
 import { openProject } from '../project';
 
-const USAGE = `Usage: lockstep list [--json] [--limit N]
+const USAGE = `Usage: lockstep list [--json [--retention]] [--limit N]
 
 Checkpoints, newest first. Columns: marks (* serves now, ! no longer
 restorable, ~ not yet restorable: its WAL is not archived while archiving
@@ -18,12 +21,16 @@ createdAt, command, agent, restorable, unrestorable}; lsn is null for a
 time-based one; command and agent ({name, session?, client?}) are set for
 safety points (taken before a risky command), else null;
 unrestorable is null or {reason, message}, reason one of expired,
-unknown-timeline, beyond-head, not-archived.`;
+unknown-timeline, beyond-head, not-archived.
+How far back is restorable (any moment since, not only checkpoints:
+\`lockstep restore --at\`) is said after the list; --json --retention prints
+{retention: {since, oldest, windowSeconds, summary, detail}, checkpoints: [...]}
+instead of the array (since: ISO or null; oldest: {timelineId, lsn, time?} or null).`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals, help } = parse<{ json?: boolean; limit?: string }>(
+  const { values, positionals, help } = parse<{ json?: boolean; limit?: string; retention?: boolean }>(
     args,
-    { json: { type: 'boolean' }, limit: { type: 'string', short: 'n' } },
+    { json: { type: 'boolean' }, limit: { type: 'string', short: 'n' }, retention: { type: 'boolean' } },
     USAGE,
   );
   if (help) {
@@ -32,6 +39,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   noPositionals(positionals, USAGE);
   const limit = integer(values.limit, '--limit', 1);
+  if (values.retention && !values.json) throw new LockstepError('BAD_INPUT', '--retention goes with --json (the list says how far back anyway)', { hint: USAGE.split('\n')[0] });
   const { project } = await openProject(io);
   try {
     project.config(); // a clear "not set up" rather than an empty list
@@ -40,8 +48,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const checkpoints = await listCheckpoints(project, { limit, head });
     if (values.json) {
       // One compact object per line: easy to read and to grep, and cheap for 10,000 checkpoints.
-      io.out(checkpoints.length === 0 ? '[]' : `[\n${checkpoints.map((c) => JSON.stringify(toListing(c))).join(',\n')}\n]`);
-    } else if (checkpoints.length === 0) {
+      const array = checkpoints.length === 0 ? '[]' : `[\n${checkpoints.map((c) => JSON.stringify(toListing(c))).join(',\n')}\n]`;
+      // The array alone is the contract other tools read; the retention comes only when asked for.
+      io.out(values.retention ? `{\n"retention": ${JSON.stringify(await reach(project))},\n"checkpoints": ${array}\n}` : array);
+      return 0;
+    }
+    // stdout holds one row per checkpoint; how far back goes with the other notes, to stderr.
+    const howFar = await reach(project);
+    if (checkpoints.length === 0) {
       io.err('No checkpoints yet: commit, or run `lockstep snapshot`.');
     } else {
       io.out(checkpoints.map(checkpointLine).join('\n'));
@@ -50,8 +64,19 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       if (notArchived) io.err(`~ not yet restorable: ${notArchived.message}`);
       if (checkpoints.some((c) => c.lsn === null && !c.restorable)) io.err('A commit marked "not recorded" cannot be restored: `lockstep snapshot` records the database as it is now.');
     }
+    io.err(howFar.summary.replace(/^./, (c) => c.toUpperCase()));
     return 0;
   } finally {
     await project.close();
+  }
+}
+
+/** How far back the engine reaches; a listing still shows when the engine cannot say (Neon unreachable). */
+async function reach(project: Project): Promise<Reach> {
+  try {
+    return reachOf(await (await project.engine()).retention());
+  } catch (error) {
+    const detail = `unknown (${(error as Error).message})`;
+    return { since: null, oldest: null, windowSeconds: null, summary: `how far back is restorable is not known: ${detail}`, detail };
   }
 }

@@ -8,6 +8,7 @@ import { processAlive } from '../../base/locks';
 import { hookStatus } from '../../git/hook';
 import { noPositionals, parse } from '../args';
 import { relativeTime } from '../../core/relativeTime';
+import { reachOf } from '../../core/target';
 import type { CliIo } from '../io';
 import { openProject } from '../project';
 
@@ -62,7 +63,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
             repository: project.repo.topLevel,
             initialised: Boolean(config),
             engine: engineStatus ?? null,
-            retention: retention ?? null,
+            retention: retention ? { ...retention, ...('oldest' in retention || 'windowSeconds' in retention ? { since: reachOf(retention).since } : {}) } : null,
             hook: { state: hook.state, file: hook.hookFile, problems: hook.problems },
             checkpoints: { count: checkpoints.length, keep: config?.keep ?? null, newest: checkpoints[0] ?? null, unreadableLines: unreadable },
             operations,
@@ -83,7 +84,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (restoreLine) io.out(restoreLine);
     io.out(`engine: ${engineStatus!.engine} — ${engineStatus!.summary}`);
     for (const warning of engineStatus!.warnings ?? []) io.out(`  warning: ${warning}`);
-    if (retention) io.out(`retention: ${retention.summary}`);
+    for (const kept of engineStatus!.kept ?? []) io.out(`  kept: ${kept}`);
+    if (retention) io.out(`retention: ${'oldest' in retention || 'windowSeconds' in retention ? `${reachOf(retention).summary} — ${retention.summary}` : retention.summary}`);
     io.out(`hook: ${hook.state}${hook.problems.length ? ` (${displayText(hook.problems.join('; '), 1000)})` : ''}`);
     const newest = checkpoints[0];
     io.out(`checkpoints: ${checkpoints.length} (keeping ${config.keep})${newest ? `; newest ${newest.id} "${displayTitle(newest)}" ${relativeTime(newest.createdAt)}` : ''}`);

@@ -26,7 +26,7 @@ export const PREVIEW_TOOL = {
   name: 'lockstep_preview',
   title: 'Preview a restore (Lockstep)',
   description: [
-    'Shows what restoring a checkpoint would change, and changes nothing: tables that would appear or disappear, columns, row counts, the commit that would be checked out and the files that differ.',
+    'Shows what restoring a checkpoint would change, and changes nothing: tables that would appear or disappear, columns, the rows inserted, deleted and changed since (exact, per table, by primary key), the commit that would be checked out and the files that differ.',
     'Use it to show the user what a restore means before suggesting one.',
   ].join(' '),
 } as const;

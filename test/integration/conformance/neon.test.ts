@@ -12,7 +12,9 @@ import { NEON_API_KEY_SECRET } from '../../../src/engines/neon/api';
 import { NeonEngine, type NeonEngineOptions } from '../../../src/engines/neon/engine';
 import { loadNeonState } from '../../../src/engines/neon/history';
 import { connectNeonProject } from '../../../src/engines/neon/setup';
+import { resolveTarget } from '../../../src/core/target';
 import { CapturingLog } from '../../doubles/log';
+import { projectWith } from '../../support/engineProject';
 import { FAILS_FOREVER, FAILS_THEN_FINISHES, FINISHES, IS_CANCELLED, NEVER_ENDS, NeonDouble, neonError } from '../../doubles/neon';
 import type { Fault } from '../../doubles/server';
 import { sql } from '../../support/fingerprint';
@@ -201,6 +203,51 @@ describe('neon engine (Neon double, real Postgres for the compute)', function ()
       assert.equal(body.source_timestamp, moment.createdAt);
       assert.equal(s.double.timestampsResolved.at(-1)?.kind, 'present');
       assert.deepEqual(s.double.content(), ['moment-a']);
+    });
+
+    it('restore --at: a time is sent as source_timestamp, an LSN as source_lsn, on the serving branch (resolveTarget → fork)', async () => {
+      const project = projectWith(s.engine, 'neon');
+      await s.write('at-a');
+      await new Promise((r) => setTimeout(r, 20));
+      const time = new Date().toISOString();
+      await new Promise((r) => setTimeout(r, 20));
+      await s.write('at-b');
+      const lsn = (await s.engine.head()).lsn;
+      await s.write('at-c');
+
+      const byLsn = await resolveTarget(project, { at: lsn });
+      assert.equal(byLsn.synthetic, true);
+      assert.deepEqual({ timelineId: byLsn.point.timelineId, lsn: byLsn.point.lsn }, { timelineId: s.double.mainBranchId, lsn });
+      let from = s.double.log.length;
+      await s.engine.repoint(await s.engine.fork(byLsn.point));
+      let posts = s.double.log.slice(from).filter((c) => c.method === 'POST');
+      assert.equal(posts.length, 1, 'one restore request');
+      assert.equal(posts[0]!.path, `/projects/${s.double.projectId}/branches/${s.double.mainBranchId}/restore`);
+      let body = posts[0]!.body as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['preserve_under_name', 'source_branch_id', 'source_lsn']);
+      assert.equal(body.source_lsn, lsn);
+      assert.deepEqual(s.double.content(), ['at-a', 'at-b']);
+
+      // After that restore the branch keeps its id: the time (before it) is found in the history Neon preserved.
+      const byTime = await resolveTarget(project, { at: time });
+      assert.deepEqual(byTime.point, { timelineId: s.double.mainBranchId, lsn: null, createdAt: time });
+      from = s.double.log.length;
+      await s.engine.repoint(await s.engine.fork(byTime.point));
+      posts = s.double.log.slice(from).filter((c) => c.method === 'POST');
+      assert.equal(posts.length, 1, 'one restore request');
+      body = posts[0]!.body as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['preserve_under_name', 'source_branch_id', 'source_timestamp']);
+      assert.equal(body.source_timestamp, time);
+      assert.deepEqual(s.double.content(), ['at-a'], 'what was committed at the moment');
+    });
+
+    it('restore --at: a moment past the retention window, or past the head, is bad input and nothing is sent', async () => {
+      const project = projectWith(s.engine, 'neon');
+      await s.write('at-old');
+      const from = s.double.log.length;
+      await rejectsWith(resolveTarget(project, { at: `${s.double.historyRetentionSeconds + 3600} seconds ago` }), 'EXPIRED');
+      await rejectsWith(resolveTarget(project, { at: 'FFFF/0' }), 'LSN_BEYOND_HEAD');
+      assert.equal(s.double.log.slice(from).filter((c) => c.method === 'POST').length, 0);
     });
 
     it('by time: a moment past the retention window is refused before anything is sent; the double refuses it too', async () => {

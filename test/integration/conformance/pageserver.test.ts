@@ -14,7 +14,9 @@ import { COMPUTE_PASSWORD_SECRET, PAGESERVER_TOKEN_SECRET, REPOINT_TOKEN_SECRET 
 import { PageserverEngine, type PageserverEngineOptions } from '../../../src/engines/pageserver/engine';
 import { connectPageserver } from '../../../src/engines/pageserver/setup';
 import { loadPageserverState } from '../../../src/engines/pageserver/state';
+import { resolveTarget } from '../../../src/core/target';
 import { CapturingLog } from '../../doubles/log';
+import { projectWith } from '../../support/engineProject';
 import { PageserverDouble, REPOINT_PATH, pageserverError, type PageserverDoubleOptions } from '../../doubles/pageserver';
 import type { Fault } from '../../doubles/server';
 import { sql } from '../../support/fingerprint';
@@ -214,6 +216,44 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
       assert.deepEqual(handle.at, { timelineId: moment.timelineId, lsn: answer.lsn }, 'the handle says where the moment was found');
       await s.engine.repoint(handle);
       assert.deepEqual(s.double.content(), ['moment-a']);
+    });
+
+    it('restore --at: a time is looked up with get_lsn_by_timestamp then branched there; an LSN is branched at directly (resolveTarget → fork)', async () => {
+      const project = projectWith(s.engine, 'pageserver');
+      s.double.write('at-a');
+      await new Promise((r) => setTimeout(r, 10));
+      const time = new Date().toISOString();
+      await new Promise((r) => setTimeout(r, 10));
+      const afterTime = s.double.write('at-b');
+      const lsn = (await s.engine.head()).lsn;
+      s.double.write('at-c');
+
+      const byTime = await resolveTarget(project, { at: time });
+      assert.deepEqual(byTime.point, { timelineId: s.double.serving, lsn: null, createdAt: time });
+      let from = s.double.log.length;
+      const handle = await s.engine.fork(byTime.point);
+      let calls = s.double.log.slice(from);
+      const lookup = calls.find((c) => c.method === 'GET' && c.path.includes('/get_lsn_by_timestamp'));
+      assert.ok(lookup, 'the time is looked up on the pageserver');
+      assert.equal(lookup.path, `/v1/tenant/${s.double.tenantId}/timeline/${byTime.point.timelineId}/get_lsn_by_timestamp`);
+      assert.deepEqual(lookup.query, { timestamp: time });
+      const found = (lookup.response as { lsn: string }).lsn;
+      assert.ok(compareLsn(found, afterTime) < 0);
+      const created = calls.filter(isCreate);
+      assert.equal(created.length, 1);
+      assert.ok(calls.indexOf(lookup) < calls.indexOf(created[0]!), 'looked up, then branched');
+      assert.equal((created[0]!.body as { ancestor_timeline_id: string }).ancestor_timeline_id, byTime.point.timelineId);
+      assert.equal((created[0]!.body as { ancestor_start_lsn: string }).ancestor_start_lsn, found);
+      await s.engine.discard(handle);
+
+      const byLsn = await resolveTarget(project, { at: lsn });
+      assert.deepEqual({ timelineId: byLsn.point.timelineId, lsn: byLsn.point.lsn }, { timelineId: s.double.serving, lsn });
+      from = s.double.log.length;
+      await s.engine.repoint(await s.engine.fork(byLsn.point));
+      calls = s.double.log.slice(from);
+      assert.equal(calls.filter((c) => c.path.includes('/get_lsn_by_timestamp')).length, 0, 'no lookup for an LSN');
+      assert.equal((calls.find(isCreate)!.body as { ancestor_start_lsn: string }).ancestor_start_lsn, lsn);
+      assert.deepEqual(s.double.content(), ['at-a', 'at-b']);
     });
 
     it('by time: a timeline with no commit time at all (nodata) is an honest verdict, and nothing is branched', async () => {
