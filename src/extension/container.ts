@@ -18,7 +18,10 @@ import { SnapshotStatusBar } from './statusBar';
 import { TerminalEnvironment } from './terminalEnvironment';
 import { TerminalSafetyPoints, type TerminalSafetyPoint } from './terminalSafety';
 import { CheckpointsView } from './views/checkpointsView';
-import { PreviewDocuments } from './views/previewDocuments';
+import { ChangesPanel, type ShownChanges } from './views/changesPanel';
+import { RestorePreviewPanel, type ShownPreview } from './views/previewPanel';
+import { RowDocuments } from './views/rowDocuments';
+import { changesActions } from './commands/changes';
 
 /**
  * What the extension hands its host-side tests through `activate()`'s return
@@ -43,6 +46,12 @@ export interface LockstepInternals {
   readonly onDidTakeTerminalSafetyPoint: vscode.Event<TerminalSafetyPoint>;
   /** Resolves once the terminals' environment (DATABASE_URL, `lockstep` on PATH) follows the repositories' state. */
   whenTerminalEnvironmentUpdated(): Promise<void>;
+  /** The restore preview open now (its title and the Markdown it renders), or undefined when it is closed. */
+  restorePreview(): ShownPreview | undefined;
+  /** What the changes view shows now, or undefined when it is closed. */
+  shownChanges(): Omit<ShownChanges, 'repository'> | undefined;
+  /** The line above the Checkpoints view's rows (problems, and how far back a restore reaches). */
+  checkpointsMessage(): string | undefined;
 }
 
 export class Lockstep extends Disposable {
@@ -52,7 +61,9 @@ export class Lockstep extends Disposable {
   readonly errors: ErrorReporter;
   readonly secrets: ExtensionSecrets;
   readonly repositories: Repositories;
-  readonly previews: PreviewDocuments;
+  readonly previews: RestorePreviewPanel;
+  readonly rowDocuments: RowDocuments;
+  readonly changes: ChangesPanel;
   readonly checkpoints: CheckpointsView;
   readonly agentTools: LanguageModelTools;
   readonly mcpServers: LockstepMcpServers;
@@ -69,7 +80,9 @@ export class Lockstep extends Disposable {
     this.errors = new ErrorReporter(log, () => log.show());
     this.secrets = new ExtensionSecrets(context.secrets);
     this.repositories = this._register(new Repositories(log, this.secrets));
-    this.previews = this._register(new PreviewDocuments());
+    this.previews = this._register(new RestorePreviewPanel(this.repositories));
+    this.rowDocuments = this._register(new RowDocuments());
+    this.changes = this._register(new ChangesPanel(changesActions(this)));
     this.checkpoints = this._register(new CheckpointsView(this.repositories, log));
     this._register(new SnapshotStatusBar(this.repositories));
     this.settingsSync = this._register(new SettingsSync(this.config, this.repositories, log, this.errors));
@@ -110,6 +123,9 @@ export class Lockstep extends Disposable {
       restoreInProgress: () => this.repositories.active?.state.restoring,
       onDidTakeTerminalSafetyPoint: this.terminalSafety.onDidTakeSafetyPoint,
       whenTerminalEnvironmentUpdated: () => this.terminalEnvironment.whenUpdated(),
+      restorePreview: () => this.previews.current,
+      checkpointsMessage: () => this.checkpoints.view.message,
+      shownChanges: () => (this.changes.current ? { target: this.changes.current.target, changes: this.changes.current.changes } : undefined),
     };
   }
 

@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/checkpoint';
 import type { ProjectConfig } from '../core/config';
-import type { EngineStatus } from '../core/engine';
+import type { EngineStatus, Retention } from '../core/engine';
 import { describeError, LockstepError } from '../base/errors';
 import { scopedLog, type Log } from '../base/log';
 import { Project } from '../core/project';
+import { ENGINES } from '../engines';
 import { hookStatus, type HookStatus } from '../git/hook';
 import type { Repository } from '../git/repository';
 import { readRestoreInProgress, type RestoreInProgress } from './interruptedRestore';
@@ -27,6 +28,8 @@ export interface RepositoryState {
   newest: Checkpoint | undefined;
   /** A restore record on disk: a restore running (in another process, or this one), or interrupted when its process is gone. */
   restoring?: RestoreInProgress;
+  /** How far back a restore reaches (read with the engine's status; undefined when the engine could not say). */
+  retention?: Retention;
 }
 
 export interface RunningOperation {
@@ -67,7 +70,7 @@ export class WorkspaceRepository extends Disposable {
   ) {
     super();
     this.log = scopedLog(log, `repo ${path.basename(repo.topLevel)}`);
-    this.project = new Project(repo, { log: scopedLog(log, 'core'), secrets });
+    this.project = new Project(repo, { log: scopedLog(log, 'core'), secrets, engines: ENGINES });
     this._register(toDisposable(() => void this.project.close().catch(() => undefined)));
     this._register(toDisposable(() => clearTimeout(this.pollTimer)));
     const watcher = this._register(new JournalWatcher(this.project.paths, scopedLog(log, 'watch')));
@@ -136,15 +139,17 @@ export class WorkspaceRepository extends Disposable {
     } catch (error) {
       next.configProblem = describeError(error);
     }
-    const [engine, hook] = await Promise.all([
+    const [engine, hook, retention] = await Promise.all([
       next.config ? this.engineStatus() : undefined,
       hookStatus(this.repo).catch((error: unknown) => {
         this.log.warn(`hook status: ${describeError(error)}`);
         return undefined;
       }),
+      next.config ? this.retention() : undefined,
     ]);
     next.engine = engine;
     next.hook = hook;
+    next.retention = retention;
     next.newest = this.project.journal.recent()[0];
     next.restoring = await readRestoreInProgress(this.project).catch((error: unknown) => {
       this.log.warn(`restore record: ${describeError(error)}`);
@@ -163,6 +168,15 @@ export class WorkspaceRepository extends Disposable {
       this.log.warn(`engine status: ${describeError(error)}`);
       const engine = this.currentState.config?.engine ?? this.project.tryConfig()?.engine ?? 'local';
       return { engine, state: 'unreachable', summary: describeError(error) };
+    }
+  }
+
+  private async retention(): Promise<Retention | undefined> {
+    try {
+      return await (await this.project.engine()).retention();
+    } catch (error) {
+      this.log.debug(`retention: ${describeError(error)}`);
+      return undefined;
     }
   }
 

@@ -2,7 +2,8 @@
 import { displayText, displayTitle } from '../core/journalText';
 import { relativeTime } from '../core/relativeTime';
 import type { RestoreMode, RestorePreview, RestoreResult } from '../core/restore';
-import { describeSchemaDiff, isEmptyDiff } from '../core/schemaDiff';
+import { describeSchemaDiff, isEmptyDiff, type SchemaDiff } from '../core/schemaDiff';
+import { differs, restoreChangeWords, rowChangesFootnote, tableChangeWords, tableLabel, type RowChanges } from './rowDiffText';
 
 export const MODE_WORDS: Record<RestoreMode, string> = {
   both: 'code and data',
@@ -26,11 +27,16 @@ export function confirmation(preview: RestorePreview): Confirmation {
   const lines: string[] = [];
   if (preview.data) {
     lines.push(`Data: the database goes back to timeline ${preview.data.to.timelineId} @ ${preview.data.to.lsn ?? `${preview.data.to.createdAt} (by time)`} (now timeline ${preview.data.from.timelineId} @ ${preview.data.from.lsn}); the connection string stays the same.`);
-    if (preview.schema) {
-      const changes = describeSchemaDiff(preview.schema).map((line) => line.trim());
-      if (isEmptyDiff(preview.schema)) lines.push('  No change in tables, columns or row counts.');
+    const rows = rowsOf(preview);
+    if (preview.schema || rows) {
+      // Exact row changes, when the engine could read them, replace the schema comparison's estimated counts.
+      const schema = preview.schema ? schemaLines(preview.schema, rows !== undefined) : [];
+      const changed = rows ? rows.tables.filter(differs).map((t) => `${tableLabel(t)}: ${restoreChangeWords(t)}`) : [];
+      const changes = [...schema, ...changed];
+      if (changes.length === 0) lines.push(rows ? '  No change in tables, columns or rows.' : '  No change in tables, columns or row counts.');
       for (const change of changes.slice(0, 6)) lines.push(`  ${change}`);
       if (changes.length > 6) lines.push(`  …and ${changes.length - 6} more (see the preview)`);
+      if (rows?.partial) lines.push('  Some counts are “at least”: the time to count them ran out (see the preview).');
     }
   } else {
     lines.push('Data: unchanged.');
@@ -72,7 +78,22 @@ export function previewMarkdown(preview: RestorePreview, now = Date.now()): stri
   out.push('## Database', '');
   if (preview.data) {
     out.push(`Now timeline \`${preview.data.from.timelineId}\` @ \`${preview.data.from.lsn}\` → timeline \`${preview.data.to.timelineId}\` @ ${preview.data.to.lsn === null ? `\`${preview.data.to.createdAt}\` (by time)` : `\`${preview.data.to.lsn}\``}, on the same connection string.`, '');
-    if (preview.schema) {
+    const exact = rowsOf(preview);
+    if (exact) {
+      const schema = preview.schema ? schemaLines(preview.schema, true) : [];
+      for (const line of schema) out.push(`- ${line}`);
+      if (schema.length > 0) out.push('');
+      const tables = exact.tables.filter(differs);
+      if (tables.length === 0) out.push('No row changed since the checkpoint.', '');
+      else {
+        out.push('| table | since the checkpoint | the restore | rows now | rows then |', '| --- | --- | --- | ---: | ---: |');
+        for (const t of tables) out.push(`| ${cellText(tableLabel(t))} | ${cellText(tableChangeWords(t))} | ${cellText(restoreChangeWords(t))} | ${exactCount(t.nowRows)} | ${exactCount(t.thenRows)} |`);
+        out.push('');
+      }
+      const same = exact.tables.length - tables.length;
+      if (same > 0) out.push(`${same} other table(s) unchanged.`, '');
+      out.push(`*${rowChangesFootnote(exact)}*`, '');
+    } else if (preview.schema) {
       if (isEmptyDiff(preview.schema)) out.push('No change in tables, columns or row counts.', '');
       else {
         for (const line of describeSchemaDiff(preview.schema)) out.push(`- ${line.trim()}`);
@@ -143,6 +164,30 @@ function checkoutWords(preview: RestorePreview, quote = ''): string {
 /** Lockstep's own sentences that quote git or journal text: one line each, longer than a title may be. */
 function message(text: string): string {
   return displayText(text, 1000);
+}
+
+/** The exact row changes the preview carries when the engine could read the past. */
+export function rowsOf(preview: RestorePreview): RowChanges | undefined {
+  return preview.rows;
+}
+
+/**
+ * The schema comparison's lines; with exact row changes beside them, only the
+ * column changes (tables that come or go, and their rows, are in the row
+ * changes, counted).
+ */
+function schemaLines(schema: SchemaDiff, exactRows: boolean): string[] {
+  const lines = describeSchemaDiff(schema).map((line) => line.trim());
+  return exactRows ? lines.filter((line) => !line.startsWith('rows ') && !/^[+-] table /.test(line)) : lines;
+}
+
+/** Text inside a Markdown table cell: a pipe would end the cell, and emphasis, code and HTML are kept as text (parentheses need nothing: the words read well as source too). */
+function cellText(text: string): string {
+  return message(text).replace(/[\\`*_|<>[\]&$]/g, '\\$&');
+}
+
+function exactCount(n: number | null): string {
+  return n === null ? '—' : String(n);
 }
 
 function count(n: number | null): string {

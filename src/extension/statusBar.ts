@@ -83,6 +83,7 @@ export function presentStatus(input: StatusBarInput): StatusBarPresentation {
   }
   const problems = down ? [] : (engine?.warnings ?? []);
   for (const problem of problems) tooltip.appendMarkdown(`$(warning) ${escapeMarkdown(problem)}\n\n`);
+  for (const kept of down ? [] : (engine?.kept ?? [])) tooltip.appendMarkdown(`$(history) Kept for the next restore: ${escapeMarkdown(kept)}\n\n`);
   tooltip.appendMarkdown('---\n\n[Take Snapshot](command:lockstep.takeSnapshot) · [Restore Checkpoint…](command:lockstep.restoreCheckpoint)');
   return {
     visible: true,

@@ -5,7 +5,8 @@ import type { ShowMoreNode } from '../views/treeNodes';
 import { copyLsn, deleteCheckpoint } from './checkpoint';
 import { copyConnectionString, startDatabase, stopDatabase } from './database';
 import { writeEnvFile } from '../appWiring';
-import { compareWithCurrent, restoreCheckpoint, undoCommand } from './restore';
+import { restoreTablesCommand, showChanges, showTableChanges } from './changes';
+import { compareWithCurrent, restoreCheckpoint, restoreToMoment, undoCommand } from './restore';
 import { settleInterruptedCommand, showInterruptedRestore } from './settle';
 import { applySettings, connectNeon, initialize, installCommitHook, uninstallCommitHook } from './setup';
 import { takeSnapshot } from './snapshot';
@@ -28,6 +29,10 @@ export function createCommands(): Record<string, CommandFactory> {
     'lockstep.showInterruptedRestore': showInterruptedRestore,
     'lockstep.undoCommand': undoCommand,
     'lockstep.compareWithCurrent': compareWithCurrent,
+    'lockstep.restoreToMoment': restoreToMoment,
+    'lockstep.showChanges': showChanges,
+    'lockstep.showTableChanges': showTableChanges,
+    'lockstep.restoreTables': restoreTablesCommand,
     'lockstep.copyLsn': copyLsn,
     'lockstep.deleteCheckpoint': deleteCheckpoint,
     'lockstep.refresh': (ctx) => async () => {

@@ -1,11 +1,10 @@
 // Restore Checkpoint…, the tree's Restore / Data Only / Code Only and Compare with Current: preview, modal confirmation, cancellable progress, Undo.
 import * as vscode from 'vscode';
-import type { Checkpoint } from '../../core/checkpoint';
 import { displayTitle } from '../../core/journalText';
 import { relativeTime } from '../../core/relativeTime';
 import type { Unrestorable } from '../../core/engine';
-import { LockstepError } from '../../base/errors';
-import { listCheckpoints } from '../../core/listing';
+import { describeError, isLockstepError, LockstepError } from '../../base/errors';
+import { listCheckpoints, type ListedCheckpoint } from '../../core/listing';
 import type { RestoreMode, RestorePlan, RestorePreview, RestoreResult } from '../../core/restore';
 import type { Lockstep } from '../container';
 import type { WorkspaceRepository } from '../repository';
@@ -17,6 +16,8 @@ import { optionsOf, repositoryOf, requireInitialised, type InternalOptions } fro
 export interface RestoreCommandOptions extends InternalOptions {
   /** A checkpoint id (or prefix), a commit sha or an ISO time, instead of the QuickPick. */
   ref?: string;
+  /** Restore to a Moment: the moment ("10 minutes ago", an ISO time, an LSN), instead of the input box. */
+  at?: string;
   mode?: RestoreMode;
   /**
    * Internal (tests): the button the modal confirmation would be answered
@@ -35,11 +36,94 @@ export function restoreCheckpoint(ctx: Lockstep, fixedMode?: RestoreMode) {
     const repository = await repositoryOf(ctx, arg);
     requireInitialised(repository);
     const options = optionsOf<RestoreCommandOptions>(arg);
-    const picked = arg instanceof CheckpointNode ? arg.checkpoint : options.ref === undefined ? await pickCheckpoint(repository) : undefined;
+    const fromPalette = !(arg instanceof CheckpointNode) && options.ref === undefined;
+    const picked = arg instanceof CheckpointNode ? arg.checkpoint : fromPalette ? await pickCheckpoint(repository) : undefined;
     const ref = picked?.id ?? options.ref;
     if (!ref) return undefined;
-    return runRestore(ctx, repository, { ref, mode: fixedMode ?? options.mode ?? 'both', title: picked ? displayTitle(picked) : ref }, options.answer);
+    // The palette asks what to restore; a tree row's entries and callers name it.
+    const mode = fixedMode ?? options.mode ?? (fromPalette && picked ? await pickMode(repository, picked) : 'both');
+    if (!mode) return undefined;
+    return runRestore(ctx, repository, { ref, mode, title: picked ? displayTitle(picked) : ref }, options.answer);
   };
+}
+
+interface ModeItem extends vscode.QuickPickItem {
+  mode: RestoreMode;
+}
+
+/**
+ * Code and Data / Data Only / Code Only, for the palette's restore. With
+ * uncommitted work, Data Only comes first: it leaves the files alone, which is
+ * what a person in the middle of something usually wants.
+ */
+async function pickMode(repository: WorkspaceRepository, checkpoint: ListedCheckpoint): Promise<RestoreMode | undefined> {
+  const { workingTreeState, isClean } = await import('../../git/repository');
+  const tree = await workingTreeState(repository.repo).catch(() => undefined);
+  const dirtyFiles = tree && !isClean(tree) ? tree.modified.length + tree.untracked.length + tree.conflicted.length : 0;
+  const sha = checkpoint.commitSha?.slice(0, 7);
+  const items: ModeItem[] = [];
+  if (checkpoint.restorable && sha) {
+    items.push({
+      mode: 'both',
+      label: '$(history) Code and Data',
+      description: `checks out ${sha} and puts the database back`,
+      detail: dirtyFiles > 0 ? `Your ${dirtyFiles} uncommitted file(s) are stashed first (the confirmation asks).` : undefined,
+    });
+  }
+  if (checkpoint.restorable) {
+    items.push({ mode: 'data-only', label: '$(database) Data Only', description: 'puts the database back; your files and HEAD stay as they are', detail: dirtyFiles > 0 ? `Leaves your ${dirtyFiles} uncommitted file(s) alone.` : undefined });
+  }
+  if (sha) items.push({ mode: 'code-only', label: '$(file-code) Code Only', description: `checks out ${sha}; the database stays as it is` });
+  if (items.length === 0) throw new LockstepError('BAD_INPUT', `“${displayTitle(checkpoint)}” has neither restorable data nor a commit`);
+  if (dirtyFiles > 0) items.sort((a, b) => (a.mode === 'data-only' ? -1 : b.mode === 'data-only' ? 1 : 0));
+  if (items.length === 1) return items[0]!.mode;
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `Lockstep: Restore “${displayTitle(checkpoint)}”`,
+    placeHolder: dirtyFiles > 0 ? `What to restore? (${dirtyFiles} uncommitted file(s) in the working tree)` : 'What to restore?',
+  });
+  return picked?.mode;
+}
+
+/**
+ * `Lockstep: Restore to a Moment…`: any moment within retention (an ISO time,
+ * "10 minutes ago", an LSN), not only checkpoints. The data only: the code
+ * stays. The same preview, confirmation, progress and Undo as a checkpoint.
+ */
+export function restoreToMoment(ctx: Lockstep) {
+  return async (arg?: unknown): Promise<RestoreResult | undefined> => {
+    const repository = await repositoryOf(ctx, arg);
+    requireInitialised(repository);
+    const options = optionsOf<RestoreCommandOptions>(arg);
+    const at = options.at ?? (await askMoment(repository));
+    if (at === undefined) return undefined;
+    return runRestore(ctx, repository, { at, mode: 'data-only', title: `the moment ${at.trim()}` }, options.answer);
+  };
+}
+
+/** The input box, checked as you type with the core's own parser (nothing is asked of the database until Enter). */
+async function askMoment(repository: WorkspaceRepository): Promise<string | undefined> {
+  const { parseMoment, describeMoment } = await import('../../core/target');
+  const reach = repository.state.retention?.summary;
+  return vscode.window.showInputBox({
+    title: 'Lockstep: Restore to a Moment',
+    prompt: `The database goes back to how it was then; the code stays. An ISO time (2026-12-02T10:15:00Z; without a zone it is local time), a relative time (10 minutes ago, 2h ago) or an LSN (0/3000028).${reach ? ` ${sentence(reach)}` : ''}`,
+    placeHolder: '10 minutes ago',
+    ignoreFocusOut: true,
+    validateInput: (text) => {
+      if (text.trim() === '') return undefined;
+      try {
+        const moment = parseMoment(text);
+        return { message: `Restores the data to ${describeMoment(moment)}`, severity: vscode.InputBoxValidationSeverity.Info };
+      } catch (error) {
+        return describeError(error) + (isLockstepError(error) && error.hint ? ` ${error.hint}` : '');
+      }
+    },
+  }).then((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()));
+}
+
+function sentence(text: string): string {
+  const capital = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
 /**
@@ -71,13 +155,17 @@ export function compareWithCurrent(ctx: Lockstep) {
     const options = optionsOf<RestoreCommandOptions>(arg);
     const ref = arg instanceof CheckpointNode ? arg.checkpoint.id : (options.ref ?? (await pickCheckpoint(repository))?.id);
     if (!ref) return undefined;
-    const preview = await computePreview(repository, ref, options.mode ?? 'both');
-    await ctx.previews.show(displayTitle(preview.target), previewMarkdown(preview));
+    const preview = await computePreview(repository, { ref }, options.mode ?? 'both', ctx.extensionPath);
+    await ctx.previews.show(displayTitle(preview.target), previewMarkdown(preview), repository);
     return preview;
   };
 }
 
-async function pickCheckpoint(repository: WorkspaceRepository): Promise<Checkpoint | undefined> {
+export async function pickCheckpoint(
+  repository: WorkspaceRepository,
+  title = 'Lockstep: Restore Checkpoint',
+  placeHolder = 'Restore… (type to filter by subject, label or sha)',
+): Promise<ListedCheckpoint | undefined> {
   const listed = await listCheckpoints(repository.project, { limit: PICK_LIMIT, head: repository.state.engine?.head });
   if (listed.length === 0) {
     throw new LockstepError('NOT_FOUND', `${repository.name} has no checkpoints yet`, { hint: 'Commit (the hook records one) or take a snapshot first.' });
@@ -95,7 +183,7 @@ async function pickCheckpoint(repository: WorkspaceRepository): Promise<Checkpoi
       ].join(' · '),
       checkpoint,
     })),
-    { title: 'Lockstep: Restore Checkpoint', placeHolder: 'Restore code and data to… (type to filter by subject, label or sha)', matchOnDescription: true, matchOnDetail: true },
+    { title, placeHolder, matchOnDescription: true, matchOnDetail: true },
   );
   return picked?.checkpoint;
 }
@@ -108,16 +196,25 @@ function unrestorableWords(verdict: Unrestorable | undefined): string {
 }
 
 /** The dry run under a cancellable progress notification (a data preview recovers a throwaway copy, which takes seconds). */
-function computePreview(repository: WorkspaceRepository, ref: string, mode: RestoreMode): Thenable<RestorePreview> {
+function computePreview(repository: WorkspaceRepository, target: { ref?: string; at?: string }, mode: RestoreMode, extensionPath: string): Thenable<RestorePreview> {
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'Lockstep: Preparing the restore preview', cancellable: true },
     async (progress, token) => {
       const { previewRestore } = await import('../../core/restore');
       const signal = abortOn(token);
       // stash: true, so that uncommitted work shows up as "will be stashed" (a choice in the modal) rather than as a blocker.
-      return previewRestore(repository.project, { ref, mode, stash: true }, { signal, onProgress: (step) => progress.report({ message: step }) });
+      const preview = await previewRestore(repository.project, { ...target, mode, stash: true }, { signal, onProgress: (step) => progress.report({ message: step }) });
+      // The preview may have claimed the prepared copy: the upkeep makes the next one.
+      if (preview.rows) void upkeepAfterPast(repository, extensionPath);
+      return preview;
     },
   );
+}
+
+/** Starts the background upkeep when opening the past left the engine wanting it. */
+export async function upkeepAfterPast(repository: WorkspaceRepository, extensionPath: string): Promise<void> {
+  const { upkeepDueAfterPast } = await import('../../core/pastData');
+  if (await upkeepDueAfterPast(repository.project)) startUpkeep(repository, extensionPath);
 }
 
 /**
@@ -132,22 +229,25 @@ export async function runRestore(ctx: Lockstep, repository: WorkspaceRepository,
     const result = await restoreWithProgress(repository, target, async (plan, signal) => {
       const { withSchemaChanges } = await import('../../core/restore');
       const preview = await withSchemaChanges(repository.project, plan, { signal });
-      await ctx.previews.show(displayTitle(preview.target), previewMarkdown(preview));
+      await ctx.previews.show(displayTitle(preview.target), previewMarkdown(preview), repository);
       const ask = confirmation(preview);
       const choice = answer ?? (await vscode.window.showWarningMessage(ask.message, { modal: true, detail: ask.detail }, ask.button));
       if (choice !== ask.button) repository.log.info(`restore to ${preview.target.id} cancelled at the confirmation`);
       return choice === ask.button;
     });
     if (!result) return undefined;
+    // What the preview said is done now: left open, it would describe a restore that no longer applies.
+    ctx.previews.close();
     if (result.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
     offerUndo(ctx, repository, result);
     return result;
   });
 }
 
-/** What to restore: a ref the core resolves, and how to name it until it has. */
+/** What to restore: a ref (or a moment) the core resolves, and how to name it until it has. */
 export interface RestoreTarget {
-  ref: string;
+  ref?: string;
+  at?: string;
   mode: RestoreMode;
   title: string;
 }
@@ -177,7 +277,7 @@ async function restoreWithProgress(repository: WorkspaceRepository, target: Rest
       try {
         const result = await restore(
           repository.project,
-          { ref: target.ref, mode: target.mode, stash: true },
+          { ref: target.ref, at: target.at, mode: target.mode, stash: true },
           {
             signal: controller.signal,
             confirm: async (plan) => {
@@ -241,12 +341,12 @@ export async function undoRestore(ctx: Lockstep, repository: WorkspaceRepository
       return choice === STASH_AND_RESTORE;
     });
     if (!result) return undefined;
+    ctx.previews.close();
     if (result.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
     offerUndo(ctx, repository, result);
     return result;
   });
 }
-
 
 function abortOn(token: vscode.CancellationToken): AbortSignal {
   const controller = new AbortController();

@@ -7,7 +7,7 @@ import { scopedLog, type Log } from '../../base/log';
 import { Disposable, toDisposable } from '../lifecycle';
 import type { Repositories } from '../repositories';
 import type { WorkspaceRepository } from '../repository';
-import { ActionNode, CheckpointNode, problems, RepositoryNode, ShowMoreNode, type TreeNode } from './treeNodes';
+import { ActionNode, CheckpointNode, problems, reachText, RepositoryNode, ShowMoreNode, type TreeNode } from './treeNodes';
 
 export const CHECKPOINTS_VIEW = 'lockstep.checkpoints';
 
@@ -156,13 +156,18 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
     this.log.info(`page of ${checkpoints} checkpoint(s)${rows.some((row) => row instanceof ShowMoreNode) ? ' (more below)' : ''} in ${(now - started).toFixed(1)} ms${fromRefresh}`);
   }
 
-  /** The line above the rows, for what a welcome view would say but cannot once there are rows. */
+  /** The line above the rows, for what a welcome view would say but cannot once there are rows, and how far back a restore reaches. */
   private updateMessage(): void {
     const all = this.repositories.all;
     const repository = all.length === 1 ? all[0] : undefined;
     // With no rows the welcome view says it, with buttons.
-    const found = repository?.state.config && repository.state.newest ? problems(repository) : [];
-    const message = found.length === 0 ? undefined : found.map((problem) => problem.message).join(' ');
+    const listed = Boolean(repository?.state.config && repository.state.newest);
+    const found = listed ? problems(repository!) : [];
+    // How far back a restore reaches (multi-root: on each repository's row). A line above the rows: a view's
+    // description is not shown while its view is the only one of the container, which the Checkpoints view is.
+    const reach = listed ? reachText(repository!.state.retention) : undefined;
+    const lines = [...found.map((problem) => problem.message), ...(reach ? [`${reach.charAt(0).toUpperCase()}${reach.slice(1)}.`] : [])];
+    const message = lines.length === 0 ? undefined : lines.join(' ');
     // Setting it, even to the same text, is an event that VS Code's debounce would let delay the rows.
     if (this.view.message !== message) this.view.message = message;
   }
@@ -171,7 +176,7 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
 /** The parts of a repository's state that change how its rows look. */
 function drawnState(repository: WorkspaceRepository): string {
   const { state } = repository;
-  return JSON.stringify([state.config?.engine, state.engine?.state, state.engine?.head?.timelineId, state.hook?.state, state.newest?.id, state.restoring?.operationId, state.restoring?.ownerAlive]);
+  return JSON.stringify([state.config?.engine, state.engine?.state, state.engine?.head?.timelineId, state.hook?.state, state.newest?.id, state.restoring?.operationId, state.restoring?.ownerAlive, state.retention?.summary]);
 }
 
 /** What a listing is read from: the journal, the audit trail (the serving mark follows restores) and the serving timeline. */

@@ -1,6 +1,7 @@
 // The nodes of the Checkpoints tree, one class per kind of row, each knowing how it looks as a TreeItem.
 import * as vscode from 'vscode';
 import type { AgentIdentity, CheckpointKind } from '../../core/checkpoint';
+import type { Retention } from '../../core/engine';
 import { displayText, displayTitle } from '../../core/journalText';
 import { relativeTime } from '../../core/relativeTime';
 import { unrestorableLabel, type ListedCheckpoint } from '../../core/listing';
@@ -34,10 +35,36 @@ export class RepositoryNode {
     item.iconPath = new vscode.ThemeIcon('repo');
     item.tooltip = this.repository.repo.topLevel;
     const { state } = this.repository;
-    item.description = !state.loaded ? '' : !state.config ? 'not set up' : problems(this.repository).map((p) => p.short).join(' · ') || state.config.engine;
+    const reach = reachText(state.retention);
+    item.description = !state.loaded ? '' : !state.config ? 'not set up' : problems(this.repository).map((p) => p.short).join(' · ') || [state.config.engine, ...(reach ? [reach] : [])].join(' · ');
     item.contextValue = state.config ? TreeItemContext.Repository : TreeItemContext.RepositoryUninitialised;
     return item;
   }
+}
+
+/**
+ * How far back a restore reaches, in a few words for the view's title bar:
+ * "restorable back to 10:42" (a clock time, so it does not go stale), "back to
+ * 1 Dec 09:15" on another day, "restorable back 7 days" for a time window.
+ */
+export function reachText(retention: Retention | undefined, now = new Date()): string | undefined {
+  if (!retention) return undefined;
+  const time = retention.oldest?.time;
+  if (time && !Number.isNaN(Date.parse(time))) {
+    const at = new Date(time);
+    const clock = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+    const sameDay = at.toDateString() === now.toDateString();
+    const day = sameDay ? '' : `${at.getDate()} ${at.toLocaleString('en', { month: 'short' })}${at.getFullYear() === now.getFullYear() ? '' : ` ${at.getFullYear()}`} `;
+    return `restorable back to ${day}${clock}`;
+  }
+  if (retention.oldest) return `restorable back to ${retention.oldest.lsn}`;
+  if (retention.windowSeconds !== undefined) {
+    const s = retention.windowSeconds;
+    if (s <= 0) return 'no history kept';
+    const [n, unit] = s >= 86400 ? [Math.round(s / 86400), 'day'] : s >= 3600 ? [Math.round(s / 3600), 'hour'] : [Math.max(1, Math.round(s / 60)), 'minute'];
+    return `restorable back ${n} ${unit}${n === 1 ? '' : 's'}`;
+  }
+  return /nothing can be restored/.test(retention.summary) ? 'nothing restorable yet' : undefined;
 }
 
 export interface Problem {

@@ -1,7 +1,7 @@
 // Page helpers for UI tests: the VS Code workbench in code-server, driven through its real DOM, with numbered screenshots.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Frame, Locator, Page } from 'playwright-core';
 import { eventually as poll } from '../../support/eventually';
 
 const STATUS_BAR = '[id="workbench.parts.statusbar"]';
@@ -298,6 +298,69 @@ export class Workbench {
     const lines = this.page.locator('[id="workbench.parts.editor"] .editor-group-container.active .monaco-editor .view-lines').first();
     await lines.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
     return plainText(await lines.innerText());
+  }
+
+  // Webviews
+
+  /**
+   * The frame of a Lockstep webview, found by its body's `data-view` (the
+   * content sits two iframes deep, `iframe.webview` → `#active-frame`, and a
+   * hidden panel keeps its frame in the page: the visible one wins).
+   */
+  async webviewFrame(view: string, timeoutMs = STEP_TIMEOUT_MS): Promise<Frame> {
+    return eventually(`the webview "${view}"`, async () => {
+      for (const frame of this.page.frames()) {
+        const found = await frame
+          .locator(`body[data-view="${view}"]`)
+          .isVisible()
+          .catch(() => false);
+        if (found) return frame;
+      }
+      return undefined;
+    }, timeoutMs);
+  }
+
+  /** The rendered text of a webview's page. */
+  async webviewText(view: string, timeoutMs = STEP_TIMEOUT_MS): Promise<string> {
+    const frame = await this.webviewFrame(view, timeoutMs);
+    return (await frame.locator('body').innerText()).trim();
+  }
+
+  /** Clicks a button or link with exactly this text in a webview, in the table row that names `row` when given. */
+  async clickInWebview(view: string, text: string, row?: string): Promise<void> {
+    const frame = await this.webviewFrame(view);
+    const scope = row ? frame.locator('tr', { has: frame.locator('td', { hasText: exactly(row) }) }).first() : frame.locator('body');
+    await scope.locator('button, a', { hasText: exactly(text) }).first().click({ timeout: STEP_TIMEOUT_MS });
+  }
+
+  /** Clicks an editor tab by its title (or a pattern of it). */
+  async clickEditorTab(title: string | RegExp): Promise<void> {
+    await this.page
+      .locator('[id="workbench.parts.editor"] .tabs-container .tab')
+      .filter({ has: this.page.locator('.label-name', { hasText: exactly(title) }) })
+      .first()
+      .click({ timeout: STEP_TIMEOUT_MS });
+  }
+
+  /** The validation message under the open input box (what validateInput returned), or '' when none shows. */
+  async inputValidation(): Promise<string> {
+    const message = this.page.locator(`${QUICK_INPUT} .quick-input-message`).first();
+    return (await message.isVisible()) ? (await message.innerText()).trim() : '';
+  }
+
+  /** Types into the open input box without pressing Enter. */
+  async typeInput(text: string): Promise<void> {
+    const input = this.page.locator(`${QUICK_INPUT} input`);
+    await input.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await input.fill(text);
+  }
+
+  /** Saves a screenshot to an exact path too (the README's pictures), besides the numbered one. */
+  async screenshotTo(step: string, file: string): Promise<string> {
+    const numbered = await this.screenshot(step);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.copyFileSync(numbered, file);
+    return file;
   }
 
   // Panel

@@ -123,11 +123,13 @@ describe('Lockstep workflow', function () {
   it('compares a checkpoint with now from its context menu', async () => {
     const { workbench } = e2e();
     await workbench.treeRowMenu('Add the items table', 'Compare with Current', VIEW);
+    // A readable page (rendered, following the theme), not Markdown source.
     const text = await eventually('the restore preview', async () => {
-      const shown = await workbench.activeEditorText().catch(() => '');
+      const shown = await workbench.webviewText('restore-preview', 60_000).catch(() => '');
       return shown.includes('Restore preview') && shown.includes('items') ? shown : undefined;
     }, 60_000);
-    assert.match(text, /~3\s*\|\s*~1/, 'the preview gives the rows now and at the checkpoint');
+    assert.doesNotMatch(text, /^# /m, 'the preview shows Markdown source');
+    assert.match(text, /items\s+2 inserted \(by id\)\s+2 rows inserted since removed\s+3\s+1/, 'the preview gives the exact rows since the checkpoint');
     assert.match(text, /seeds\/items\.sql/, 'the preview lists the changed files');
     await workbench.screenshot('compare with current');
   });
@@ -136,12 +138,20 @@ describe('Lockstep workflow', function () {
     const { workbench } = e2e();
     await workbench.runCommand('Lockstep: Restore Checkpoint…');
     await workbench.pickQuickItem('Add the items table');
+    // What to restore: the tree is clean, so Code and Data comes first.
+    const choices = await eventually('the restore choices', async () => {
+      // The rows' details are labels too: only the three choices, in their order.
+      const shown = (await workbench.quickItems()).map((label) => label.trim()).filter((label) => ['Code and Data', 'Data Only', 'Code Only'].includes(label));
+      return shown.length === 3 ? shown : undefined;
+    });
+    assert.deepEqual(choices, ['Code and Data', 'Data Only', 'Code Only']);
+    await workbench.pickQuickItem('Code and Data');
     const message = await workbench.dialogMessage();
     assert.equal(message, 'Restore code and data to “Add the items table”?');
     const detail = await workbench.dialogDetail();
-    assert.match(detail, /rows items: ~3 → ~1/);
+    assert.match(detail, /items: 2 rows inserted since removed/, 'the confirmation gives exact counts');
     assert.match(detail, new RegExp(`checks out ${first.slice(0, 7)}`));
-    assert.ok((await workbench.editorTabs()).some((tab) => tab.includes('Add the items table')), 'the preview document is open behind the modal');
+    assert.ok((await workbench.editorTabs()).some((tab) => tab.includes('Restore preview · Add the items table')), 'the preview is open behind the modal');
     await workbench.screenshot('restore preview and confirmation');
     await workbench.answerDialog('Restore');
     await workbench.notification(/Restored code and data to “Add the items table”/).waitFor({ state: 'visible', timeout: 60_000 });
@@ -149,6 +159,8 @@ describe('Lockstep workflow', function () {
     assert.equal(workspace.head(), first);
     assert.equal(workspace.git('rev-parse', '--abbrev-ref', 'HEAD'), `lockstep/restore-${first.slice(0, 7)}`);
     assert.equal(await itemCount(workspace), 1);
+    // The preview described the restore that just happened: it closes rather than go stale.
+    await eventually('the preview to close', async () => ((await workbench.editorTabs()).some((tab) => tab.includes('Restore preview')) ? undefined : true));
   });
 
   it('undoes the restore from the result notification', async () => {

@@ -7,7 +7,10 @@ import type { ProjectConfig } from '../../../src/core/config';
 import type { RestorePreview } from '../../../src/core/restore';
 import { isOtherVersionOfThisExtension } from '../../../src/extension/commitHook';
 import type { RepositoryState } from '../../../src/extension/repository';
-import { confirmation, STASH_AND_RESTORE } from '../../../src/extension/restoreDescription';
+import { confirmation, previewMarkdown, STASH_AND_RESTORE } from '../../../src/extension/restoreDescription';
+import { restoreChangeWords, rowsDocuments, tableChangeWords, type RowChanges, type TableChange } from '../../../src/extension/rowDiffText';
+import { changesBody } from '../../../src/extension/views/changesPanel';
+import { reachText } from '../../../src/extension/views/treeNodes';
 import { differences } from '../../../src/extension/settingsSync';
 import { presentStatus } from '../../../src/extension/statusBar';
 
@@ -115,6 +118,88 @@ describe('restore confirmation', () => {
 
   it('asks a plain Restore when the tree is clean', () => {
     assert.equal(confirmation({ ...preview, dirty: false, willStash: false, tree: { modified: [], untracked: [], conflicted: [] } }).button, 'Restore');
+  });
+});
+
+describe('row changes in words', () => {
+  const products: TableChange = { schema: 'public', name: 'products', status: 'changed', key: ['id'], inserted: 12, deleted: 3, changed: 4, thenRows: 10, nowRows: 19 };
+  const rows: RowChanges = {
+    tables: [products, { schema: 'public', name: 'orders', status: 'dropped', key: ['id'], inserted: 0, deleted: 3, changed: 0, thenRows: 3, nowRows: null }, { schema: 'audit', name: 'events', status: 'same', key: null, inserted: 0, deleted: 0, changed: 0, thenRows: 5, nowRows: 5 }],
+    partial: false,
+    ms: 42,
+  };
+
+  it('says what changed since, and what a restore would do, exactly', () => {
+    assert.equal(tableChangeWords(products), '4 rows changed, 12 inserted, 3 deleted (by id)');
+    assert.equal(restoreChangeWords(products), '4 changed rows set back, 12 rows inserted since removed, 3 rows deleted since put back');
+    assert.equal(tableChangeWords(rows.tables[1]!), 'dropped since (3 rows then)');
+    assert.equal(restoreChangeWords(rows.tables[1]!), 'comes back with 3 rows');
+    assert.equal(tableChangeWords({ ...products, partial: 'the 3 s budget ran out' }), 'at least 4 rows changed, 12 inserted, 3 deleted (by id)');
+    assert.equal(tableChangeWords({ ...products, key: null, changed: 0, deleted: 0 }), '12 inserted (whole rows: no primary key)');
+  });
+
+  it('puts exact counts in the confirmation and the preview instead of estimates', () => {
+    const preview: RestorePreview = {
+      target: checkpoint,
+      requestedMode: 'data-only',
+      mode: 'data-only',
+      checkout: 'branch',
+      data: { from: { timelineId: '1', lsn: '0/3000028' }, to: { timelineId: '1', lsn: '0/16B3748' } },
+      tree: { modified: [], untracked: [], conflicted: [] },
+      dirty: false,
+      willStash: false,
+      warnings: [],
+      blockers: [],
+      schema: { tablesAppearing: ['orders'], tablesDisappearing: [], columnsAppearing: [], columnsDisappearing: [], rows: [{ table: 'products', now: 19, then: 10 }] },
+      rows: { ...rows, method: 'xmin', tables: rows.tables.map((t) => ({ ...t, method: 'xmin' as const, ms: 1 })) } as NonNullable<RestorePreview['rows']>,
+    };
+    const detail = confirmation(preview).detail;
+    assert.match(detail, /products: 4 changed rows set back, 12 rows inserted since removed, 3 rows deleted since put back/);
+    assert.match(detail, /orders: comes back with 3 rows/);
+    assert.doesNotMatch(detail, /~/);
+    const markdown = previewMarkdown(preview, NOW);
+    assert.match(markdown, /\| products \| 4 rows changed, 12 inserted, 3 deleted \(by id\) \| .* \| 19 \| 10 \|/);
+    assert.match(markdown, /1 other table\(s\) unchanged/);
+  });
+
+  it('writes a table’s differing rows one a line, in key order, with the same header on both sides', () => {
+    const docs = rowsDocuments(
+      products,
+      {
+        inserted: [{ id: '10', name: 'Ten', note: '' }],
+        deleted: [{ id: '9', name: 'NULL', note: null }],
+        changed: [{ key: { id: '2' }, then: { id: '2', name: 'Two words', note: 'a' }, now: { id: '2', name: 'Two words', note: 'b' }, columns: ['note'] }],
+        truncated: false,
+      },
+      { then: 'at “Seed”', now: 'now' },
+    );
+    const then = docs.then.split('\n');
+    const now = docs.now.split('\n');
+    assert.deepEqual(then.slice(0, 3), now.slice(0, 3), 'the headers differ');
+    assert.deepEqual(then.slice(3, -1), ['id=2  name="Two words"  note=a', 'id=9  name="NULL"  note=NULL']);
+    assert.deepEqual(now.slice(3, -1), ['id=2  name="Two words"  note=b', 'id=10  name=Ten  note=""']);
+  });
+
+  it('renders the changes view with names escaped and no restore for a table that did not exist then', () => {
+    const html = changesBody({
+      target: { ref: 'a1b2c3', title: '“<b>Seed</b>”', detail: 'commit checkpoint a1b2c3' },
+      changes: { ...rows, tables: [...rows.tables, { schema: 'public', name: '<img src=x>', status: 'new', key: null, inserted: 0, deleted: 0, changed: 0, thenRows: null, nowRows: 2 }] },
+    });
+    assert.ok(!html.includes('<img src=x>') && !html.includes('<b>Seed'), 'text from the database reached the page as HTML');
+    assert.match(html, /&lt;img src=x&gt;/);
+    assert.match(html, /data-table="public\.&lt;img src=x&gt;"[\s\S]*?<button data-action="restore" disabled/);
+    assert.match(html, /Unchanged: audit\.events\./);
+  });
+});
+
+describe('how far back a restore reaches', () => {
+  const now = new Date(2026, 5, 1, 12, 0);
+  it('names a clock time today, a day before that, or a window', () => {
+    assert.equal(reachText({ oldest: { timelineId: '1', lsn: '0/3000028', time: new Date(2026, 5, 1, 9, 5).toISOString() }, summary: '' }, now), 'restorable back to 09:05');
+    assert.equal(reachText({ oldest: { timelineId: '1', lsn: '0/3000028', time: new Date(2026, 4, 28, 17, 30).toISOString() }, summary: '' }, now), 'restorable back to 28 May 17:30');
+    assert.equal(reachText({ windowSeconds: 7 * 86400, summary: '' }, now), 'restorable back 7 days');
+    assert.equal(reachText({ summary: 'no base backup yet: nothing can be restored' }, now), 'nothing restorable yet');
+    assert.equal(reachText(undefined, now), undefined);
   });
 });
 
