@@ -91,7 +91,8 @@ async function flow(site: Site, kind: FlowFigure['case'], log: (line: string) =>
   if (result.code !== 0) throw new Error(`restore to ${target.id} failed: ${explain(result)}`);
   const own = /Restored .* in ([\d.]+) s/.exec(result.stdout)?.[1];
   const steps = /steps: (.*)/.exec(result.stdout)?.[1] ?? '';
-  const reused = /preview/i.test(steps);
+  // The engine says so in its progress (stderr): the kept copy was promoted, nothing replayed again.
+  const reused = /Promoting the preview copy/.test(result.stderr);
   const figure: FlowFigure = { case: kind, previewMs, restoreMs: own ? Number(own) * 1000 : restoreWallMs, restoreWallMs, reused, walToReplay: wal.toReplay, followsNewest: wal.followsNewest };
   log(`    ${site.sizeMb} MB ${kind}: ${previewMs !== undefined ? `preview ${s(previewMs)}, ` : ''}restore ${s(figure.restoreMs)} (wall ${s(restoreWallMs)}); ${steps}`);
   await waitForUpkeep(site.dir, 900_000);

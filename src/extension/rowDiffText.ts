@@ -1,33 +1,11 @@
 // Row-level changes in words and as text documents: the preview's counts, the diff view's rows, the one-table restore's modal (no VS Code API here).
 
-/** What the extension reads of a table's row diff (core/rowDiff's TableRowDiff has these and more). */
-export interface TableChange {
-  schema: string;
-  name: string;
-  status: 'same' | 'changed' | 'new' | 'dropped';
-  /** The key rows are matched by; null: whole rows are matched (the table has no primary key). */
-  key: string[] | null;
-  inserted: number;
-  deleted: number;
-  changed: number;
-  thenRows: number | null;
-  nowRows: number | null;
-  /** Why a figure is partial ("at least"): the time budget ran out. */
-  partial?: string;
-  /** Column changes then → now. */
-  columns?: {
-    added: { name: string; type: string }[];
-    removed: { name: string; type: string }[];
-    retyped: { name: string; then: string; now: string }[];
-    renamed?: { then: string; now: string; type: string }[];
-  };
-}
+import type { ColumnChanges, RowDiff, TableRowDiff } from '../core/rowDiff';
 
-export interface RowChanges {
-  tables: TableChange[];
-  partial: boolean;
-  ms: number;
-}
+/** What the extension reads of a table's row diff: core/rowDiff's, with how it was compared left optional. */
+export type TableChange = Omit<TableRowDiff, 'method' | 'columns' | 'ms'> & { method?: TableRowDiff['method']; ms?: number; columns?: Omit<ColumnChanges, 'renamed'> & Partial<Pick<ColumnChanges, 'renamed'>> };
+
+export type RowChanges = Omit<RowDiff, 'tables' | 'method'> & { tables: TableChange[]; method?: RowDiff['method'] };
 
 export type Row = Record<string, unknown>;
 
