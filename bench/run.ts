@@ -90,8 +90,8 @@ async function main(): Promise<void> {
   const report = [header, ...render(sections)].join('\n\n');
   process.stdout.write(`\n${report}\n`);
   if (!only && !quick && !sizes) fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench\`\n\n${report}\n`);
-  // The workload's figures are kept beside the others: appended, with the command that produced them.
-  const workload = sections.filter((s) => s.command.includes('--only=workload'));
+  // The workload's and the preview's figures are kept beside the others: appended, with the command that produced them.
+  const workload = sections.filter((s) => s.command.includes('--only=workload') || s.command.includes('--only=preview'));
   if (only && workload.length > 0) fs.appendFileSync(path.join(__dirname, 'RESULTS.md'), `\n${[header, ...render(workload)].join('\n\n')}\n`);
 }
 
