@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'RATE_LIMITED'
+  // An engine's quota (Neon snapshots per project) is used up: nothing was changed.
+  | 'QUOTA'
   | 'REMOTE'
   | 'NETWORK'
   | 'TIMEOUT'

@@ -17,7 +17,7 @@ import { describeSchemaDiff, isEmptyDiff } from '../core/schemaDiff';
 const MESSAGE_LENGTH = 1000;
 const message = (text: string): string => displayText(text, MESSAGE_LENGTH);
 
-const KIND_MARK: Record<Checkpoint['kind'], string> = { commit: 'commit', snapshot: 'snap', safety: 'safety', 'pre-restore': 'undo' };
+const KIND_MARK: Record<Checkpoint['kind'], string> = { commit: 'commit', snapshot: 'snap', safety: 'safety', 'pre-restore': 'undo', push: 'push' };
 
 export function checkpointLine(c: ListedCheckpoint): string {
   const marks = `${c.serving ? '*' : ' '}${c.restorable ? ' ' : c.unrestorable?.reason === 'not-archived' ? '~' : '!'}`;

@@ -5,9 +5,9 @@ import type { EngineKind, PointInHistory, UnrestorableReason } from './engine';
 import type { Lsn } from '../base/lsn';
 import { isLsn } from '../base/lsn';
 
-export type CheckpointKind = 'commit' | 'snapshot' | 'safety' | 'pre-restore';
+export type CheckpointKind = 'commit' | 'snapshot' | 'safety' | 'pre-restore' | 'push';
 
-export const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['commit', 'snapshot', 'safety', 'pre-restore'];
+export const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['commit', 'snapshot', 'safety', 'pre-restore', 'push'];
 
 /** Who asked for a safety point: an agent (its name and session when known), a terminal, `lockstep run`. */
 export interface AgentIdentity {
@@ -115,6 +115,8 @@ export function checkpointTitle(c: Checkpoint): string {
       return c.label ?? 'Safety checkpoint';
     case 'pre-restore':
       return c.label ?? 'Before restore';
+    case 'push':
+      return c.label ?? 'Pushed';
   }
 }
 

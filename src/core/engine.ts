@@ -160,6 +160,29 @@ export interface PastDatabase {
   release(): Promise<void>;
 }
 
+/**
+ * What an engine holds so that a pinned checkpoint stays restorable past
+ * retention (local: its base backup and WAL are exempt from pruning; Neon: a
+ * snapshot; pageserver: an LSN lease kept renewed). core/pins.ts stores it in
+ * `pins.json` beside the journal; the engine keeps what it needs to restore
+ * from it in its own state.
+ */
+export interface PinHold {
+  /** Engine-private details to release it (Neon: the snapshot id; pageserver: timeline and leased LSN). JSON. */
+  ref: Record<string, string | number | boolean | null>;
+  /** One line for a person: "base backup 20261202T0910 (254 MB) and 12 MB of WAL kept", "Neon snapshot snap-abc". */
+  summary: string;
+  /** Disk (or storage) the pin keeps that nothing else needs, when the engine can tell. */
+  bytes?: number;
+}
+
+/** Who the pin is for: the checkpoint's id and a name for the engine's side (a Neon snapshot's name). */
+export interface PinRequest {
+  checkpointId: string;
+  /** "lockstep pin 1a2b3c4d5e6f: before price bulk update" (engines may shorten it). */
+  name: string;
+}
+
 export interface OperationOptions {
   signal?: AbortSignal;
   /** Named steps for progress UIs: "Archiving WAL", "Replaying to 0/3000028"… */
@@ -271,6 +294,15 @@ export interface Engine {
 
   /** Reclaim what no kept position needs. Engines without storage of their own report nothing. */
   prune(keep: readonly PointInHistory[], options?: PruneOptions): Promise<PruneReport>;
+
+  /**
+   * Keep `at` restorable past retention (see PinHold). Refuses with a clear
+   * error (QUOTA for an engine quota) and changes nothing when it cannot.
+   */
+  pin?(at: PointInHistory, request: PinRequest, options?: OperationOptions): Promise<PinHold>;
+
+  /** Release what `pin` held (idempotent: gone already is fine). */
+  unpin?(hold: PinHold, options?: OperationOptions): Promise<void>;
 
   /** Release connections and timers (never stops a database). */
   close(): Promise<void>;

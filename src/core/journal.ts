@@ -130,7 +130,7 @@ export function sortNewestFirst(checkpoints: readonly Checkpoint[]): Checkpoint[
   return [...checkpoints].reverse().sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }
 
-export type AuditOperation = 'restore' | 'prune' | 'delete' | 'init' | 'record-failed';
+export type AuditOperation = 'restore' | 'prune' | 'delete' | 'init' | 'record-failed' | 'pin' | 'unpin';
 export type AuditPhase = 'started' | 'finished' | 'failed' | 'compensated' | 'compensation-failed';
 
 export interface AuditEvent {

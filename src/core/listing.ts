@@ -10,8 +10,26 @@ export interface ListedCheckpoint extends Checkpoint {
   restorable: boolean;
   /** Why not, when `restorable` is false. */
   unrestorable?: Unrestorable;
-  /** The checkpoint the serving database descends from most recently. */
+  /** The checkpoint the serving database descends from most recently, and its data has not moved since. */
   serving: boolean;
+  /** The checkpoint the serving database descends from most recently, but it has changed since ("descends from"). */
+  descends: boolean;
+  /** Pinned (core/pins.ts): kept restorable past retention. */
+  pinned: boolean;
+  /** When it stops being restorable, when that is known and the checkpoint is not pinned (core/expiry.ts). */
+  expiry?: Expiry;
+}
+
+/** When a checkpoint's data leaves retention. */
+export interface Expiry {
+  /** ISO time it expires (time-based retention: Neon's window, a pageserver lease's end). */
+  at?: string;
+  /** Count-based retention (local: the newest `keep` checkpoints): how many newer checkpoints push it out. */
+  afterCheckpoints?: number;
+  /** Within the warning horizon: the faces warn ("expires in 40 minutes: pin it to keep it"). */
+  soon: boolean;
+  /** A few words: "expires in 40 minutes", "expires after 3 more checkpoints". */
+  text: string;
 }
 
 export interface ListOptions {
@@ -39,7 +57,7 @@ export async function listCheckpoints(project: Project, options: ListOptions = {
   // The journal parsed these objects for this call alone: completing them in place spares 10,000 copies.
   return shown.map((c, i) => {
     const verdict = verdicts[i] ?? { restorable: true };
-    return Object.assign(c, { restorable: verdict.restorable, serving: c.id === servingId }, verdict.restorable ? {} : { unrestorable: verdict });
+    return Object.assign(c, { restorable: verdict.restorable, serving: c.id === servingId, descends: false, pinned: false }, verdict.restorable ? {} : { unrestorable: verdict });
   });
 }
 

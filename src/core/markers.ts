@@ -191,18 +191,20 @@ function servingTimelineOf(engine: Engine, journal: readonly Checkpoint[]): stri
 }
 
 /**
- * Checkpoints a person may still need are never pruned by count: the target
- * of the last restore (what serves now) and its pre-restore marker (its undo).
+ * Checkpoints a person may still need are never pruned by count: the pinned
+ * ones, the target of the last restore (what serves now) and its pre-restore
+ * marker (its undo).
  */
-export function pinnedCheckpoints(project: Pick<Project, 'audit'>): Set<string> {
-  const pinned = new Set<string>();
+export function pinnedCheckpoints(project: Pick<Project, 'audit' | 'pins'>): Set<string> {
+  // Pinned by a person (or by its tag): kept past retention, so never pruned by count either.
+  const pinned = project.pins.ids();
   const lastRestore = project.audit.list().find((e) => e.op === 'restore' && e.phase === 'finished');
   if (lastRestore?.checkpointId) pinned.add(lastRestore.checkpointId);
   if (lastRestore?.undoCheckpointId) pinned.add(lastRestore.undoCheckpointId);
   return pinned;
 }
 
-export async function pruneJournal(project: Pick<Project, 'journal' | 'audit'>, keep: number): Promise<Checkpoint[]> {
+export async function pruneJournal(project: Pick<Project, 'journal' | 'audit' | 'pins'>, keep: number): Promise<Checkpoint[]> {
   const { removed } = await project.journal.prune(keep, pinnedCheckpoints(project));
   if (removed.length > 0) {
     await project.audit.append({

@@ -47,6 +47,16 @@ export class LockstepPaths {
     return path.join(this.root, 'journal');
   }
 
+  /** Pinned checkpoints and what each engine holds for them (core/pins.ts). */
+  get pins(): string {
+    return path.join(this.root, 'pins.json');
+  }
+
+  /** Held while pins.json is changed (a pin also changes the engine's side). */
+  get pinsLock(): string {
+    return path.join(this.root, 'pins');
+  }
+
   /** CLI credentials (API keys) when no environment variable or SecretStorage provides them; mode 0600. */
   get credentials(): string {
     return path.join(this.root, 'credentials.json');

@@ -1,5 +1,6 @@
 // One repository as Lockstep sees it: where its files are, its configuration, journal, audit trail and engine.
 
+import { PinStore } from './pins';
 import * as fs from 'node:fs';
 import { findRepository, type Repository } from '../git/repository';
 import { engineSection, loadConfig, tryLoadConfig, type ProjectConfig } from './config';
@@ -26,6 +27,7 @@ export class Project {
   readonly paths: LockstepPaths;
   readonly journal: Journal;
   readonly audit: AuditTrail;
+  readonly pins: PinStore;
   private engineInstance?: Promise<Engine>;
 
   constructor(
@@ -35,6 +37,7 @@ export class Project {
     this.paths = new LockstepPaths(repo.commonDir);
     this.journal = new Journal(this.paths, options.log);
     this.audit = new AuditTrail(this.paths, options.log);
+    this.pins = new PinStore(this.paths);
     this.journal.showPending((journal) => spooledCheckpoints(this.paths.root, () => this.tryConfig()?.engine, journal));
   }
 

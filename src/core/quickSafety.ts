@@ -9,6 +9,7 @@ import type { AuditTrail, Journal } from './journal';
 import { checkLabel } from './journalText';
 import { headWithoutGit, pruneJournal } from './markers';
 import type { LockstepPaths } from './paths';
+import type { PinStore } from './pins';
 import { readPending } from './pending';
 import { labelFor, safetyCommandText } from './safety';
 
@@ -19,6 +20,7 @@ export interface QuickProject {
   config: ProjectConfig;
   journal: Journal;
   audit: AuditTrail;
+  pins: PinStore;
 }
 
 export interface QuickSafetyRequest {

@@ -131,7 +131,7 @@ describe('local engine: restorability verdicts', () => {
     assert.equal(unrestorableLabel({ ...unrestorable, reason: 'expired' }), 'expired');
     const listed = {
       id: 'a', kind: 'snapshot', commitSha: null, branch: null, subject: null, author: null, filesChanged: null, label: 'x',
-      createdAt: '2026-01-01T00:00:00Z', engine: 'local', timelineId: '1', lsn: '0/4000000', restorable: false, unrestorable, serving: false,
+      createdAt: '2026-01-01T00:00:00Z', engine: 'local', timelineId: '1', lsn: '0/4000000', restorable: false, unrestorable, serving: false, descends: false, pinned: false,
     } satisfies ListedCheckpoint;
     assert.deepEqual(toListing(listed).unrestorable, { reason: 'not-archived', message: 'its WAL is not archived yet (…)' });
     assert.equal(toListing({ ...listed, restorable: true, unrestorable: undefined }).unrestorable, null);

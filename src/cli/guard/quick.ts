@@ -5,6 +5,7 @@ import type { AgentIdentity } from '../../core/checkpoint';
 import type { ProjectConfig } from '../../core/config';
 import { describeError } from '../../base/errors';
 import { AuditTrail, Journal } from '../../core/journal';
+import { PinStore } from '../../core/pins';
 import type { LockstepPaths } from '../../core/paths';
 import { quickSafetyPoint } from '../../core/quickSafety';
 import type { Repository } from '../../git/repository';
@@ -30,7 +31,7 @@ export async function quickPath(reading: Promise<SocketReading>, repo: Repositor
   );
   const log = cliLog(io);
   try {
-    const checkpoint = await quickSafetyPoint({ repo, paths, config, journal: new Journal(paths, log), audit: new AuditTrail(paths, log) }, at, { command, agent });
+    const checkpoint = await quickSafetyPoint({ repo, paths, config, journal: new Journal(paths, log), audit: new AuditTrail(paths, log), pins: new PinStore(paths) }, at, { command, agent });
     if (checkpoint) return { id: checkpoint.id };
   } catch (error) {
     return { failed: describeError(error).split('\n')[0] ?? 'unknown error' };

@@ -128,7 +128,7 @@ async function targetOf(repository: WorkspaceRepository, arg: unknown, title: st
   return checkpointTarget(await resolveRef(repository.repo, ref, repository.project.journal.list()));
 }
 
-const KIND_WORDS: Record<Checkpoint['kind'], string> = { commit: 'commit checkpoint', snapshot: 'snapshot', safety: 'safety point', 'pre-restore': 'pre-restore checkpoint' };
+const KIND_WORDS: Record<Checkpoint['kind'], string> = { commit: 'commit checkpoint', snapshot: 'snapshot', safety: 'safety point', 'pre-restore': 'pre-restore checkpoint', push: 'push checkpoint' };
 
 function checkpointTarget(checkpoint: Checkpoint): ChangesTarget {
   const where = checkpoint.lsn === null ? `timeline ${checkpoint.timelineId}, by time` : `timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}`;

@@ -16,6 +16,7 @@ export const KIND_ICON: Record<CheckpointKind, string> = {
   snapshot: 'device-camera',
   safety: 'shield',
   'pre-restore': 'discard',
+  push: 'cloud-upload',
 };
 
 const KIND_NAME: Record<CheckpointKind, string> = {
@@ -23,6 +24,7 @@ const KIND_NAME: Record<CheckpointKind, string> = {
   snapshot: 'Snapshot',
   safety: 'Safety point',
   'pre-restore': 'Pre-restore checkpoint',
+  push: 'Push',
 };
 
 /** A repository of a multi-root workspace; its children are its checkpoints. */

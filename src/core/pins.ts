@@ -1,0 +1,110 @@
+// Pinned checkpoints: kept restorable past retention. pins.json beside the journal lists them; each engine keeps what it holds for them.
+
+import { LockstepError } from '../base/errors';
+import { readJsonFile, writeJsonFile } from '../base/files';
+import { withLock } from '../base/locks';
+import { newCheckpointId, pointOf, type Checkpoint } from './checkpoint';
+import type { EngineKind, OperationOptions, PinHold } from './engine';
+import { restorabilityError } from './engine';
+import { displayTitle } from './journalText';
+import type { LockstepPaths } from './paths';
+import type { Project } from './project';
+
+export interface Pin {
+  checkpointId: string;
+  /** ISO time it was pinned. */
+  pinnedAt: string;
+  engine: EngineKind;
+  /** What the engine holds for it (a Neon snapshot, a lease, the base backup kept). */
+  hold: PinHold;
+  /** Pinned by Lockstep itself because its commit carries a tag (`pinTags`), not by a person. */
+  tag?: string;
+}
+
+interface PinsFile {
+  version: 1;
+  pins: Pin[];
+}
+
+function isPin(value: unknown): value is Pin {
+  if (typeof value !== 'object' || value === null) return false;
+  const p = value as Record<string, unknown>;
+  return typeof p.checkpointId === 'string' && typeof p.pinnedAt === 'string' && typeof p.engine === 'string' && typeof p.hold === 'object' && p.hold !== null;
+}
+
+/** pins.json: small (one entry per pin), rewritten atomically under its own lock. */
+export class PinStore {
+  constructor(private readonly paths: LockstepPaths) {}
+
+  list(): Pin[] {
+    let file: PinsFile | undefined;
+    try {
+      file = readJsonFile<PinsFile>(this.paths.pins);
+    } catch {
+      // A torn or hand-edited file: no pins rather than no listing; `lockstep status` would show none pinned.
+      return [];
+    }
+    return Array.isArray(file?.pins) ? file.pins.filter(isPin) : [];
+  }
+
+  ids(): Set<string> {
+    return new Set(this.list().map((p) => p.checkpointId));
+  }
+
+  get(checkpointId: string): Pin | undefined {
+    return this.list().find((p) => p.checkpointId === checkpointId);
+  }
+
+  /** Runs `change` on the pins under the lock and writes the result; returns what `change` returned. */
+  async update<R>(change: (pins: Pin[]) => Promise<R> | R): Promise<R> {
+    return withLock(this.paths.pinsLock, { waitMs: 60_000, what: 'the pinned checkpoints', hint: 'Another pin or unpin is running; try again when it ends.' }, async () => {
+      const pins = this.list();
+      const result = await change(pins);
+      writeJsonFile(this.paths.pins, { version: 1, pins } satisfies PinsFile);
+      return result;
+    });
+  }
+}
+
+export interface PinOutcome {
+  pin: Pin;
+  /** It was pinned already: nothing changed. */
+  already: boolean;
+}
+
+/**
+ * Pins a checkpoint: the engine takes its hold first (a Neon snapshot, a
+ * lease, the local base backup's exemption), then pins.json names it. A
+ * checkpoint that cannot be restored now cannot be pinned (EXPIRED, exit 2),
+ * and an engine that refuses (QUOTA) leaves nothing changed.
+ */
+export async function pinCheckpoint(project: Project, checkpoint: Checkpoint, options: OperationOptions & { tag?: string } = {}): Promise<PinOutcome> {
+  const engine = await project.engine();
+  if (!engine.pin) throw new LockstepError('BAD_INPUT', `the ${engine.kind} engine cannot pin checkpoints`);
+  return project.pins.update(async (pins) => {
+    const existing = pins.find((p) => p.checkpointId === checkpoint.id);
+    if (existing) return { pin: existing, already: true };
+    const at = pointOf(checkpoint);
+    const verdict = await engine.restorability(at, options);
+    if (!verdict.restorable) throw restorabilityError(verdict, at);
+    const hold = await engine.pin!(at, { checkpointId: checkpoint.id, name: `lockstep ${checkpoint.id}: ${displayTitle(checkpoint)}`.slice(0, 200) }, options);
+    const pin: Pin = { checkpointId: checkpoint.id, pinnedAt: new Date().toISOString(), engine: engine.kind, hold, ...(options.tag ? { tag: options.tag } : {}) };
+    pins.push(pin);
+    await project.audit.append({ op: 'pin', phase: 'finished', operationId: newCheckpointId(), checkpointId: checkpoint.id, detail: hold.summary });
+    return { pin, already: false };
+  });
+}
+
+/** Unpins: the engine lets go of its hold, then pins.json forgets it. Undefined when it was not pinned. */
+export async function unpinCheckpoint(project: Project, checkpointId: string, options: OperationOptions = {}): Promise<Pin | undefined> {
+  const engine = await project.engine();
+  return project.pins.update(async (pins) => {
+    const index = pins.findIndex((p) => p.checkpointId === checkpointId);
+    if (index < 0) return undefined;
+    const pin = pins[index]!;
+    if (pin.engine === engine.kind) await engine.unpin?.(pin.hold, options);
+    pins.splice(index, 1);
+    await project.audit.append({ op: 'unpin', phase: 'finished', operationId: newCheckpointId(), checkpointId, detail: pin.hold.summary });
+    return pin;
+  });
+}
