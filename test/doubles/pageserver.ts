@@ -20,7 +20,14 @@ export interface PageserverDoubleOptions {
   repointToken?: string;
   /** False: the lease endpoint answers 404, as on a pageserver without it. */
   leasesOffered?: boolean;
+  /** The tenant's `lsn_lease_length` (the pageserver's default: 10 minutes). */
+  leaseLengthMs?: number;
+  /** The double's clock (ms): a test moves it to make leases lapse without waiting. */
+  now?: () => number;
 }
+
+/** The pageserver's default `lsn_lease_length`. */
+export const DEFAULT_LEASE_LENGTH_MS = 10 * 60_000;
 
 interface TimelineRecord {
   id: string;
@@ -43,6 +50,9 @@ export class PageserverDouble extends ContractDouble {
   serving: string;
   readonly repoints: { tenant_id: string; timeline_id: string }[] = [];
   leasesOffered: boolean;
+  /** `lsn_lease_length`: how long a lease (or its renewal) lasts from the request. */
+  leaseLengthMs: number;
+  private readonly now: () => number;
   private readonly timelines = new Map<string, TimelineRecord>();
   private readonly leases: { timelineId: string; lsn: Lsn; validUntil: number }[] = [];
   /** Every LSN-by-timestamp answer, for tests to check. */
@@ -52,6 +62,8 @@ export class PageserverDouble extends ContractDouble {
     super();
     this.tenantId = options.tenantId ?? randomBytes(16).toString('hex');
     this.leasesOffered = options.leasesOffered ?? true;
+    this.leaseLengthMs = options.leaseLengthMs ?? DEFAULT_LEASE_LENGTH_MS;
+    this.now = options.now ?? Date.now;
     this.rootTimelineId = randomBytes(16).toString('hex');
     this.timelines.set(this.rootTimelineId, { id: this.rootTimelineId, lastRecordLsn: '0/1000000', gcCutoffLsn: '0/1000000', deleted: false });
     this.history.create(this.rootTimelineId);
@@ -105,18 +117,20 @@ export class PageserverDouble extends ContractDouble {
   }
 
   /**
-   * GC up to `horizon`: never past a valid lease, never backwards. (Children's
-   * branch points keep their pages, but do not hold the cutoff back: a new
-   * branch below it is refused all the same.)
+   * GC up to `horizon` (never backwards), as the pageserver does: the cutoff
+   * (`applied_gc_cutoff_lsn`, and `min_readable_lsn`) moves to the horizon
+   * even past leases and children's branch points; those keep only *their*
+   * LSN readable (`lsn_covered_by_lease`, `retain_lsns`), not the range below.
+   * Lapsed leases are forgotten, as the pageserver's GC drops them.
    */
   gc(timelineId: string, horizon: Lsn): Lsn {
     const timeline = this.get(timelineId);
-    let cutoff = compareLsn(horizon, timeline.lastRecordLsn) > 0 ? timeline.lastRecordLsn : horizon;
-    const now = Date.now();
-    for (const lease of this.leases.filter((l) => l.timelineId === timelineId && l.validUntil > now)) {
-      if (compareLsn(lease.lsn, cutoff) < 0) cutoff = lease.lsn;
-    }
+    const cutoff = compareLsn(horizon, timeline.lastRecordLsn) > 0 ? timeline.lastRecordLsn : horizon;
     if (compareLsn(cutoff, timeline.gcCutoffLsn) > 0) timeline.gcCutoffLsn = cutoff;
+    const now = this.now();
+    for (let i = this.leases.length - 1; i >= 0; i--) {
+      if (this.leases[i]!.timelineId === timelineId && this.leases[i]!.validUntil <= now) this.leases.splice(i, 1);
+    }
     return timeline.gcCutoffLsn;
   }
 
@@ -124,8 +138,48 @@ export class PageserverDouble extends ContractDouble {
     return this.live().map((t) => t.id);
   }
 
+  /** The LSNs of the valid leases on a timeline. */
   leasesOn(timelineId: string): Lsn[] {
-    return this.leases.filter((l) => l.timelineId === timelineId).map((l) => l.lsn);
+    const now = this.now();
+    return this.leases.filter((l) => l.timelineId === timelineId && l.validUntil > now).map((l) => l.lsn);
+  }
+
+  /** When the lease on (timeline, LSN) ends (ms), valid or lapsed; undefined when there is none. */
+  leaseEnd(timelineId: string, lsn: Lsn): number | undefined {
+    return this.leases.find((l) => l.timelineId === timelineId && l.lsn === lsn)?.validUntil;
+  }
+
+  /** The timeline's GC cutoff (`min_readable_lsn`). */
+  cutoff(timelineId: string): Lsn {
+    return this.get(timelineId).gcCutoffLsn;
+  }
+
+  private validLease(timelineId: string, lsn: Lsn): { validUntil: number } | undefined {
+    const now = this.now();
+    return this.leases.find((l) => l.timelineId === timelineId && l.lsn === lsn && l.validUntil > now);
+  }
+
+  /**
+   * `make_lsn_lease`: a valid lease on the LSN is extended (never shortened),
+   * whatever the cutoff; a new one is refused below the GC cutoff.
+   */
+  private grantLease(timeline: TimelineRecord, lsn: Lsn): { validUntil: number } | { refused: string } {
+    const validUntil = this.now() + this.leaseLengthMs;
+    const existing = this.validLease(timeline.id, lsn);
+    if (existing) {
+      existing.validUntil = Math.max(existing.validUntil, validUntil);
+      return { validUntil: existing.validUntil };
+    }
+    if (compareLsn(lsn, timeline.gcCutoffLsn) < 0) {
+      return {
+        refused: `invalid lsn lease request at ${lsn}: tried to request an lsn lease for an lsn below the latest gc cutoff. requested at ${lsn} gc cutoff ${timeline.gcCutoffLsn}`,
+      };
+    }
+    // A lapsed lease GC has not dropped yet is replaced.
+    const lapsed = this.leases.findIndex((l) => l.timelineId === timeline.id && l.lsn === lsn);
+    if (lapsed >= 0) this.leases.splice(lapsed, 1);
+    this.leases.push({ timelineId: timeline.id, lsn, validUntil });
+    return { validUntil };
   }
 
   private get(id: string): TimelineRecord {
@@ -186,7 +240,8 @@ export class PageserverDouble extends ContractDouble {
       const same = existing.ancestor?.timelineId === ancestor.id && existing.ancestor.lsn === lsn && !existing.deleted;
       return same ? { status: 201, body: this.info(existing) } : fail(409, `timeline ${body.new_timeline_id} already exists with different parameters`);
     }
-    if (compareLsn(lsn, ancestor.gcCutoffLsn) < 0) {
+    // Below the cutoff only at a validly leased LSN (tenant.rs: "skipping comparison … due to lsn lease").
+    if (compareLsn(lsn, ancestor.gcCutoffLsn) < 0 && !this.validLease(ancestor.id, lsn)) {
       return fail(406, `invalid start lsn ${lsn} for ancestor timeline ${ancestor.id}: less than latest GC cutoff ${ancestor.gcCutoffLsn}`);
     }
     if (compareLsn(lsn, ancestor.lastRecordLsn) > 0) {
@@ -227,12 +282,10 @@ export class PageserverDouble extends ContractDouble {
     if (!timeline) return fail(404, `timeline ${r.params.timeline_id} not found`);
     const { lsn } = r.body as { lsn: string };
     if (!isLsn(lsn)) return fail(400, `invalid lsn ${lsn}`);
-    if (compareLsn(lsn, timeline.gcCutoffLsn) < 0) return fail(400, `tried to request an lsn lease for an lsn below the latest gc cutoff ${timeline.gcCutoffLsn}`);
-    const validUntil = Date.now() + 10 * 60_000;
-    const existing = this.leases.find((l) => l.timelineId === timeline.id && l.lsn === lsn);
-    if (existing) existing.validUntil = validUntil;
-    else this.leases.push({ timelineId: timeline.id, lsn, validUntil });
-    return { status: 200, body: { valid_until: new Date(validUntil).toISOString() } };
+    const granted = this.grantLease(timeline, lsn);
+    // The pageserver answers a refused lease as an internal error (routes.rs `lsn_lease_handler`).
+    if ('refused' in granted) return fail(500, granted.refused);
+    return { status: 200, body: { valid_until: new Date(granted.validUntil).toISOString() } };
   }
 
   /**
@@ -254,9 +307,8 @@ export class PageserverDouble extends ContractDouble {
     this.timestampLookups.push({ timelineId: timeline.id, timestamp, kind: found.kind, lsn: found.lsn });
     const body: Record<string, unknown> = { lsn: found.lsn, kind: found.kind };
     if (r.query.get('with_lease') === 'true' && this.leasesOffered && (found.kind === 'present' || found.kind === 'future')) {
-      const validUntil = Date.now() + 10 * 60_000;
-      this.leases.push({ timelineId: timeline.id, lsn: found.lsn, validUntil });
-      body.valid_until = new Date(validUntil).toISOString();
+      const granted = this.grantLease(timeline, found.lsn);
+      if ('validUntil' in granted) body.valid_until = new Date(granted.validUntil).toISOString();
     }
     return { status: 200, body };
   }

@@ -65,18 +65,65 @@ describe('pageserver double: the contract is enforced', function () {
     assert.deepEqual(double.violations, []);
   });
 
-  it('branching below the GC cutoff is refused with 406; a lease holds the cutoff back', async () => {
+  it('GC moves the cutoff past leases; below it only a validly leased LSN can be branched', async () => {
     const first = double.write('a');
     const second = double.write('b');
-    double.write('c');
+    const head = double.write('c');
     const lease = await call('POST', `${timelines()}/${double.rootTimelineId}/lsn_lease`, { lsn: second });
     assert.equal(lease.status, 200);
     assert.ok(Date.parse(String(lease.body?.valid_until)) > Date.now());
-    assert.equal(double.gc(double.rootTimelineId, 'FFFFFFFF/0'), second);
+    assert.equal(double.gc(double.rootTimelineId, 'FFFFFFFF/0'), head, 'the cutoff goes to the horizon (the head), past the lease');
+    const info = await call('GET', `${timelines()}/${double.rootTimelineId}`);
+    assert.equal(info.body?.min_readable_lsn, head, 'min_readable_lsn is the cutoff, as the pageserver reports it');
     const refused = await call('POST', timelines(), { new_timeline_id: 'cd'.repeat(16), ancestor_timeline_id: double.rootTimelineId, ancestor_start_lsn: first });
     assert.equal(refused.status, 406);
     assert.match(String(refused.body?.msg), /GC cutoff/);
+    const leased = await call('POST', timelines(), { new_timeline_id: 'ef'.repeat(16), ancestor_timeline_id: double.rootTimelineId, ancestor_start_lsn: second });
+    assert.equal(leased.status, 201, String(leased.body?.msg));
+    assert.deepEqual(double.content('ef'.repeat(16)), ['a', 'b'], 'the branch reads the history as it was at the leased LSN');
     assert.deepEqual(double.violations, []);
+  });
+
+  it('below the cutoff a new lease is refused (as a 500, as the pageserver answers) but a valid one is renewed', async () => {
+    let now = Date.now();
+    await double.stop();
+    double = await PageserverDouble.start({ token: 'jwt', leaseLengthMs: 60_000, now: () => now });
+    const first = double.write('a');
+    const second = double.write('b');
+    double.write('c');
+    const leaseAt = (lsn: string) => call('POST', `${timelines()}/${double.rootTimelineId}/lsn_lease`, { lsn });
+    const granted = await leaseAt(second);
+    assert.equal(Date.parse(String(granted.body?.valid_until)), now + 60_000);
+    double.gc(double.rootTimelineId, 'FFFFFFFF/0');
+    const fresh = await leaseAt(first);
+    assert.equal(fresh.status, 500);
+    assert.match(String(fresh.body?.msg), /lsn lease for an lsn below the latest gc cutoff/);
+    now += 30_000;
+    const renewed = await leaseAt(second);
+    assert.equal(renewed.status, 200, 'a valid lease is renewed below the cutoff');
+    assert.equal(Date.parse(String(renewed.body?.valid_until)), now + 60_000, 'renewal runs from now');
+    // Lapsed: neither renewable below the cutoff nor a branch point any more.
+    now += 60_001;
+    assert.deepEqual(double.leasesOn(double.rootTimelineId), []);
+    assert.equal((await leaseAt(second)).status, 500);
+    const branch = await call('POST', timelines(), { new_timeline_id: 'cd'.repeat(16), ancestor_timeline_id: double.rootTimelineId, ancestor_start_lsn: second });
+    assert.equal(branch.status, 406);
+    assert.deepEqual(double.violations, []);
+  });
+
+  it('above the cutoff a lapsed lease is simply taken again', async () => {
+    let now = Date.now();
+    await double.stop();
+    double = await PageserverDouble.start({ token: 'jwt', leaseLengthMs: 1_000, now: () => now });
+    const lsn = double.write('a');
+    double.write('b');
+    assert.equal((await call('POST', `${timelines()}/${double.rootTimelineId}/lsn_lease`, { lsn })).status, 200);
+    now += 5_000;
+    assert.deepEqual(double.leasesOn(double.rootTimelineId), []);
+    const again = await call('POST', `${timelines()}/${double.rootTimelineId}/lsn_lease`, { lsn });
+    assert.equal(again.status, 200);
+    assert.equal(Date.parse(String(again.body?.valid_until)), now + 1_000);
+    assert.deepEqual(double.leasesOn(double.rootTimelineId), [lsn]);
   });
 
   it('the repoint endpoint takes exactly {tenant_id, timeline_id} as JSON', async () => {

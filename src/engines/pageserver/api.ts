@@ -158,7 +158,10 @@ export class PageserverApi {
   /**
    * `valid_until` of the lease, or undefined when the answer was 404/405/501:
    * a pageserver without the lease endpoint answers so (the caller knows the
-   * timeline exists, so a 404 means the route).
+   * timeline exists, so a 404 means the route). A still-valid lease is
+   * renewed at any LSN; a new one below the GC cutoff is refused (EXPIRED):
+   * the pageserver says so as a 500 (`make_lsn_lease`'s error through
+   * `lsn_lease_handler`), which is not worth retrying.
    */
   async leaseLsn(timelineId: string, lsn: string, options: CallOptions = {}): Promise<string | undefined> {
     const { status, body } = await this.http.call<{ valid_until?: string } | undefined>({
@@ -170,6 +173,10 @@ export class PageserverApi {
       idempotent: true,
       accept: [404, 405, 501],
       signal: options.signal,
+      onStatus: (_status, message) =>
+        /lease.*below the (latest|planned) gc cutoff/i.test(message)
+          ? new LockstepError('EXPIRED', `the pageserver refused a lease on ${lsn} of timeline ${timelineId}: it is below the GC cutoff and no valid lease holds it (${message})`)
+          : undefined,
     });
     if (status === 404 || status === 405 || status === 501) return undefined;
     return body?.valid_until;

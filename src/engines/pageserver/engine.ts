@@ -11,6 +11,8 @@ import {
   type EngineStatus,
   type MomentInHistory,
   type OperationOptions,
+  type PinHold,
+  type PinRequest,
   type PointInHistory,
   type Position,
   type PruneOptions,
@@ -34,9 +36,30 @@ import {
   REPOINT_TOKEN_SECRET,
   type TimelineInfo,
 } from './api';
-import { forksToDelete, loadPageserverState, savePageserverState, type PageserverState } from './state';
+import { leaseFinder, leaseIsValid, leaseOf, leaseWarnings, pinPoint, renewalDue } from './leases';
+import { forksToDelete, loadPageserverState, savePageserverState, type LeaseRecord, type PageserverState } from './state';
 
-const EXPIRED_HINT = "Run `lockstep prune` regularly so kept checkpoints hold LSN leases, or raise the tenant's pitr_interval.";
+const EXPIRED_HINT =
+  "Kept checkpoints hold LSN leases that `lockstep prune` and the upkeep after commits renew; a lease lapses when neither runs within the tenant's lsn_lease_length (raise it, or pitr_interval).";
+
+/**
+ * The pageserver's rule for a point below `min_readable_lsn` (its GC cutoff):
+ * a holder of a valid lease on exactly that (timeline, LSN) can still branch
+ * and read there; anyone else cannot, and no new lease is granted there. So:
+ * restorable while the lease Lockstep holds is valid, expired once it lapsed.
+ */
+function belowCutoff(lease: LeaseRecord | undefined, at: PointInHistory, where: string, minReadable: string, now: number): { verdict: Verdict } | { lease: LeaseRecord } {
+  if (lease && leaseIsValid(lease, now)) return { lease };
+  const lapsed = lease ? `; its LSN lease lapsed at ${lease.validUntil}` : '';
+  return {
+    verdict: {
+      restorable: false,
+      reason: 'expired',
+      message: `${where} is below what timeline ${at.timelineId} still keeps (${minReadable})${lapsed}; the pageserver's GC has passed it`,
+      hint: EXPIRED_HINT,
+    },
+  };
+}
 
 /** A moment not yet reached (or not a time): the verdict, else undefined. */
 function momentInFuture(at: MomentInHistory): Verdict | undefined {
@@ -54,6 +77,8 @@ export interface PageserverEngineOptions {
   /** Wait between deletion polls. */
   deletePollMs?: number;
   computeTimeoutMs?: number;
+  /** The clock leases are judged by (ms); tests move it to make leases lapse. */
+  now?: () => number;
 }
 
 /** A fresh timeline id as the pageserver spells them: 32 lowercase hex digits. */
@@ -63,8 +88,8 @@ export function newTimelineId(): string {
 
 type Verdict = Unrestorable;
 
-/** Where a fork would start (a moment found by the clock first), or why it cannot. */
-type Found = { verdict: Verdict } | { at: Position };
+/** Where a fork would start (a moment found by the clock first), or why it cannot; `lease` when only a lease Lockstep holds keeps it reachable. */
+type Found = { verdict: Verdict } | { at: Position; lease?: LeaseRecord };
 
 /**
  * - `head()` is the serving timeline's `last_record_lsn` (one GET, no writes);
@@ -72,8 +97,12 @@ type Found = { verdict: Verdict } | { at: Position };
  *   checkpoint on a timeline that no longer serves forks from where it was taken;
  * - `repoint` asks the compute's owner (`repointUrl`) to serve the new timeline
  *   and records which one serves in `pageserver-state.json`;
- * - `prune` renews LSN leases on the kept checkpoints and deletes the forks no
- *   kept checkpoint needs.
+ * - `prune` renews LSN leases on the kept and pinned checkpoints and deletes
+ *   the forks no kept checkpoint needs; the upkeep (`maintain`) renews them
+ *   between prunes, once half a lease's length has passed;
+ * - a checkpoint below the GC cutoff stays restorable while its lease is
+ *   valid (the pageserver branches there for a lease holder), and a pin is a
+ *   lease kept renewed until it is unpinned.
  */
 export class PageserverEngine implements Engine {
   readonly kind = 'pageserver' as const;
@@ -84,6 +113,7 @@ export class PageserverEngine implements Engine {
   private readonly deleteTimeoutMs: number;
   private readonly deletePollMs: number;
   private readonly computeTimeoutMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly config: PageserverEngineConfig,
@@ -101,6 +131,7 @@ export class PageserverEngine implements Engine {
     this.deleteTimeoutMs = options.deleteTimeoutMs ?? 120_000;
     this.deletePollMs = options.deletePollMs ?? 1_000;
     this.computeTimeoutMs = options.computeTimeoutMs ?? 20_000;
+    this.now = options.now ?? Date.now;
   }
 
   async head(options: OperationOptions = {}): Promise<Position> {
@@ -115,6 +146,14 @@ export class PageserverEngine implements Engine {
     if ('verdict' in found) throw restorabilityError(found.verdict, at);
     // A moment is branched at the LSN the pageserver found for it; the handle says which.
     const { lsn } = found.at;
+    if (found.lease) {
+      // Below the GC cutoff only the lease keeps it reachable: renew it first (a valid lease is always renewed)
+      // so it cannot lapse between this check and the branch.
+      options.onProgress?.(`Renewing the LSN lease on ${at.timelineId} at ${lsn} (below the GC cutoff)`);
+      await this.renewLease(found.lease, options.signal).catch((error: unknown) => {
+        throw isLockstepError(error, 'EXPIRED') ? restorabilityError({ restorable: false, reason: 'expired', message: error.message, hint: EXPIRED_HINT }, at) : error;
+      });
+    }
     const timelineId = newTimelineId();
     // Recorded first: if we die after the pageserver created it, prune still knows it is ours.
     this.updateState((s) => s.forks.push({ timelineId, ancestorTimelineId: at.timelineId, ancestorLsn: lsn, createdAt: new Date().toISOString() }));
@@ -200,16 +239,27 @@ export class PageserverEngine implements Engine {
       this.log.warn(`listing without the pageserver's timelines: ${describeError(error)}`);
       return points.map((at): Restorability => (isMoment(at) || isLsn(at.lsn) ? { restorable: true } : { restorable: false, reason: 'unknown-timeline', message: `"${at.lsn}" is not an LSN` }));
     }
+    const leaseAt = leaseFinder(this.state());
+    const now = this.now();
     return points.map((at): Restorability => {
       const info = timelines.get(at.timelineId);
       if (isMoment(at)) {
         // Cheap, as listings must be: a known timeline and a moment not ahead of now. Its LSN is looked up when restored.
         if (!info) return { restorable: false, reason: 'unknown-timeline', message: `the pageserver has no timeline ${at.timelineId}` };
+        // A moment leased once is known by its LSN: below the cutoff it is judged by its lease like any position.
+        const lease = leaseAt(at);
+        if (lease && compareLsn(lease.lsn, info.min_readable_lsn) < 0) {
+          const below = belowCutoff(lease, at, at.createdAt, info.min_readable_lsn, now);
+          if ('verdict' in below) return below.verdict;
+        }
         return momentInFuture(at) ?? { restorable: true };
       }
       if (!info || !isLsn(at.lsn)) return { restorable: false, reason: 'unknown-timeline', message: `the pageserver has no timeline ${at.timelineId}` };
-      if (compareLsn(at.lsn, info.min_readable_lsn) < 0) return { restorable: false, reason: 'expired', message: `below what timeline ${at.timelineId} still keeps (${info.min_readable_lsn})` };
       if (compareLsn(at.lsn, info.last_record_lsn) > 0) return { restorable: false, reason: 'beyond-head', message: `beyond the end of timeline ${at.timelineId} (${info.last_record_lsn})` };
+      if (compareLsn(at.lsn, info.min_readable_lsn) < 0) {
+        const below = belowCutoff(leaseAt(at), at, at.lsn, info.min_readable_lsn, now);
+        if ('verdict' in below) return below.verdict;
+      }
       return { restorable: true };
     });
   }
@@ -229,8 +279,11 @@ export class PageserverEngine implements Engine {
     try {
       await this.api.health({ signal: options.signal });
       const head = await this.head(options);
-      const lease = this.state()
-        .leases.map((l) => l.validUntil)
+      const state = this.state();
+      const now = this.now();
+      const lease = state.leases
+        .filter((l) => leaseIsValid(l, now))
+        .map((l) => l.validUntil)
         .sort()[0];
       const status: EngineStatus = {
         engine: 'pageserver',
@@ -238,6 +291,8 @@ export class PageserverEngine implements Engine {
         summary: `${where}, timeline ${head.timelineId} at ${head.lsn}${lease ? `; earliest lease ends ${lease}` : ''}`,
         head,
       };
+      const warnings = leaseWarnings(state, now);
+      if (warnings.length > 0) status.warnings = warnings;
       if (this.config.connectionString) status.address = withoutPassword(this.config.connectionString);
       return status;
     } catch (error) {
@@ -264,7 +319,7 @@ export class PageserverEngine implements Engine {
     const cutoff = info.applied_gc_cutoff_lsn ? `, GC cutoff ${info.applied_gc_cutoff_lsn}` : '';
     return {
       oldest: { timelineId: info.timeline_id, lsn: info.min_readable_lsn },
-      summary: `forks reach back to ${info.min_readable_lsn} on timeline ${info.timeline_id}${cutoff}; leases keep kept checkpoints above it`,
+      summary: `forks reach back to ${info.min_readable_lsn} on timeline ${info.timeline_id}${cutoff}; kept checkpoints below it stay reachable while their LSN leases are valid`,
     };
   }
 
@@ -284,33 +339,167 @@ export class PageserverEngine implements Engine {
   }
 
   /**
-   * Renews an LSN lease on each kept checkpoint that is still readable, so GC
-   * does not pass it while it is kept. Leases last as long as the pageserver
-   * says (`valid_until`); call this again before they end (prune does).
+   * Takes or renews an LSN lease on each kept and each pinned checkpoint the
+   * pageserver can still branch at (above the GC cutoff, or below it under a
+   * lease still valid), so GC does not take it while it is kept. Leases last
+   * as long as the pageserver says (`valid_until`, the tenant's
+   * lsn_lease_length); prune and the upkeep renew them before they end. The
+   * state then holds the leases of exactly these points (and the lapsed ones
+   * of kept points, so that a listing can say why they expired).
    */
-  async protect(keep: readonly PointInHistory[], options: OperationOptions = {}): Promise<{ leased: number; validUntil?: string }> {
-    if (this.state().leasesUnsupported) return { leased: 0 };
-    const leases: { timelineId: string; lsn: string; validUntil: string }[] = [];
+  async protect(keep: readonly PointInHistory[], options: OperationOptions = {}): Promise<{ leased: number; validUntil?: string; lapsed?: number }> {
+    const before = this.state();
+    if (before.leasesUnsupported) return { leased: 0 };
+    const points = [...keep, ...(before.pins ?? []).map(pinPoint)];
+    const leases: LeaseRecord[] = [];
     const seen = new Set<string>();
-    for (const at of keep) {
+    let lapsed = 0;
+    for (const at of points) {
       const key = `${at.timelineId}@${at.lsn ?? at.createdAt}`;
       if (seen.has(key)) continue;
       seen.add(key);
       throwIfAborted(options.signal, 'renewing leases');
-      const found = await this.find(at, options.signal);
-      if ('verdict' in found) continue;
+      const found = await this.find(at, options.signal, before);
+      if ('verdict' in found) {
+        const old = leaseOf(before, at);
+        if (found.verdict.reason === 'expired' && old) {
+          // Lapsed below the cutoff: lost for good, remembered so the listing can say why.
+          leases.push({ ...old, lost: true });
+          lapsed++;
+        }
+        continue;
+      }
       const lsn = found.at.lsn;
-      const validUntil = await this.api.leaseLsn(at.timelineId, lsn, { signal: options.signal });
+      let validUntil: string | undefined;
+      const grantedAt = new Date(this.now()).toISOString();
+      try {
+        validUntil = await this.api.leaseLsn(at.timelineId, lsn, { signal: options.signal });
+      } catch (error) {
+        if (!isLockstepError(error, 'EXPIRED')) throw error;
+        // Our record said valid, the pageserver says gone (its clock, or GC dropped it): lapsed, said so.
+        this.log.warn(describeError(error));
+        if (found.lease) {
+          leases.push({ ...found.lease, validUntil: new Date(Math.min(this.now(), Date.parse(found.lease.validUntil))).toISOString(), lost: true });
+          lapsed++;
+        }
+        continue;
+      }
       if (validUntil === undefined) {
         this.log.info('this pageserver offers no LSN leases; checkpoints are kept only as long as its GC horizon allows');
         this.updateState((s) => (s.leasesUnsupported = true));
         return { leased: 0 };
       }
-      leases.push({ timelineId: at.timelineId, lsn, validUntil });
+      leases.push({ timelineId: at.timelineId, lsn, validUntil, grantedAt, ...(isMoment(at) ? { moment: at.createdAt } : {}) });
     }
-    this.updateState((s) => (s.leases = leases));
-    const earliest = leases.map((l) => l.validUntil).sort()[0];
-    return earliest === undefined ? { leased: leases.length } : { leased: leases.length, validUntil: earliest };
+    this.updateState((s) => {
+      // A pin taken meanwhile (pins.json has its own lock, prune does not hold it) keeps its lease.
+      const added = s.leases.filter((l) => (s.pins ?? []).some((p) => p.timelineId === l.timelineId && p.lsn === l.lsn) && !leases.some((k) => k.timelineId === l.timelineId && k.lsn === l.lsn));
+      s.leases = [...leases, ...added];
+    });
+    const now = this.now();
+    const held = leases.filter((l) => leaseIsValid(l, now));
+    const earliest = held.map((l) => l.validUntil).sort()[0];
+    return { leased: held.length, ...(earliest === undefined ? {} : { validUntil: earliest }), ...(lapsed > 0 ? { lapsed } : {}) };
+  }
+
+  /** Cheap (one small file, no network), as the commit hook needs: a lease Lockstep holds is within half its length of its end. */
+  maintenanceDue(_head: Position): boolean {
+    try {
+      return renewalDue(this.state(), this.now());
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The upkeep between prunes: renews the leases Lockstep holds (those of the
+   * kept and pinned checkpoints as of the last prune or pin) once half a
+   * lease's length has passed, or always with `force`. A lease that lapsed
+   * (Lockstep did not run for longer than the lease) is asked for again: the
+   * pageserver grants it while GC has not passed the LSN; refused, it is lost.
+   */
+  async maintain(options: OperationOptions & { force?: boolean } = {}): Promise<string | undefined> {
+    const state = this.state();
+    if (state.leasesUnsupported || state.leases.length === 0) return undefined;
+    if (!options.force && !renewalDue(state, this.now())) return undefined;
+    const renewed: LeaseRecord[] = [];
+    const refused: string[] = [];
+    for (const lease of state.leases) {
+      if (lease.lost) continue;
+      throwIfAborted(options.signal, 'renewing leases');
+      options.onProgress?.(`Renewing the LSN lease on ${lease.timelineId} at ${lease.lsn}`);
+      try {
+        renewed.push(await this.renewLease(lease, options.signal));
+      } catch (error) {
+        if (isLockstepError(error, 'CANCELLED')) throw error;
+        if (isLockstepError(error, 'EXPIRED')) {
+          this.updateState((s) => {
+            s.leases = s.leases.map((l) => (l.timelineId === lease.timelineId && l.lsn === lease.lsn ? { ...l, lost: true } : l));
+          });
+        }
+        refused.push(`${lease.timelineId} at ${lease.lsn}: ${describeError(error)}`);
+      }
+    }
+    for (const line of refused) this.log.warn(`upkeep: lease not renewed: ${line}`);
+    if (renewed.length === 0) return refused.length > 0 ? `no LSN lease renewed (${refused.length} refused; see the log)` : undefined;
+    const earliest = renewed.map((l) => l.validUntil).sort()[0]!;
+    return `renewed ${renewed.length} LSN lease(s), the earliest now ends ${earliest}${refused.length > 0 ? `; ${refused.length} refused (see the log)` : ''}`;
+  }
+
+  /**
+   * A pin is an LSN lease on the checkpoint, taken now and kept renewed by
+   * prune and the upkeep until it is unpinned (whether or not prune is told
+   * to keep it). It holds the pageserver's layers at that LSN; their size is
+   * not something the API tells per lease, so no `bytes`.
+   */
+  async pin(at: PointInHistory, request: PinRequest, options: OperationOptions = {}): Promise<PinHold> {
+    throwIfAborted(options.signal, 'the pin');
+    if (this.state().leasesUnsupported) {
+      throw new LockstepError('BAD_INPUT', 'this pageserver offers no LSN leases, so a checkpoint cannot be pinned on it', {
+        hint: 'A pageserver with the lsn_lease endpoint (Neon storage from mid-2024 on) can pin; otherwise raise the tenant\'s pitr_interval.',
+      });
+    }
+    const found = await this.find(at, options.signal);
+    if ('verdict' in found) throw restorabilityError(found.verdict, at);
+    const lsn = found.at.lsn;
+    options.onProgress?.(`Taking an LSN lease on ${at.timelineId} at ${lsn}`);
+    const grantedAt = new Date(this.now()).toISOString();
+    const validUntil = await this.api.leaseLsn(at.timelineId, lsn, { signal: options.signal }).catch((error: unknown) => {
+      throw isLockstepError(error, 'EXPIRED') ? restorabilityError({ restorable: false, reason: 'expired', message: error.message, hint: EXPIRED_HINT }, at) : error;
+    });
+    if (validUntil === undefined) {
+      this.updateState((s) => (s.leasesUnsupported = true));
+      throw new LockstepError('BAD_INPUT', 'this pageserver offers no LSN leases (the lsn_lease endpoint is missing), so a checkpoint cannot be pinned on it');
+    }
+    const moment = isMoment(at) ? { moment: at.createdAt } : {};
+    this.updateState((s) => {
+      s.leases = s.leases.filter((l) => !(l.timelineId === at.timelineId && l.lsn === lsn));
+      s.leases.push({ timelineId: at.timelineId, lsn, validUntil, grantedAt, ...moment });
+      s.pins = (s.pins ?? []).filter((p) => p.checkpointId !== request.checkpointId);
+      s.pins.push({ checkpointId: request.checkpointId, timelineId: at.timelineId, lsn, ...moment, pinnedAt: grantedAt });
+    });
+    const length = Date.parse(validUntil) - Date.parse(grantedAt);
+    // Lockstep runs no daemon: a lease shorter than a day lapses over a weekend without commits.
+    const short =
+      length < 86_400_000
+        ? `; it lapses if Lockstep does not run for ${Math.max(1, Math.round(length / 60_000))} min: raise the tenant's lsn_lease_length to keep it across idle days`
+        : '';
+    return {
+      ref: { timelineId: at.timelineId, lsn, checkpointId: request.checkpointId },
+      summary: `an LSN lease on timeline ${at.timelineId} at ${lsn}, valid until ${validUntil}, renewed by prune and the upkeep${short}`,
+    };
+  }
+
+  /**
+   * Drops the pin: its lease leaves the set renewed for pins. The pageserver
+   * has no call to release a lease, so it lapses at its `valid_until` once
+   * nothing renews it (prune still renews it while the checkpoint is kept).
+   */
+  async unpin(hold: PinHold, _options: OperationOptions = {}): Promise<void> {
+    const { checkpointId, timelineId, lsn } = hold.ref;
+    this.updateState((s) => {
+      s.pins = (s.pins ?? []).filter((p) => (typeof checkpointId === 'string' ? p.checkpointId !== checkpointId : !(p.timelineId === timelineId && p.lsn === lsn)));
+    });
   }
 
   async prune(keep: readonly PointInHistory[], options: PruneOptions = {}): Promise<PruneReport> {
@@ -346,8 +535,12 @@ export class PageserverEngine implements Engine {
     return 'verdict' in found ? found.verdict : undefined;
   }
 
-  /** Where a fork at `at` starts: its LSN, or for a moment the LSN the pageserver finds for its time; else the verdict. */
-  private async find(at: PointInHistory, signal: AbortSignal | undefined): Promise<Found> {
+  /**
+   * Where a fork at `at` starts: its LSN, or for a moment the LSN the
+   * pageserver finds for its time (or, once GC passed it, the LSN its lease
+   * holds); else the verdict. Below the GC cutoff, the lease that keeps it.
+   */
+  private async find(at: PointInHistory, signal: AbortSignal | undefined, state?: PageserverState): Promise<Found> {
     if (!isMoment(at) && !isLsn(at.lsn)) throw new LockstepError('BAD_LSN', `"${at.lsn}" is not an LSN`);
     if (!/^[0-9a-f]{32}$/i.test(at.timelineId)) {
       return { verdict: { restorable: false, reason: 'unknown-timeline', message: `"${at.timelineId}" is not a pageserver timeline id` } };
@@ -363,7 +556,13 @@ export class PageserverEngine implements Engine {
     let where: string;
     if (isMoment(at)) {
       const resolved = await this.lsnOfMoment(at, signal);
-      if ('verdict' in resolved) return resolved;
+      if ('verdict' in resolved) {
+        // `past`: GC passed it, so the pageserver no longer finds it by time; a valid lease still holds its LSN.
+        if (resolved.verdict.reason !== 'expired') return resolved;
+        const below = belowCutoff(leaseOf(state ?? this.state(), at), at, at.createdAt, info.min_readable_lsn, this.now());
+        if ('verdict' in below) return below;
+        return { at: { timelineId: at.timelineId, lsn: below.lease.lsn }, lease: below.lease };
+      }
       lsn = resolved.lsn;
       where = `${lsn} (found for ${at.createdAt})`;
     } else {
@@ -374,16 +573,25 @@ export class PageserverEngine implements Engine {
       return { verdict: { restorable: false, reason: 'beyond-head', message: `${where} is beyond the end of timeline ${at.timelineId} (${info.last_record_lsn})` } };
     }
     if (compareLsn(lsn, info.min_readable_lsn) < 0) {
-      return {
-        verdict: {
-          restorable: false,
-          reason: 'expired',
-          message: `${where} is below what timeline ${at.timelineId} still keeps (${info.min_readable_lsn}); the pageserver's GC has passed it`,
-          hint: EXPIRED_HINT,
-        },
-      };
+      const point: PointInHistory = isMoment(at) ? at : { timelineId: at.timelineId, lsn };
+      const below = belowCutoff(leaseOf(state ?? this.state(), point), point, where, info.min_readable_lsn, this.now());
+      if ('verdict' in below) return below;
+      return { at: { timelineId: at.timelineId, lsn }, lease: below.lease };
     }
     return { at: { timelineId: at.timelineId, lsn } };
+  }
+
+  /** Renews a lease Lockstep holds and records its new end; EXPIRED when the pageserver no longer has it and GC passed its LSN. */
+  private async renewLease(lease: LeaseRecord, signal: AbortSignal | undefined): Promise<LeaseRecord> {
+    const grantedAt = new Date(this.now()).toISOString();
+    const validUntil = await this.api.leaseLsn(lease.timelineId, lease.lsn, { signal });
+    if (validUntil === undefined) throw new LockstepError('REMOTE', `the pageserver no longer offers LSN leases (renewing ${lease.lsn} on timeline ${lease.timelineId})`);
+    const { lost: _lost, ...held } = lease;
+    const renewed: LeaseRecord = { ...held, validUntil, grantedAt };
+    this.updateState((s) => {
+      s.leases = s.leases.map((l) => (l.timelineId === lease.timelineId && l.lsn === lease.lsn ? renewed : l));
+    });
+    return renewed;
   }
 
   /**

@@ -14,10 +14,27 @@ export interface ForkRecord {
   servedAt?: string;
 }
 
+/** A lease Lockstep holds on (timeline, LSN): the pageserver lets its holder branch there even below the GC cutoff while it is valid. */
 export interface LeaseRecord {
   timelineId: string;
   lsn: string;
+  /** The pageserver's `valid_until`. */
   validUntil: string;
+  /** When it was granted or last renewed (our clock): with `validUntil`, its length, so renewal starts at half of it. */
+  grantedAt?: string;
+  /** For a time-based checkpoint: its time, so the lease is found from the moment alone once GC passed it (the LSN lookup then answers `past`). */
+  moment?: string;
+  /** It lapsed and GC passed its LSN (the pageserver refused it again): it cannot be held any more, so nothing asks again. */
+  lost?: boolean;
+}
+
+/** A pinned checkpoint: its lease is renewed until it is unpinned, whatever prune is told to keep. */
+export interface PinRecord {
+  checkpointId: string;
+  timelineId: string;
+  lsn: string;
+  moment?: string;
+  pinnedAt: string;
 }
 
 export interface PageserverState {
@@ -27,6 +44,8 @@ export interface PageserverState {
   serving: string;
   forks: ForkRecord[];
   leases: LeaseRecord[];
+  /** Pinned checkpoints (absent in files written before pins). */
+  pins?: PinRecord[];
   /** This pageserver has no lease endpoint; do not ask again. */
   leasesUnsupported?: boolean;
 }
@@ -43,7 +62,13 @@ export function loadPageserverState(file: string, tenantId: string, configuredTi
   }
   if (raw === undefined) return { version: 1, tenantId, serving: configuredTimeline, forks: [], leases: [] };
   const state = raw as Partial<PageserverState>;
-  if (state.version !== 1 || typeof state.serving !== 'string' || !Array.isArray(state.forks) || !Array.isArray(state.leases)) {
+  if (
+    state.version !== 1 ||
+    typeof state.serving !== 'string' ||
+    !Array.isArray(state.forks) ||
+    !Array.isArray(state.leases) ||
+    (state.pins !== undefined && !Array.isArray(state.pins))
+  ) {
     throw new LockstepError('CONFIG', `${file}: unsupported format`);
   }
   if (state.tenantId !== tenantId) {

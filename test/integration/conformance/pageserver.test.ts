@@ -64,7 +64,12 @@ function pageserverFault(kind: FaultKind, times: number | 'always'): Fault {
   }
 }
 
-async function makePageserverSetup(pg: ScratchPostgres, doubleOptions: PageserverDoubleOptions = {}, secrets: Record<string, string> = {}): Promise<PageserverSetup> {
+async function makePageserverSetup(
+  pg: ScratchPostgres,
+  doubleOptions: PageserverDoubleOptions = {},
+  secrets: Record<string, string> = {},
+  engineOptions: PageserverEngineOptions = {},
+): Promise<PageserverSetup> {
   const double = await PageserverDouble.start({ token: TOKEN, repointToken: REPOINT_TOKEN, ...doubleOptions });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-pageserver-'));
   const lockstepDir = path.join(dir, 'lockstep');
@@ -82,7 +87,7 @@ async function makePageserverSetup(pg: ScratchPostgres, doubleOptions: Pageserve
     repointUrl: double.repointUrl,
     connectionString: url.toString(),
   };
-  const engine = new PageserverEngine(config, ctx, FAST);
+  const engine = new PageserverEngine(config, ctx, { ...FAST, ...engineOptions });
   const setup: PageserverSetup = {
     double,
     engine,
@@ -318,7 +323,7 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
       assert.equal(s.double.server.log.filter(isRepoint).length, 3, 'repointing is idempotent, so it was retried within the bound');
     });
 
-    it('leases keep kept checkpoints above the GC cutoff; unkept ones expire', async () => {
+    it('a kept checkpoint\'s lease keeps it restorable once GC passed it; unkept ones expire', async () => {
       s.double.write('lease-a');
       const unkept = await s.mark();
       s.double.write('lease-b');
@@ -447,6 +452,235 @@ describe('pageserver engine (pageserver double, real Postgres as the compute)', 
       await rejectsWith(connectPageserver({ ...choice, connectionString: 'postgresql://app:hunter2@db/app' }, s.ctx), 'BAD_INPUT');
       await rejectsWith(connectPageserver({ ...choice, repointUrl: 'ftp://x' }, s.ctx), 'BAD_INPUT');
       await rejectsWith(connectPageserver({ ...choice, timelineId: 'main' }, s.ctx), 'BAD_INPUT');
+    });
+  });
+
+  describe('pageserver: leases below the GC cutoff, and pins', function () {
+    const LEASE_MS = 10 * 60_000;
+    let s: PageserverSetup;
+    /** One clock for the double and the engine, which the tests move: a lease lapses without waiting for it. */
+    let skew: number;
+    const now = () => Date.now() + skew;
+    const state = () => loadPageserverState(engineStateFile(s.ctx.lockstepDir, 'pageserver'), s.double.tenantId, s.double.rootTimelineId);
+    const leaseCalls = (from: number) => s.double.log.slice(from).filter((c) => c.template?.endsWith('/lsn_lease'));
+    const creates = (from: number) => s.double.log.slice(from).filter(isCreate);
+
+    beforeEach(async () => {
+      skew = 0;
+      s = await makePageserverSetup(pg, { leaseLengthMs: LEASE_MS, now }, {}, { now });
+    });
+    afterEach(async function () {
+      const violations = s.violations!();
+      await s.close();
+      if (this.currentTest?.state === 'passed') assert.deepEqual(violations, []);
+    });
+
+    it('with a valid lease: listed restorable, restored through a timeline create at its LSN, renewed by prune; without one: expired, nothing branched', async () => {
+      s.double.write('below-a');
+      const leased = await s.mark();
+      s.double.write('below-b');
+      const unleased = await s.mark();
+      await s.engine.prune([leased]);
+      s.double.write('below-c');
+      const head = (await s.engine.head()).lsn;
+      assert.equal(s.double.gc(leased.timelineId, head), head, 'GC moved the cutoff past both, the lease notwithstanding');
+
+      const verdicts = await s.engine.restorableMany([leased, unleased]);
+      assert.deepEqual(verdicts[0], { restorable: true }, 'the lease keeps it restorable below min_readable_lsn');
+      assert.equal(!verdicts[1]!.restorable && verdicts[1]!.reason, 'expired');
+      assert.deepEqual(await s.engine.restorability(leased), { restorable: true });
+      const verdict = await s.engine.restorability(unleased);
+      assert.equal(!verdict.restorable && verdict.reason, 'expired');
+      assert.match(!verdict.restorable ? verdict.message : '', /below what timeline .* still keeps/);
+
+      let from = s.double.log.length;
+      await rejectsWith(s.engine.fork(unleased), 'EXPIRED');
+      assert.deepEqual(creates(from), [], 'no timeline create for a point GC took');
+
+      from = s.double.log.length;
+      const restored = await restore(s, leased);
+      const created = creates(from);
+      assert.equal(created.length, 1, 'the restore sent the timeline create');
+      assert.deepEqual(created[0]!.body, { new_timeline_id: restored.timelineId, ancestor_timeline_id: leased.timelineId, ancestor_start_lsn: leased.lsn });
+      assert.equal(created[0]!.status, 201);
+      const renewedFirst = leaseCalls(from);
+      assert.equal(renewedFirst.length, 1, 'the lease was renewed before branching below the cutoff');
+      assert.ok(s.double.log.indexOf(renewedFirst[0]!) < s.double.log.indexOf(created[0]!));
+      assert.deepEqual(s.double.content(), ['below-a']);
+
+      // Six minutes on: prune renews the lease below the cutoff (a valid lease is always renewed).
+      const endBefore = s.double.leaseEnd(leased.timelineId, leased.lsn)!;
+      skew += 6 * 60_000;
+      from = s.double.log.length;
+      await s.engine.prune([leased]);
+      const renewed = leaseCalls(from);
+      assert.deepEqual(renewed.map((c) => [c.body, c.status]), [[{ lsn: leased.lsn }, 200]]);
+      const validUntil = (renewed[0]!.response as { valid_until: string }).valid_until;
+      assert.equal(s.double.leaseEnd(leased.timelineId, leased.lsn), Date.parse(validUntil));
+      assert.ok(Date.parse(validUntil) >= endBefore + 6 * 60_000, 'extended by the six minutes that passed');
+      const record = state().leases.find((l) => l.lsn === leased.lsn)!;
+      assert.equal(record.validUntil, validUntil, 'the state holds the new end');
+      assert.ok(Date.parse(record.validUntil) > now() + LEASE_MS / 2);
+    });
+
+    it('a lapsed lease: expired and said so, not branched, not revived by prune; status warns', async () => {
+      s.double.write('lapse-a');
+      const m = await s.mark();
+      await s.engine.prune([m]);
+      s.double.write('lapse-b');
+      s.double.gc(m.timelineId, (await s.engine.head()).lsn);
+      assert.deepEqual(await s.engine.restorability(m), { restorable: true });
+
+      skew += LEASE_MS + 1_000;
+      const verdict = await s.engine.restorability(m);
+      assert.equal(!verdict.restorable && verdict.reason, 'expired');
+      assert.match(!verdict.restorable ? verdict.message : '', /its LSN lease lapsed at /);
+      assert.match(!verdict.restorable ? (verdict.hint ?? '') : '', /lsn_lease_length/);
+      const [listed] = await s.engine.restorableMany([m]);
+      assert.equal(!listed!.restorable && listed!.reason, 'expired');
+      let from = s.double.log.length;
+      await rejectsWith(s.engine.fork(m), 'EXPIRED');
+      assert.deepEqual(creates(from), []);
+
+      from = s.double.log.length;
+      const report = await s.engine.prune([m]);
+      assert.deepEqual(report.removed, []);
+      assert.deepEqual(leaseCalls(from), [], 'no new lease is asked for below the cutoff');
+      assert.equal(state().leases.length, 1, 'the lapsed lease is remembered, so the listing can say why');
+      assert.equal(state().leases[0]!.lost, true);
+      assert.equal(s.engine.maintenanceDue(await s.engine.head()), false, 'lost: the upkeep does not ask again');
+      const status = await s.engine.status();
+      assert.match((status.warnings ?? []).join('\n'), /1 kept checkpoint lease\(s\) lapsed/);
+    });
+
+    it('the pageserver no longer has a lease our record calls valid: prune says it lapsed instead of failing', async () => {
+      s.double.write('gone-a');
+      const m = await s.mark();
+      await s.engine.prune([m]);
+      s.double.write('gone-b');
+      // The pageserver's clock runs ahead of ours: its lease lapsed and GC dropped it, our record still says valid.
+      const ours = skew;
+      skew += LEASE_MS + 1_000;
+      s.double.gc(m.timelineId, s.double.write('gone-c'));
+      skew = ours;
+      const engineNow = now();
+      const engineOnly = new PageserverEngine(s.config, s.ctx, { ...FAST, now: () => engineNow });
+      try {
+        const from = s.double.log.length;
+        await engineOnly.prune([m]);
+        assert.deepEqual(leaseCalls(from).map((c) => c.status), [500], 'asked once: the refusal is not retried');
+        const record = state().leases.find((l) => l.lsn === m.lsn)!;
+        assert.ok(Date.parse(record.validUntil) <= engineNow, 'recorded as lapsed');
+        const verdict = await engineOnly.restorability(m);
+        assert.equal(!verdict.restorable && verdict.reason, 'expired');
+      } finally {
+        await engineOnly.close();
+      }
+    });
+
+    it('the upkeep renews leases once half their length has passed, and says whether it is due without a call', async () => {
+      s.double.write('upkeep-a');
+      const m = await s.mark();
+      await s.engine.prune([m]);
+      const head = await s.engine.head();
+      let from = s.double.log.length;
+      assert.equal(s.engine.maintenanceDue(head), false);
+      assert.equal(await s.engine.maintain(), undefined, 'not due: nothing done');
+      assert.equal(s.double.log.length, from, 'deciding costs no call');
+
+      skew += LEASE_MS / 2 + 1_000;
+      assert.equal(s.engine.maintenanceDue(head), true);
+      from = s.double.log.length;
+      const done = await s.engine.maintain();
+      assert.match(done ?? '', /renewed 1 LSN lease\(s\)/);
+      assert.deepEqual(leaseCalls(from).map((c) => c.body), [{ lsn: m.lsn }]);
+      assert.equal(s.engine.maintenanceDue(head), false, 'renewed: not due again');
+      assert.equal(Date.parse(state().leases[0]!.validUntil), s.double.leaseEnd(m.timelineId, m.lsn));
+
+      skew += LEASE_MS - 60_000;
+      const status = await s.engine.status();
+      assert.match((status.warnings ?? []).join('\n'), /1 LSN lease\(s\) end soon \(the first in 1 min/);
+
+      // Lockstep did not run for longer than the lease, but GC has not passed the checkpoint: the next upkeep takes it again.
+      skew += 2 * 60_000;
+      assert.deepEqual(s.double.leasesOn(m.timelineId), [], 'lapsed on the pageserver too');
+      assert.equal(s.engine.maintenanceDue(head), true);
+      from = s.double.log.length;
+      assert.match((await s.engine.maintain()) ?? '', /renewed 1 LSN lease\(s\)/);
+      assert.deepEqual(leaseCalls(from).map((c) => c.status), [200]);
+      assert.deepEqual(s.double.leasesOn(m.timelineId), [m.lsn]);
+      assert.equal(s.engine.maintenanceDue(head), false);
+    });
+
+    it('a pin is a lease taken now and renewed even when prune is not told to keep it; unpinned, it is no longer renewed', async () => {
+      s.double.write('pin-a');
+      const m = await s.mark();
+      s.double.write('pin-b');
+      const from = s.double.log.length;
+      const hold = await s.engine.pin(m, { checkpointId: 'c0ffee000001', name: 'lockstep c0ffee000001: pin-a' });
+      assert.deepEqual(leaseCalls(from).map((c) => c.body), [{ lsn: m.lsn }], 'the lease is taken at once');
+      assert.deepEqual(hold.ref, { timelineId: m.timelineId, lsn: m.lsn, checkpointId: 'c0ffee000001' });
+      assert.match(hold.summary, new RegExp(`an LSN lease on timeline ${m.timelineId} at ${m.lsn.replace('/', '\\/')}, valid until `));
+      assert.match(hold.summary, /lapses if Lockstep does not run for 10 min: raise the tenant's lsn_lease_length/);
+      assert.deepEqual(state().pins?.map((p) => p.checkpointId), ['c0ffee000001']);
+
+      s.double.gc(m.timelineId, (await s.engine.head()).lsn);
+      assert.deepEqual(await s.engine.restorability(m), { restorable: true });
+
+      skew += 6 * 60_000;
+      let calls = s.double.log.length;
+      await s.engine.prune([]);
+      assert.deepEqual(leaseCalls(calls).map((c) => [c.body, c.status]), [[{ lsn: m.lsn }, 200]], 'prune renews the pin though it keeps nothing else');
+      assert.equal(s.double.leaseEnd(m.timelineId, m.lsn), Date.parse(state().leases[0]!.validUntil));
+
+      await s.engine.unpin(hold);
+      await s.engine.unpin(hold); // idempotent
+      assert.deepEqual(state().pins, []);
+      calls = s.double.log.length;
+      await s.engine.prune([]);
+      assert.deepEqual(leaseCalls(calls), [], 'unpinned and not kept: not renewed');
+      assert.deepEqual(state().leases, []);
+      skew += LEASE_MS + 1_000;
+      const verdict = await s.engine.restorability(m);
+      assert.equal(!verdict.restorable && verdict.reason, 'expired', 'the pageserver let the lease lapse; GC had passed it');
+    });
+
+    it('a pinned time-based checkpoint below the cutoff is branched at its leased LSN (the lookup by time answers past)', async () => {
+      s.double.write('pin-moment-a');
+      await new Promise((r) => setTimeout(r, 10));
+      const moment: MomentInHistory = { timelineId: s.double.serving, lsn: null, createdAt: new Date().toISOString() };
+      await new Promise((r) => setTimeout(r, 10));
+      s.double.write('pin-moment-b');
+      const hold = await s.engine.pin(moment, { checkpointId: 'c0ffee000002', name: 'by time' });
+      const leasedLsn = String(hold.ref.lsn);
+      s.double.gc(moment.timelineId, (await s.engine.head()).lsn);
+      assert.deepEqual(await s.engine.restorability(moment), { restorable: true });
+      const from = s.double.log.length;
+      await restore(s, moment);
+      const lookup = s.double.log.slice(from).find((c) => c.path.includes('/get_lsn_by_timestamp'));
+      assert.equal((lookup?.response as { kind?: string } | undefined)?.kind, 'past', 'GC passed the moment: the pageserver cannot find it by time');
+      assert.equal((creates(from)[0]!.body as { ancestor_start_lsn: string }).ancestor_start_lsn, leasedLsn);
+      assert.deepEqual(s.double.content(), ['pin-moment-a']);
+      assert.deepEqual(await s.engine.restorableMany([moment]), [{ restorable: true }], 'a listing judges the moment by its lease too');
+      await s.engine.unpin(hold);
+      skew += LEASE_MS + 1_000;
+      const [listed] = await s.engine.restorableMany([moment]);
+      assert.equal(!listed!.restorable && listed!.reason, 'expired', 'lapsed: the listing says so, not only the restore');
+    });
+
+    it('pinning on a pageserver without leases is refused and records nothing', async () => {
+      const plain = await makePageserverSetup(pg, { leasesOffered: false });
+      try {
+        plain.double.write('nolease-pin');
+        const m = await plain.mark();
+        const error = await rejectsWith(plain.engine.pin(m, { checkpointId: 'c0ffee000003', name: 'x' }), 'BAD_INPUT');
+        assert.match(error.message, /offers no LSN leases/);
+        const after = loadPageserverState(engineStateFile(plain.ctx.lockstepDir, 'pageserver'), plain.double.tenantId, plain.double.rootTimelineId);
+        assert.deepEqual(after.pins ?? [], []);
+        assert.deepEqual(after.leases, []);
+      } finally {
+        await plain.close();
+      }
     });
   });
 });
