@@ -1,4 +1,4 @@
-// A Neon API v2 double: projects, branches, restore in place with operations that progress per poll, all checked against the contract.
+// A Neon API v2 double: projects, branches, restore in place, snapshots (plan limit, restore with finalize), operations that progress per poll, all checked against the contract.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
@@ -29,6 +29,42 @@ export interface NeonDoubleOptions {
   historyRetentionSeconds?: number;
   databaseName?: string;
   roleName?: string;
+  /** The project owner's plan (`owner.subscription_type`): free_* keeps 1 manual snapshot, the others 10. */
+  subscriptionType?: string;
+}
+
+/** Manual snapshots a project may hold, as Neon's plans have it. */
+export function snapshotLimit(subscriptionType: string): number {
+  return subscriptionType.startsWith('free') ? 1 : 10;
+}
+
+interface SnapshotRecord {
+  id: string;
+  name: string;
+  /** Where its data is: a position in the history model, which outlives every branch and the window. */
+  timelineId: string;
+  lsn: Lsn;
+  timestamp?: string;
+  sourceBranchId: string;
+  createdAt: string;
+  expiresAt?: string;
+  manual: boolean;
+  deleted: boolean;
+}
+
+/** A snapshot restore: a new branch from the snapshot; finalized, it takes the target's computes and name. */
+interface SnapshotRestoreRecord {
+  snapshotId: string;
+  newBranchId: string;
+  /** Whose computes move at finalize; undefined when the request named none and the snapshot's branch is gone. */
+  targetBranchId: string | undefined;
+  finalize: boolean;
+  /** The target's head when the request arrived: where its history ends once the computes left it. */
+  targetHeadLsn: Lsn;
+  /** Name for the replaced branch (finalize_restore's `name`), else "<name> (old)". */
+  oldName?: string;
+  operations: string[];
+  state: 'running' | 'applied' | 'finalized' | 'abandoned';
 }
 
 interface BranchRecord {
@@ -71,7 +107,11 @@ export class NeonDouble extends ContractDouble {
   readonly server: ContractServer;
   readonly history = new HistoryModel();
   readonly projectId: string;
+  /** The default branch the double starts with (the configured branch in tests). */
   readonly mainBranchId: string;
+  /** The branch whose compute answers on `connectionUri`: main until a finalized snapshot restore moves it. */
+  computeBranchId: string;
+  subscriptionType: string;
   readonly databaseName: string;
   readonly roleName: string;
   apiUrl = '';
@@ -80,6 +120,11 @@ export class NeonDouble extends ContractDouble {
   private readonly operations = new Map<string, OperationRecord>();
   private readonly restores: RestoreRecord[] = [];
   private readonly restoreScripts: OperationScript[][] = [];
+  private readonly snapshots = new Map<string, SnapshotRecord>();
+  private readonly snapshotRestores: SnapshotRestoreRecord[] = [];
+  private readonly snapshotScripts: OperationScript[][] = [];
+  /** When each noted write committed: the history window's cutoff is found from these. */
+  private readonly writeTimes: { lsn: Lsn; at: number }[] = [];
   /** Every time the double found an LSN for (restore's `source_timestamp`, the schema endpoints' `timestamp`), for tests to check. */
   readonly timestampsResolved: { branchId: string; timestamp: string; kind: string; lsn: Lsn }[] = [];
   /** The restore requests received, bodies as sent. */
@@ -93,7 +138,9 @@ export class NeonDouble extends ContractDouble {
     this.historyRetentionSeconds = options.historyRetentionSeconds ?? 86_400;
     this.databaseName = options.databaseName ?? 'neondb';
     this.roleName = options.roleName ?? 'neondb_owner';
+    this.subscriptionType = options.subscriptionType ?? 'free_v3';
     this.mainBranchId = newBranchId('main');
+    this.computeBranchId = this.mainBranchId;
     const timelineId = this.newTimeline();
     const now = new Date().toISOString();
     this.branches.set(this.mainBranchId, { id: this.mainBranchId, name: 'main', timelineId, createdAt: now, updatedAt: now, isDefault: true, deleted: false });
@@ -111,6 +158,12 @@ export class NeonDouble extends ContractDouble {
         [`GET ${p}/connection_uri`]: (r) => this.connectionUri(r),
         [`GET ${p}/branches/{branch_id}/schema`]: (r) => this.schema(r),
         [`GET ${p}/branches/{branch_id}/compare_schema`]: (r) => this.compareSchema(r),
+        [`POST ${p}/branches/{branch_id}/snapshot`]: (r) => this.createSnapshot(r),
+        [`GET ${p}/snapshots`]: (r) => this.listSnapshots(r),
+        [`PATCH ${p}/snapshots/{snapshot_id}`]: (r) => this.updateSnapshot(r),
+        [`DELETE ${p}/snapshots/{snapshot_id}`]: (r) => this.deleteSnapshot(r),
+        [`POST ${p}/snapshots/{snapshot_id}/restore`]: (r) => this.restoreSnapshot(r),
+        [`POST ${p}/branches/{branch_id}/finalize_restore`]: (r) => this.finalizeRestore(r),
       },
       {
         authenticate: (request) =>
@@ -126,7 +179,7 @@ export class NeonDouble extends ContractDouble {
     return double;
   }
 
-  /** The operations the next restores return, one script per operation (default: two that finish). */
+  /** The operations the next restores (in place, or from a snapshot) return, one script per operation (default: two that finish; one for a snapshot restore without finalize). */
   scriptNextRestore(...scripts: OperationScript[]): void {
     this.restoreScripts.push(scripts);
   }
@@ -143,13 +196,33 @@ export class NeonDouble extends ContractDouble {
     }
   }
 
-  /** A test wrote `label` through the compute; the write ended at `lsn`. */
-  noteWrite(label: string, lsn: Lsn): void {
-    this.history.write(this.branch(this.mainBranchId).timelineId, lsn, label);
+  /** The operations the next snapshot creations return, one script per operation (default: one that finishes). */
+  scriptNextSnapshot(...scripts: OperationScript[]): void {
+    this.snapshotScripts.push(scripts);
   }
 
-  /** The labels a branch holds now (the default branch: what the compute serves). */
-  content(branchId = this.mainBranchId): string[] {
+  /** A snapshot someone else took (the console, a schedule), at the compute branch's head. */
+  async addSnapshot(name: string, options: { manual?: boolean } = {}): Promise<string> {
+    const branch = this.branch(this.computeBranchId);
+    const lsn = await this.options.readComputeLsn();
+    const record: SnapshotRecord = { id: newSnapshotId(), name, timelineId: branch.timelineId, lsn, sourceBranchId: branch.id, createdAt: new Date().toISOString(), manual: options.manual ?? true, deleted: false };
+    this.snapshots.set(record.id, record);
+    return record.id;
+  }
+
+  /** The snapshots Neon keeps now. */
+  liveSnapshots(): { id: string; name: string; lsn: Lsn; sourceBranchId: string; manual: boolean }[] {
+    return [...this.snapshots.values()].filter((x) => this.isLive(x)).map((x) => ({ id: x.id, name: x.name, lsn: x.lsn, sourceBranchId: x.sourceBranchId, manual: x.manual }));
+  }
+
+  /** A test wrote `label` through the compute; the write ended at `lsn`. */
+  noteWrite(label: string, lsn: Lsn): void {
+    this.history.write(this.branch(this.computeBranchId).timelineId, lsn, label);
+    this.writeTimes.push({ lsn, at: Date.now() });
+  }
+
+  /** The labels a branch holds now (by default the one the compute serves). */
+  content(branchId = this.computeBranchId): string[] {
     return this.history.contentAt(this.branch(branchId).timelineId);
   }
 
@@ -239,6 +312,8 @@ export class NeonDouble extends ContractDouble {
     }
     if (!isLsn(sourceLsn)) return error(400, `invalid LSN ${sourceLsn}`);
     if (compareLsn(sourceLsn, sourceHead) > 0) return error(400, `LSN ${sourceLsn} is beyond the head of branch ${source.id} (${sourceHead})`);
+    const pastWindow = this.pastWindow(sourceLsn, 'source_lsn');
+    if (pastWindow) return pastWindow;
     const scripts = this.restoreScripts.shift() ?? [FINISHES, FINISHES];
     const ops = scripts.map((script, i) => this.newOperation(branch.id, i === 0 ? 'create_timeline' : 'start_compute', script));
     const restore: RestoreRecord = {
@@ -268,6 +343,8 @@ export class NeonDouble extends ContractDouble {
     }
     const restore = this.restores.find((x) => x.operations.includes(op.id));
     if (restore) this.settle(restore);
+    const snapshotRestore = this.snapshotRestores.find((x) => x.operations.includes(op.id));
+    if (snapshotRestore) this.settleSnapshotRestore(snapshotRestore);
     return { status: 200, body: { operation: this.operationBody(op) } };
   }
 
@@ -277,7 +354,7 @@ export class NeonDouble extends ContractDouble {
     const branchId = r.query.get('branch_id') ?? this.mainBranchId;
     const branch = this.liveBranch(branchId);
     if (!branch) return error(404, `branch ${branchId} not found`);
-    if (branch.id !== this.mainBranchId) return error(404, `branch ${branchId} has no read-write endpoint`);
+    if (branch.id !== this.computeBranchId) return error(404, `branch ${branchId} has no read-write endpoint`);
     if (r.query.get('database_name') !== this.databaseName) return error(404, `database ${r.query.get('database_name')} not found`);
     if (r.query.get('role_name') !== this.roleName) return error(404, `role ${r.query.get('role_name')} not found`);
     return { status: 200, body: { uri: this.options.connectionUri } };
@@ -338,7 +415,7 @@ export class NeonDouble extends ContractDouble {
     if (refused) return refused;
     const target = this.schemaAt(r, r.params.branch_id!, 'lsn', 'timestamp');
     if ('status' in target) return target;
-    const baseId = r.query.get('base_branch_id') ?? this.branch(r.params.branch_id!).parentId ?? this.mainBranchId;
+    const baseId = r.query.get('base_branch_id') ?? this.branch(r.params.branch_id!).parentId ?? this.computeBranchId;
     const base = this.schemaAt(r, baseId, 'base_lsn', 'base_timestamp');
     if ('status' in base) return base;
     const lines = [
@@ -348,10 +425,221 @@ export class NeonDouble extends ContractDouble {
     return { status: 200, body: { diff: lines.length ? `--- a/${baseId}\n+++ b/${r.params.branch_id}\n${lines.join('\n')}\n` : '' } };
   }
 
+  // ── snapshots ─────────────────────────────────────────────────────────────
+
+  private isLive(snapshot: SnapshotRecord): boolean {
+    return !snapshot.deleted && !(snapshot.expiresAt !== undefined && Date.parse(snapshot.expiresAt) <= Date.now());
+  }
+
+  private liveSnapshot(id: string | undefined): SnapshotRecord | undefined {
+    const snapshot = id === undefined ? undefined : this.snapshots.get(id);
+    return snapshot && this.isLive(snapshot) ? snapshot : undefined;
+  }
+
+  /**
+   * `lsn` or `timestamp` (query parameters, mutually exclusive; neither = the
+   * head), within the history window, and within the plan's snapshot limit.
+   */
+  private async createSnapshot(r: DoubleRequest): Promise<DoubleResponse> {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const branch = this.liveBranch(r.params.branch_id);
+    if (!branch) return error(404, `branch ${r.params.branch_id} not found`);
+    const lsnParam = r.query.get('lsn') ?? undefined;
+    const timestamp = r.query.get('timestamp') ?? undefined;
+    const expiresAt = r.query.get('expires_at') ?? undefined;
+    if (lsnParam !== undefined && timestamp !== undefined) return error(400, 'lsn and timestamp are mutually exclusive');
+    if (expiresAt !== undefined && (Number.isNaN(Date.parse(expiresAt)) || Date.parse(expiresAt) <= Date.now())) return error(400, `invalid expires_at ${expiresAt}: must be a future time`);
+    if (this.busy(branch.id)) return error(423, 'project already has running conflicting operations, scheduling of new ones is prohibited');
+    const limit = snapshotLimit(this.subscriptionType);
+    const manual = [...this.snapshots.values()].filter((x) => this.isLive(x) && x.manual).length;
+    if (manual >= limit) return error(422, `snapshots limit exceeded: the ${this.subscriptionType} plan allows ${limit} manual snapshot(s) per project`);
+    const head = branch.frozenHeadLsn ?? (await this.options.readComputeLsn());
+    let lsn = lsnParam ?? head;
+    if (timestamp !== undefined) {
+      const found = this.lsnAtTime(branch, timestamp, head, 'timestamp');
+      if (typeof found !== 'string') return found;
+      lsn = found;
+    }
+    if (!isLsn(lsn)) return error(400, `invalid LSN ${lsn}`);
+    if (compareLsn(lsn, head) > 0) return error(400, `LSN ${lsn} is beyond the head of branch ${branch.id} (${head})`);
+    const pastWindow = this.pastWindow(lsn, 'lsn');
+    if (pastWindow) return pastWindow;
+    const snapshot: SnapshotRecord = {
+      id: newSnapshotId(),
+      name: r.query.get('name') ?? `${branch.name} ${new Date().toISOString()}`,
+      timelineId: branch.timelineId,
+      lsn,
+      ...(timestamp !== undefined ? { timestamp } : {}),
+      sourceBranchId: branch.id,
+      createdAt: new Date().toISOString(),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      manual: true,
+      deleted: false,
+    };
+    this.snapshots.set(snapshot.id, snapshot);
+    const scripts = this.snapshotScripts.shift() ?? [['running', 'finished']];
+    const ops = scripts.map((script) => this.newOperation(branch.id, 'create_timeline', script));
+    return { status: 200, body: { snapshot: this.snapshotBody(snapshot), operations: ops.map((op) => this.operationBody(op)) } };
+  }
+
+  private listSnapshots(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    return { status: 200, body: { snapshots: [...this.snapshots.values()].filter((x) => this.isLive(x)).map((x) => this.snapshotBody(x)) } };
+  }
+
+  private updateSnapshot(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const snapshot = this.liveSnapshot(r.params.snapshot_id);
+    if (!snapshot) return error(404, `snapshot ${r.params.snapshot_id} not found`);
+    const name = (r.body as { snapshot: { name?: string } }).snapshot.name;
+    if (name !== undefined) snapshot.name = name;
+    return { status: 200, body: { snapshot: this.snapshotBody(snapshot) } };
+  }
+
+  private deleteSnapshot(r: DoubleRequest): DoubleResponse {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const snapshot = this.liveSnapshot(r.params.snapshot_id);
+    if (!snapshot) return error(404, `snapshot ${r.params.snapshot_id} not found`);
+    snapshot.deleted = true;
+    const op = this.newOperation(snapshot.sourceBranchId, 'delete_timeline', ['running', 'finished']);
+    return { status: 202, body: { operations: [this.operationBody(op)] } };
+  }
+
+  /**
+   * A new branch with the snapshot's data. With `finalize_restore`, once its
+   * operations finish, the target's computes and name move to it (the
+   * connection string stays, the serving branch id changes) and the target is
+   * renamed "<name> (old)", keeping its history. Without `target_branch_id`
+   * the target is the branch the snapshot was taken of, which after an earlier
+   * restore is a backup branch: the pitfall Neon's documentation warns about.
+   */
+  private async restoreSnapshot(r: DoubleRequest): Promise<DoubleResponse> {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const snapshot = this.liveSnapshot(r.params.snapshot_id);
+    if (!snapshot) return error(404, `snapshot ${r.params.snapshot_id} not found`);
+    const body = (r.body ?? {}) as { name?: string; target_branch_id?: string; finalize_restore?: boolean };
+    let target: BranchRecord | undefined;
+    if (body.target_branch_id !== undefined) {
+      target = this.liveBranch(body.target_branch_id);
+      if (!target) return error(404, `target branch ${body.target_branch_id} not found`);
+    } else {
+      target = this.liveBranch(snapshot.sourceBranchId);
+    }
+    const finalize = body.finalize_restore === true;
+    if (finalize && !target) return error(400, 'finalize_restore needs a target branch: the snapshot\'s branch is gone; give target_branch_id');
+    if (target && this.busy(target.id)) return error(423, 'project already has running conflicting operations, scheduling of new ones is prohibited');
+    const name = body.name ?? r.query.get('name') ?? `${snapshot.name} (restored)`;
+    const now = new Date().toISOString();
+    const restored: BranchRecord = {
+      id: newBranchId('restored'),
+      name,
+      timelineId: this.newTimeline({ timelineId: snapshot.timelineId, lsn: snapshot.lsn }),
+      createdAt: now,
+      updatedAt: now,
+      isDefault: false,
+      frozenHeadLsn: snapshot.lsn,
+      deleted: false,
+    };
+    this.branches.set(restored.id, restored);
+    const targetHeadLsn = target ? (target.frozenHeadLsn ?? (target.id === this.computeBranchId ? await this.options.readComputeLsn() : snapshot.lsn)) : snapshot.lsn;
+    const scripts = this.restoreScripts.shift() ?? (finalize ? [FINISHES, FINISHES] : [FINISHES]);
+    const ops = scripts.map((script, i) => this.newOperation(i === 0 ? restored.id : target!.id, i === 0 ? 'create_timeline' : 'start_compute', script));
+    const record: SnapshotRestoreRecord = { snapshotId: snapshot.id, newBranchId: restored.id, targetBranchId: target?.id, finalize, targetHeadLsn, operations: ops.map((op) => op.id), state: 'running' };
+    this.snapshotRestores.push(record);
+    this.settleSnapshotRestore(record);
+    return { status: 200, body: { branch: this.branchBody(restored), operations: ops.map((op) => this.operationBody(op)) } };
+  }
+
+  /** The second step of a restore made without `finalize_restore`: the target's computes move to this (restored) branch. */
+  private async finalizeRestore(r: DoubleRequest): Promise<DoubleResponse> {
+    const refused = this.checkProject(r);
+    if (refused) return refused;
+    const branch = this.liveBranch(r.params.branch_id);
+    if (!branch) return error(404, `branch ${r.params.branch_id} not found`);
+    const record = this.snapshotRestores.find((x) => x.newBranchId === branch.id && x.state === 'applied');
+    if (!record) return error(400, `branch ${branch.id} has no restore waiting to be finalized`);
+    if (!record.targetBranchId || !this.liveBranch(record.targetBranchId)) return error(400, `the branch branch ${branch.id} was restored for is gone`);
+    if (this.busy(record.targetBranchId)) return error(423, 'project already has running conflicting operations, scheduling of new ones is prohibited');
+    const name = (r.body as { name?: string } | undefined)?.name;
+    if (name !== undefined) record.oldName = name;
+    const target = this.branch(record.targetBranchId);
+    record.targetHeadLsn = target.frozenHeadLsn ?? (target.id === this.computeBranchId ? await this.options.readComputeLsn() : record.targetHeadLsn);
+    record.finalize = true;
+    const op = this.newOperation(record.targetBranchId, 'start_compute', FINISHES);
+    record.operations.push(op.id);
+    record.state = 'running';
+    this.settleSnapshotRestore(record);
+    return { status: 200, body: { operations: [this.operationBody(op)] } };
+  }
+
+  private settleSnapshotRestore(record: SnapshotRestoreRecord): void {
+    if (record.state !== 'running') return;
+    const ops = record.operations.map((id) => this.operations.get(id)!);
+    if (ops.some((op) => this.status(op) === 'cancelled')) {
+      record.state = 'abandoned';
+      return;
+    }
+    if (!ops.every((op) => TERMINAL_OK.has(this.status(op)))) return;
+    if (!record.finalize) {
+      record.state = 'applied';
+      return;
+    }
+    const restored = this.branch(record.newBranchId);
+    const target = this.branch(record.targetBranchId!);
+    const now = new Date().toISOString();
+    const targetName = target.name;
+    target.name = record.oldName ?? `${targetName} (old)`;
+    restored.name = targetName;
+    restored.isDefault = target.isDefault;
+    target.isDefault = false;
+    if (this.computeBranchId === target.id) {
+      this.computeBranchId = restored.id;
+      delete restored.frozenHeadLsn;
+      target.frozenHeadLsn = record.targetHeadLsn;
+    }
+    restored.updatedAt = now;
+    target.updatedAt = now;
+    record.state = 'finalized';
+  }
+
+  private snapshotBody(x: SnapshotRecord): Record<string, unknown> {
+    return {
+      id: x.id,
+      name: x.name,
+      lsn: x.lsn,
+      ...(x.timestamp !== undefined ? { timestamp: x.timestamp } : {}),
+      source_branch_id: x.sourceBranchId,
+      created_at: x.createdAt,
+      ...(x.expiresAt !== undefined ? { expires_at: x.expiresAt } : {}),
+      manual: x.manual,
+    };
+  }
+
   // ── model ─────────────────────────────────────────────────────────────────
 
+  /**
+   * Neon keeps history for `historyRetentionSeconds`: below the newest write
+   * older than that (the GC cutoff), an LSN can no longer be read. Snapshots
+   * are exempt: they hold their data themselves.
+   */
+  private pastWindow(lsn: Lsn, param: string): DoubleResponse | undefined {
+    const horizon = Date.now() - this.historyRetentionSeconds * 1000;
+    const old = this.writeTimes.filter((w) => w.at < horizon);
+    const cutoff = old[old.length - 1]?.lsn;
+    if (cutoff === undefined || compareLsn(lsn, cutoff) >= 0) return undefined;
+    return error(400, `${param} ${lsn} is older than the project's history retention (${this.historyRetentionSeconds} s); the oldest LSN kept is ${cutoff}`);
+  }
+
   private busy(branchId: string): boolean {
-    return this.restores.some((r) => r.state === 'running' && r.branchId === branchId);
+    return (
+      this.restores.some((r) => r.state === 'running' && r.branchId === branchId) ||
+      this.snapshotRestores.some((r) => r.state === 'running' && (r.targetBranchId === branchId || r.newBranchId === branchId))
+    );
   }
 
   private status(op: OperationRecord): OperationStatus {
@@ -448,6 +736,7 @@ export class NeonDouble extends ContractDouble {
       created_at: this.createdAt,
       updated_at: this.createdAt,
       owner_id: 'owner-1',
+      owner: { email: 'owner@example.com', name: 'Test Owner', branches_limit: 10, subscription_type: this.subscriptionType },
       consumption_period_start: this.createdAt,
       consumption_period_end: this.createdAt,
       active_time_seconds: 0,
@@ -457,6 +746,10 @@ export class NeonDouble extends ContractDouble {
       data_storage_bytes_hour: 0,
     };
   }
+}
+
+function newSnapshotId(): string {
+  return `snap-${randomBytes(6).toString('hex')}`;
 }
 
 function newBranchId(word: string): string {

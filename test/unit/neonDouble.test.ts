@@ -149,3 +149,141 @@ describe('contract checker: the double\'s own answers are checked too', function
     assert.equal(contract.match('GET', '/projects/p-1'), undefined);
   });
 });
+
+describe('Neon double: snapshots as the contract and Neon\'s plans have them', function () {
+  let double: NeonDouble;
+  let p: string;
+  /** The compute's LSN: the tests move it on with each write. */
+  let lsn = 0x5000000;
+  const hex = (n: number) => `0/${n.toString(16).toUpperCase()}`;
+
+  beforeEach(async () => {
+    lsn = 0x5000000;
+    double = await NeonDouble.start({ apiKey: KEY, connectionUri: 'postgresql://neondb_owner:pw@127.0.0.1:1/neondb', readComputeLsn: async () => hex(lsn), subscriptionType: 'launch_v3' });
+    p = `/projects/${double.projectId}`;
+  });
+  afterEach(() => double.stop());
+
+  async function call(method: 'GET' | 'POST' | 'DELETE' | 'PATCH', pathAndQuery: string, body?: unknown) {
+    const response = await request(`${double.apiUrl}${pathAndQuery}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.statusCode, body: (await response.body.json().catch(() => undefined)) as Record<string, unknown> | undefined };
+  }
+
+  function write(label: string): string {
+    lsn += 0x100;
+    double.noteWrite(label, hex(lsn));
+    return hex(lsn);
+  }
+
+  async function finish(operations: unknown): Promise<void> {
+    for (const op of operations as { id: string }[]) {
+      for (let i = 0; i < 5; i++) await call('GET', `${p}/operations/${op.id}`);
+    }
+  }
+
+  it('creates by query parameters (lsn, name); a JSON body as some clients send is outside the contract', async () => {
+    const at = write('ada');
+    write('bob');
+    const r = await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?lsn=${encodeURIComponent(at)}&name=first`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const snapshot = r.body?.snapshot as { id: string; name: string; lsn: string; source_branch_id: string };
+    assert.equal(snapshot.name, 'first');
+    assert.equal(snapshot.lsn, at);
+    assert.equal(snapshot.source_branch_id, double.mainBranchId);
+    assert.ok((r.body?.operations as unknown[]).length > 0, 'the creation returns its operations');
+    assert.equal(double.violations.length, 0);
+    await call('POST', `${p}/branches/${double.mainBranchId}/snapshot`, { lsn: at, name: 'in a body' });
+    assert.deepEqual(double.violations.map((v) => v.problem), ['a request body was sent, but the operation takes none']);
+  });
+
+  it('lsn and timestamp together, an LSN beyond the head, and an LSN past the history window are refused', async () => {
+    const old = write('ada');
+    write('bob');
+    assert.equal((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?lsn=${old}&timestamp=${encodeURIComponent(new Date().toISOString())}`)).status, 400);
+    assert.equal((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?lsn=${hex(lsn + 0x1000)}`)).status, 400);
+    double.historyRetentionSeconds = 0;
+    // Wait until the writes are older than a window of 0 s (a millisecond): then both lie below the cutoff but the newest.
+    const noted = Date.now();
+    while (Date.now() <= noted) await new Promise((resolve) => setTimeout(resolve, 1));
+    const past = await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?lsn=${old}`);
+    assert.equal(past.status, 400);
+    assert.match(String(past.body?.message), /history retention/);
+    const restore = await call('POST', `${p}/branches/${double.mainBranchId}/restore`, { source_branch_id: double.mainBranchId, source_lsn: old, preserve_under_name: 'x' });
+    assert.equal(restore.status, 400, 'a branch restore past the window is refused too');
+    assert.deepEqual(double.violations, []);
+  });
+
+  it('keeps 1 manual snapshot on a free plan and 10 on a paid one; scheduled ones do not count', async () => {
+    double.subscriptionType = 'free_v3';
+    await double.addSnapshot('scheduled', { manual: false });
+    write('ada');
+    assert.equal((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?name=one`)).status, 200);
+    const refused = await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?name=two`);
+    assert.equal(refused.status, 422);
+    assert.match(String(refused.body?.message), /limit/);
+    double.subscriptionType = 'scale_v3';
+    for (let i = 2; i <= 10; i++) assert.equal((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?name=n${i}`)).status, 200, `snapshot ${i}`);
+    assert.equal((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?name=eleven`)).status, 422);
+    const project = (await call('GET', p)).body?.project as { owner: { subscription_type: string } };
+    assert.equal(project.owner.subscription_type, 'scale_v3');
+    assert.deepEqual(double.violations, []);
+  });
+
+  it('lists, renames and deletes (202 with operations; 404 once gone)', async () => {
+    write('ada');
+    const id = ((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?name=a`)).body?.snapshot as { id: string }).id;
+    const renamed = await call('PATCH', `${p}/snapshots/${id}`, { snapshot: { name: 'b' } });
+    assert.equal((renamed.body?.snapshot as { name: string }).name, 'b');
+    const listed = (await call('GET', `${p}/snapshots`)).body?.snapshots as { id: string; name: string }[];
+    assert.deepEqual(listed.map((x) => [x.id, x.name]), [[id, 'b']]);
+    const deleted = await call('DELETE', `${p}/snapshots/${id}`);
+    assert.equal(deleted.status, 202);
+    assert.ok(Array.isArray(deleted.body?.operations));
+    assert.equal((await call('DELETE', `${p}/snapshots/${id}`)).status, 404);
+    assert.deepEqual((await call('GET', `${p}/snapshots`)).body?.snapshots, []);
+    assert.deepEqual(double.violations, []);
+  });
+
+  it('restore with target_branch_id and finalize_restore: a new branch takes the computes and the name once its operations finish', async () => {
+    const at = write('ada');
+    const id = ((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?lsn=${at}&name=keep`)).body?.snapshot as { id: string }).id;
+    write('bob');
+    const r = await call('POST', `${p}/snapshots/${id}/restore`, { name: 'restored', target_branch_id: double.mainBranchId, finalize_restore: true });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const restored = (r.body?.branch as { id: string }).id;
+    assert.notEqual(restored, double.mainBranchId, 'the branch id changes');
+    assert.equal(double.computeBranchId, double.mainBranchId, 'nothing moves before the operations finish');
+    await finish(r.body?.operations);
+    assert.equal(double.computeBranchId, restored);
+    const names = Object.fromEntries(double.liveBranches().map((b) => [b.id, b.name]));
+    assert.equal(names[restored], 'main');
+    assert.equal(names[double.mainBranchId], 'main (old)');
+    assert.deepEqual(double.content(), ['ada'], 'the compute serves the snapshot');
+    assert.deepEqual(double.content(double.mainBranchId), ['ada', 'bob'], 'the replaced branch keeps its state');
+    const uri = (b: string) => call('GET', `${p}/connection_uri?branch_id=${b}&database_name=neondb&role_name=neondb_owner`);
+    assert.equal((await uri(restored)).status, 200);
+    assert.equal((await uri(double.mainBranchId)).status, 404);
+    assert.deepEqual(double.violations, []);
+  });
+
+  it('restore without finalize leaves the computes; finalize_restore on the new branch moves them', async () => {
+    const at = write('ada');
+    const id = ((await call('POST', `${p}/branches/${double.mainBranchId}/snapshot?lsn=${at}`)).body?.snapshot as { id: string }).id;
+    write('bob');
+    const r = await call('POST', `${p}/snapshots/${id}/restore`, { target_branch_id: double.mainBranchId });
+    await finish(r.body?.operations);
+    const restored = (r.body?.branch as { id: string }).id;
+    assert.equal(double.computeBranchId, double.mainBranchId);
+    assert.deepEqual(double.content(restored), ['ada']);
+    assert.equal((await call('POST', `${p}/branches/${double.mainBranchId}/finalize_restore`, {})).status, 400, 'only a restored branch can be finalized');
+    const f = await call('POST', `${p}/branches/${restored}/finalize_restore`, {});
+    assert.equal(f.status, 200);
+    await finish(f.body?.operations);
+    assert.equal(double.computeBranchId, restored);
+    assert.deepEqual(double.violations, []);
+  });
+});

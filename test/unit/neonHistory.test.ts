@@ -1,4 +1,4 @@
-// Where a Neon checkpoint's history lives after restores: the mapping, the preserved branch names, what prune may delete.
+// Where a Neon checkpoint's history lives after restores: the mapping, the preserved branch names, what prune may delete, which pin's snapshot holds a point.
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { isLockstepError } from '../../src/base/errors';
 import {
   loadNeonState,
+  pinFor,
   preservedBranchName,
   preservedBranchesToDelete,
   resolveSource,
@@ -151,5 +152,32 @@ describe('neon history: the state file', function () {
     assert.throws(() => loadNeonState(file, 'p-2'), (e: unknown) => isLockstepError(e, 'CONFIG') && /p-1/.test(e.message));
     fs.writeFileSync(file, '{ not json');
     assert.throws(() => loadNeonState(file, 'p-1'), (e: unknown) => isLockstepError(e, 'CONFIG') && e.hint !== undefined);
+  });
+});
+
+describe('neon history: the pin that holds a point', function () {
+  const state: NeonState = {
+    version: 1,
+    projectId: 'p-1',
+    restores: [],
+    pins: [
+      { snapshotId: 'snap-1', snapshotName: 'a', checkpointId: 'c1', timelineId: MAIN, lsn: '0/100', createdAt: '2026-11-22T10:00:00.000Z', sourceBranchId: MAIN, takenAt: '2026-11-22T10:00:01.000Z' },
+      { snapshotId: 'snap-2', snapshotName: 'b', checkpointId: 'c2', timelineId: MAIN, lsn: null, createdAt: '2026-11-22T11:00:00.000Z', sourceBranchId: MAIN, takenAt: '2026-11-22T11:00:01.000Z' },
+    ],
+  };
+
+  it('by branch and LSN, whatever the time the point carries', () => {
+    assert.equal(pinFor(state, { timelineId: MAIN, lsn: '0/100', createdAt: '2020-01-01T00:00:00Z' })?.snapshotId, 'snap-1');
+    assert.equal(pinFor(state, { timelineId: MAIN, lsn: '0/101' }), undefined);
+    assert.equal(pinFor(state, { timelineId: 'br-other', lsn: '0/100' }), undefined, 'the same LSN on another branch is another point');
+  });
+
+  it('a moment by its exact time only', () => {
+    assert.equal(pinFor(state, { timelineId: MAIN, lsn: null, createdAt: '2026-11-22T11:00:00.000Z' })?.snapshotId, 'snap-2');
+    assert.equal(pinFor(state, { timelineId: MAIN, lsn: null, createdAt: '2026-11-22T11:00:00.001Z' }), undefined);
+  });
+
+  it('a state file without pins (written before pins existed) holds none', () => {
+    assert.equal(pinFor({ version: 1, projectId: 'p-1', restores: [] }, { timelineId: MAIN, lsn: '0/100' }), undefined);
   });
 });

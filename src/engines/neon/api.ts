@@ -46,7 +46,32 @@ export interface NeonProject {
   name: string;
   history_retention_seconds: number;
   pg_version: number;
+  /** Optional in the contract; `subscription_type` says the plan (free_* = a free plan). */
+  owner?: { email: string; name: string; branches_limit: number; subscription_type: string };
 }
+
+/** A Neon snapshot: a branch's state at an LSN or time, kept apart from the history window. */
+export interface NeonSnapshot {
+  id: string;
+  name: string;
+  lsn?: string;
+  timestamp?: string;
+  source_branch_id?: string;
+  created_at: string;
+  expires_at?: string;
+  /** Taken by a person or an API call, not by a schedule: what the plan's snapshot limit counts. */
+  manual?: boolean;
+}
+
+/** `POST /projects/{p}/snapshots/{id}/restore` body: with `finalize_restore` the computes of `target_branch_id` move to the new branch. */
+export interface NeonSnapshotRestoreRequest {
+  name?: string;
+  target_branch_id?: string;
+  finalize_restore?: boolean;
+}
+
+/** The words Neon's refusals use when a plan limit is reached (the API has no dedicated error code for it). */
+const LIMIT_WORDS = /\b(limit|quota|exceed(?:s|ed)?|maximum)\b/i;
 
 export interface NeonSchemaTable {
   schema: string;
@@ -234,8 +259,114 @@ export class NeonApi {
     return body?.diff ?? '';
   }
 
+  // ── snapshots ──────────────────────────────────────────────────────────────
+
+  /**
+   * `lsn` or, for a moment, `timestamp` (never both), the name and an optional
+   * expiry: query parameters, as the contract has them (no body). A refusal
+   * for the plan's snapshot limit comes back as QUOTA.
+   */
+  async createSnapshot(
+    branchId: string,
+    query: { lsn?: string; timestamp?: string; name: string; expires_at?: string },
+    options: CallOptions = {},
+  ): Promise<{ snapshot: NeonSnapshot; operations: NeonOperation[] }> {
+    const { body } = await this.http.call<{ snapshot: NeonSnapshot; operations: NeonOperation[] }>({
+      method: 'POST',
+      path: `${this.branchPath(branchId)}/snapshot`,
+      query: { lsn: query.lsn, timestamp: query.timestamp, name: query.name, expires_at: query.expires_at },
+      what: `take a Neon snapshot of branch ${branchId} at ${query.lsn ?? query.timestamp ?? 'its head'}`,
+      // Sent twice it would take two snapshots, and the second counts against the plan's limit.
+      idempotent: false,
+      signal: options.signal,
+      onStatus: (status, message) => quotaRefusal(status, message, 'take a Neon snapshot'),
+    });
+    return body;
+  }
+
+  async listSnapshots(options: CallOptions = {}): Promise<NeonSnapshot[]> {
+    const { body } = await this.http.call<{ snapshots: NeonSnapshot[] }>({
+      method: 'GET',
+      path: `${this.project}/snapshots`,
+      what: `list the snapshots of Neon project ${this.projectId}`,
+      idempotent: true,
+      signal: options.signal,
+    });
+    return body.snapshots;
+  }
+
+  async renameSnapshot(snapshotId: string, name: string, options: CallOptions = {}): Promise<NeonSnapshot> {
+    const { body } = await this.http.call<{ snapshot: NeonSnapshot }>({
+      method: 'PATCH',
+      path: `${this.project}/snapshots/${encodeURIComponent(snapshotId)}`,
+      body: { snapshot: { name } },
+      what: `rename Neon snapshot ${snapshotId}`,
+      idempotent: true,
+      signal: options.signal,
+    });
+    return body.snapshot;
+  }
+
+  /** Undefined when the snapshot was already gone. */
+  async deleteSnapshot(snapshotId: string, options: CallOptions = {}): Promise<NeonOperation[] | undefined> {
+    const { status, body } = await this.http.call<{ operations?: NeonOperation[] } | undefined>({
+      method: 'DELETE',
+      path: `${this.project}/snapshots/${encodeURIComponent(snapshotId)}`,
+      what: `delete Neon snapshot ${snapshotId}`,
+      idempotent: true,
+      accept: [404],
+      signal: options.signal,
+    });
+    if (status === 404) return undefined;
+    return body?.operations ?? [];
+  }
+
+  /**
+   * A new branch holding the snapshot's data; with `finalize_restore` and
+   * `target_branch_id` Neon moves that branch's computes (and name) to it, so
+   * the connection string stays while the serving branch id changes.
+   */
+  async restoreSnapshot(
+    snapshotId: string,
+    request: NeonSnapshotRestoreRequest,
+    options: CallOptions = {},
+  ): Promise<{ branch: NeonBranch; operations: NeonOperation[] }> {
+    const { body } = await this.http.call<{ branch: NeonBranch; operations: NeonOperation[] }>({
+      method: 'POST',
+      path: `${this.project}/snapshots/${encodeURIComponent(snapshotId)}/restore`,
+      body: request,
+      what: `restore Neon snapshot ${snapshotId}${request.target_branch_id ? ` onto branch ${request.target_branch_id}` : ''}`,
+      // A second restore would make a second branch and move the computes again.
+      idempotent: false,
+      signal: options.signal,
+    });
+    return body;
+  }
+
+  /** The second step of a restore made without `finalize_restore`: move the target's computes to `branchId` (the restored branch). */
+  async finalizeRestore(branchId: string, request: { name?: string } = {}, options: CallOptions = {}): Promise<NeonOperation[]> {
+    const { body } = await this.http.call<{ operations: NeonOperation[] }>({
+      method: 'POST',
+      path: `${this.branchPath(branchId)}/finalize_restore`,
+      body: request,
+      what: `finalize the restore into Neon branch ${branchId}`,
+      idempotent: false,
+      signal: options.signal,
+    });
+    return body.operations;
+  }
+
   close(): Promise<void> {
     return this.http.close();
   }
 }
 
+
+/** A refusal that names a limit (HTTP 4xx other than 404/409/423/429) is the plan's quota, not a fault or a credential problem. */
+function quotaRefusal(status: number, message: string | undefined, what: string): LockstepError | undefined {
+  if (status < 400 || status >= 500 || status === 404 || status === 409 || status === 423 || status === 429) return undefined;
+  if (!message || !LIMIT_WORDS.test(message)) return undefined;
+  return new LockstepError('QUOTA', `${what}: Neon refused it: ${message} (HTTP ${status})`, {
+    hint: 'Free plans keep 1 snapshot and paid plans 10. Unpin a checkpoint (`lockstep unpin REF`) or delete a snapshot in the Neon console (Backup & restore), then try again.',
+  });
+}

@@ -37,10 +37,61 @@ export interface NeonRestoreRecord {
   deletedAt?: string;
 }
 
+/**
+ * A pinned checkpoint's Neon snapshot: the point it holds (as the journal
+ * names it), so `fork(at)` and the listings find it from the point alone.
+ */
+export interface NeonPinRecord {
+  snapshotId: string;
+  snapshotName: string;
+  checkpointId: string;
+  /** The checkpoint's point: its branch and LSN (null for a moment, held by `createdAt`). */
+  timelineId: string;
+  lsn: string | null;
+  createdAt?: string;
+  /** The branch the snapshot was taken of (where the point's history lived then). */
+  sourceBranchId: string;
+  takenAt: string;
+}
+
+/**
+ * One restore from a snapshot, finalized onto the serving branch: Neon moved
+ * the computes (and the branch's name) to a new branch, so the serving branch
+ * id changed; the replaced branch keeps its id, renamed "<name> (old)", and
+ * with it the history of every checkpoint taken on it.
+ */
+export interface NeonSnapshotRestoreRecord {
+  snapshotId: string;
+  /** The branch whose computes moved (the serving one before). */
+  replacedBranchId: string;
+  /** Its name before: the restored branch takes it when the restore is finalized (how an unconfirmed one is settled). */
+  replacedBranchName?: string;
+  /** The branch serving after it; known once Neon answered. */
+  newBranchId: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  status: 'requested' | 'unconfirmed' | 'finished';
+  /** Set when prune deleted the replaced branch. */
+  deletedAt?: string;
+}
+
 export interface NeonState {
   version: 1;
   projectId: string;
   restores: NeonRestoreRecord[];
+  pins?: NeonPinRecord[];
+  snapshotRestores?: NeonSnapshotRestoreRecord[];
+  /**
+   * The branch that serves now, when a snapshot restore moved the computes
+   * away from the configured one (`configuredBranchId`); ignored when the
+   * configuration names another branch since.
+   */
+  serving?: { branchId: string; configuredBranchId: string | null };
+}
+
+/** The pin whose snapshot holds `at`: same branch and LSN (or, for a moment, the same time). */
+export function pinFor(state: NeonState, at: PointInHistory): NeonPinRecord | undefined {
+  return (state.pins ?? []).find((p) => p.timelineId === at.timelineId && (at.lsn === null ? p.lsn === null && p.createdAt === at.createdAt : p.lsn === at.lsn));
 }
 
 export function loadNeonState(file: string, projectId: string): NeonState {

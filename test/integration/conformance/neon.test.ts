@@ -1,4 +1,4 @@
-// The Neon engine against the Neon double (head over a real Postgres): the conformance suite, the restore-and-poll wire sequence, secrets.
+// The Neon engine against the Neon double (head over a real Postgres): the conformance suite, the restore-and-poll wire sequence, pins as snapshots, secrets.
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,14 +8,15 @@ import type { EngineContext, MomentInHistory, PointInHistory } from '../../../sr
 import { LockstepError, isLockstepError, type ErrorCode } from '../../../src/base/errors';
 import { isLsn } from '../../../src/base/lsn';
 import { engineStateFile } from '../../../src/core/paths';
-import { NEON_API_KEY_SECRET } from '../../../src/engines/neon/api';
+import { NEON_API_KEY_SECRET, NeonApi } from '../../../src/engines/neon/api';
+import { DEFAULT_POLL, waitForOperations } from '../../../src/engines/neon/operations';
 import { NeonEngine, type NeonEngineOptions } from '../../../src/engines/neon/engine';
 import { loadNeonState } from '../../../src/engines/neon/history';
 import { connectNeonProject } from '../../../src/engines/neon/setup';
 import { resolveTarget } from '../../../src/core/target';
 import { CapturingLog } from '../../doubles/log';
 import { projectWith } from '../../support/engineProject';
-import { FAILS_FOREVER, FAILS_THEN_FINISHES, FINISHES, IS_CANCELLED, NEVER_ENDS, NeonDouble, neonError } from '../../doubles/neon';
+import { FAILS_FOREVER, FAILS_THEN_FINISHES, FINISHES, IS_CANCELLED, NEVER_ENDS, NeonDouble, neonError, type OperationScript } from '../../doubles/neon';
 import type { Fault } from '../../doubles/server';
 import { sql } from '../../support/fingerprint';
 import { startScratchPostgres, type ScratchPostgres } from '../../support/postgres';
@@ -520,6 +521,260 @@ describe('neon engine (Neon double, real Postgres for the compute)', function ()
       for (const line of s.log.lines) {
         for (const secret of [API_KEY, wrongKey, password]) assert.ok(!line.includes(secret), `log line carries a secret: ${line}`);
       }
+    });
+  });
+
+  describe('neon: pins are Neon snapshots', function () {
+    let s: NeonSetup;
+    beforeEach(async () => {
+      s = await makeNeonSetup(pg);
+      s.double.subscriptionType = 'scale_v3';
+    });
+    afterEach(async function () {
+      const violations = s.violations!();
+      await s.close();
+      if (this.currentTest?.state === 'passed') assert.deepEqual(violations, []);
+    });
+
+    const request = (id: string) => ({ checkpointId: id, name: `lockstep ${id}: test` });
+    /** The same point, taken long enough ago that Neon's window no longer holds it (pins are found by branch and LSN). */
+    const old = (at: PointInHistory): PointInHistory => ({ ...at, createdAt: new Date(Date.now() - (s.double.historyRetentionSeconds + 3600) * 1000).toISOString() });
+    const posts = (from: number) => s.double.log.slice(from).filter((c) => c.method !== 'GET').map((c) => `${c.method} ${c.path}`);
+    /** A second engine on the same state, as the next CLI process would be (the project facts are read afresh). */
+    const freshEngine = () =>
+      new NeonEngine(
+        { projectId: s.double.projectId, branchId: s.double.mainBranchId, databaseName: s.double.databaseName, roleName: s.double.roleName, apiUrl: s.double.apiUrl },
+        s.ctx,
+        FAST,
+      );
+
+    it('within the window a pinned checkpoint still restores in place (cheaper); past it, from its snapshot; a second pin takes no second snapshot', async () => {
+      await s.write('pin-a');
+      const at = await s.mark();
+      await s.write('pin-b');
+      const hold = await s.engine.pin!(at, request('c1'));
+      assert.deepEqual(await s.engine.pin!(at, request('c1')), hold);
+      assert.equal(s.double.liveSnapshots().length, 1);
+      const p = `/projects/${s.double.projectId}`;
+
+      let from = s.double.log.length;
+      await restore(s, at);
+      assert.deepEqual(posts(from), [`POST ${p}/branches/${s.double.mainBranchId}/restore`], 'in place while Neon keeps the history');
+      assert.deepEqual(s.double.content(), ['pin-a']);
+      await s.write('pin-c');
+
+      const past = old(at);
+      from = s.double.log.length;
+      assert.deepEqual(await s.engine.restorableMany([past, old({ ...at, lsn: (await s.engine.head()).lsn })]), [
+        { restorable: true },
+        { restorable: false, reason: 'expired', message: `older than the 1 day of history Neon keeps for this project` },
+      ]);
+      assert.ok(!s.double.log.slice(from).some((c) => c.path.endsWith('/snapshots')), 'the listing trusts neon-state.json (no snapshot listing)');
+      assert.deepEqual(await s.engine.restorability(past), { restorable: true });
+      const handle = await s.engine.fork(past);
+      assert.equal(handle.ref.snapshotId, hold.ref.snapshotId);
+      from = s.double.log.length;
+      await s.engine.repoint(handle);
+      assert.deepEqual(posts(from), [`POST ${p}/snapshots/${String(hold.ref.snapshotId)}/restore`]);
+      assert.deepEqual(s.double.content(), ['pin-a'], 'the data as at the checkpoint');
+      assert.notEqual(s.double.computeBranchId, s.double.mainBranchId);
+      assert.equal((await s.engine.head()).timelineId, s.double.computeBranchId, 'the engine follows the computes to the new branch');
+      assert.equal((await freshEngine().head()).timelineId, s.double.computeBranchId, 'and so does the next process, from neon-state.json');
+      // The preview cannot read a snapshot's schema: said so (the restore preview turns it into a warning).
+      await rejectsWith(s.engine.describe(past), 'EXPIRED');
+    });
+
+    it('a moment is pinned by its time (timestamp), never a guessed LSN, and restores from the snapshot once the window has passed', async () => {
+      await s.write('moment-a');
+      await new Promise((r) => setTimeout(r, 20));
+      const moment: MomentInHistory = { timelineId: s.double.mainBranchId, lsn: null, createdAt: new Date().toISOString() };
+      await new Promise((r) => setTimeout(r, 20));
+      await s.write('moment-b');
+      const from = s.double.log.length;
+      const hold = await s.engine.pin!(moment, request('m1'));
+      const post = s.double.log.slice(from).find((c) => c.method === 'POST')!;
+      assert.deepEqual(Object.keys(post.query).sort(), ['name', 'timestamp']);
+      assert.equal(post.query.timestamp, moment.createdAt);
+      assert.equal(s.double.timestampsResolved.at(-1)?.kind, 'present');
+      assert.equal(hold.ref.lsn, null);
+
+      s.double.historyRetentionSeconds = 1;
+      const since = Date.now();
+      while (Date.now() - since <= 1_200) await new Promise((r) => setTimeout(r, 50));
+      const engine = freshEngine();
+      try {
+        assert.deepEqual(await engine.restorability(moment), { restorable: true });
+        await engine.repoint(await engine.fork(moment));
+        assert.deepEqual(s.double.content(), ['moment-a']);
+      } finally {
+        await engine.close();
+      }
+    });
+
+    it('pinning a checkpoint past the window is refused (EXPIRED) and nothing is sent', async () => {
+      await s.write('late');
+      const at = old(await s.mark());
+      const from = s.double.log.length;
+      await rejectsWith(s.engine.pin!(at, request('x')), 'EXPIRED');
+      assert.deepEqual(posts(from), []);
+    });
+
+    it('on a free plan with a snapshot taken elsewhere: QUOTA naming the limit and the count, nothing created', async () => {
+      s.double.subscriptionType = 'free_v2';
+      await s.double.addSnapshot('taken in the console');
+      await s.write('q');
+      const at = await s.mark();
+      const from = s.double.log.length;
+      const error = await rejectsWith(s.engine.pin!(at, request('q1')), 'QUOTA');
+      assert.match(error.message, /free plan \(free_v2\) keeps 1 snapshot per project and project \S+ has 1 \("taken in the console"\)/);
+      assert.match(error.hint ?? '', /Neon console/);
+      assert.deepEqual(posts(from), []);
+      assert.equal(s.double.liveSnapshots().length, 1);
+    });
+
+    it('a snapshot whose operation fails is deleted again, and nothing is pinned', async () => {
+      await s.write('f');
+      const at = await s.mark();
+      s.double.scriptNextSnapshot(FAILS_FOREVER);
+      await rejectsWith(s.engine.pin!(at, request('f1')), 'REMOTE');
+      assert.deepEqual(s.double.liveSnapshots(), []);
+      assert.deepEqual(loadNeonState(engineStateFile(s.ctx.lockstepDir, 'neon'), s.double.projectId).pins, []);
+    });
+
+    it('a snapshot restore cancelled while Neon works: the next process finds that it did finish and follows the computes', async () => {
+      await s.write('u-a');
+      const at = await s.mark();
+      await s.write('u-b');
+      await s.engine.pin!(at, request('u1'));
+      const slow: OperationScript = ['scheduling', 'running', 'running', 'running', 'finished'];
+      s.double.scriptNextRestore(slow, slow);
+      const controller = new AbortController();
+      const from = s.double.log.length;
+      const handle = await s.engine.fork(old(at));
+      // Cancel once Neon reports progress: the request was accepted, the operations are running.
+      await rejectsWith(s.engine.repoint(handle, { signal: controller.signal, onProgress: (step) => step.startsWith('Neon:') && controller.abort() }), 'CANCELLED');
+      const post = s.double.log.slice(from).find((c) => c.method === 'POST')!;
+      assert.equal(s.double.computeBranchId, s.double.mainBranchId, 'not moved yet');
+      for (const op of (post.response as { operations: { id: string }[] }).operations) {
+        for (let i = 0; i < 6; i++) await fetch(`${s.double.apiUrl}/projects/${s.double.projectId}/operations/${op.id}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      }
+      const moved = (post.response as { branch: { id: string } }).branch.id;
+      assert.equal(s.double.computeBranchId, moved, 'Neon finished it after all');
+      const engine = freshEngine();
+      try {
+        assert.equal((await engine.head()).timelineId, moved);
+        const state = loadNeonState(engineStateFile(s.ctx.lockstepDir, 'neon'), s.double.projectId);
+        assert.equal(state.serving?.branchId, moved);
+        assert.deepEqual(state.snapshotRestores?.map((r) => r.status), ['finished']);
+      } finally {
+        await engine.close();
+      }
+    });
+
+    it('a snapshot restore whose answer was lost: found by the replaced branch\'s name when Neon acted, left alone when it did not', async () => {
+      const file = engineStateFile(s.ctx.lockstepDir, 'neon');
+      await s.write('lost-a');
+      const at = await s.mark();
+      await s.write('lost-b');
+      await s.engine.pin!(at, request('l1'));
+      // Neon did not act (the request never arrived): a record without a branch, the branch not renamed.
+      const untouched = loadNeonState(file, s.double.projectId);
+      untouched.snapshotRestores = [{ snapshotId: 'snap-never', replacedBranchId: s.double.mainBranchId, replacedBranchName: 'main', newBranchId: null, startedAt: new Date().toISOString(), finishedAt: null, status: 'unconfirmed' }];
+      fs.writeFileSync(file, JSON.stringify(untouched));
+      let engine = freshEngine();
+      try {
+        assert.equal((await engine.head()).timelineId, s.double.mainBranchId);
+        assert.equal(loadNeonState(file, s.double.projectId).snapshotRestores?.length, 1, 'kept until Neon would have finished it');
+      } finally {
+        await engine.close();
+      }
+      fs.writeFileSync(file, JSON.stringify({ ...untouched, snapshotRestores: [] }));
+      // Neon acted, but the answer (with the new branch id) was lost.
+      await s.engine.repoint(await s.engine.fork(old(at)));
+      const moved = s.double.computeBranchId;
+      const lost = loadNeonState(file, s.double.projectId);
+      const record = lost.snapshotRestores![0]!;
+      Object.assign(record, { newBranchId: null, status: 'unconfirmed', finishedAt: null });
+      delete lost.serving;
+      fs.writeFileSync(file, JSON.stringify(lost));
+      engine = freshEngine();
+      try {
+        assert.equal((await engine.head()).timelineId, moved);
+        const state = loadNeonState(file, s.double.projectId);
+        assert.equal(state.serving?.branchId, moved);
+        assert.deepEqual(state.snapshotRestores?.map((r) => [r.status, r.newBranchId]), [['finished', moved]]);
+      } finally {
+        await engine.close();
+      }
+    });
+
+    it('prune deletes the branch a snapshot restore replaced beyond the kept count, not while a kept checkpoint lives on it', async () => {
+      const pruned = await makeNeonSetup(pg, FAST, { keepPreservedBranches: 0 });
+      pruned.double.subscriptionType = 'scale_v3';
+      try {
+        await pruned.write('r-a');
+        const at = await pruned.mark();
+        await pruned.write('r-b');
+        const later = await pruned.mark();
+        await pruned.engine.pin!(at, request('r1'));
+        await pruned.engine.repoint(await pruned.engine.fork(old(at)));
+        const replaced = pruned.double.mainBranchId;
+        assert.notEqual(pruned.double.computeBranchId, replaced);
+        assert.deepEqual((await pruned.engine.prune([later])).removed, [], 'a kept checkpoint lives on the replaced branch');
+        const report = await pruned.engine.prune([]);
+        assert.equal(report.removed.length, 1, report.removed.join('\n'));
+        assert.match(report.removed[0]!, new RegExp(replaced));
+        assert.ok(!pruned.double.liveBranches().some((b) => b.id === replaced));
+        const [verdict] = await pruned.engine.restorableMany([later]);
+        assert.equal(verdict!.restorable, false);
+        assert.match(!verdict!.restorable ? verdict!.message : '', /was pruned/);
+        // The pinned one still restores: its snapshot does not need the branch.
+        assert.deepEqual(await pruned.engine.restorability(old(at)), { restorable: true });
+        assert.deepEqual(pruned.violations!(), []);
+      } finally {
+        await pruned.close();
+      }
+    });
+
+    it('the API client\'s snapshot calls, each within the contract: create, list, rename, delete (404 = gone), restore without finalize, finalize_restore', async () => {
+      const api = new NeonApi(s.double.apiUrl, s.double.projectId, async () => API_KEY, s.log, { retry: FAST.retry! });
+      try {
+        await s.write('api-a');
+        const at = await s.mark();
+        await s.write('api-b');
+        const created = await api.createSnapshot(s.double.mainBranchId, { lsn: at.lsn!, name: 'api one', expires_at: new Date(Date.now() + 86_400_000).toISOString() });
+        assert.equal(created.snapshot.lsn, at.lsn);
+        assert.equal(created.snapshot.expires_at !== undefined, true);
+        assert.equal((await api.renameSnapshot(created.snapshot.id, 'api renamed')).name, 'api renamed');
+        assert.deepEqual((await api.listSnapshots()).map((x) => x.name), ['api renamed']);
+        const restored = await api.restoreSnapshot(created.snapshot.id, { name: 'api-restored', target_branch_id: s.double.mainBranchId });
+        await waitForOperations(api, restored.operations, { ...DEFAULT_POLL, ...FAST.poll }, s.log, { what: 'test restore' });
+        assert.equal(s.double.computeBranchId, s.double.mainBranchId, 'without finalize the computes stay');
+        assert.deepEqual(s.double.content(restored.branch.id), ['api-a']);
+        const finalized = await api.finalizeRestore(restored.branch.id);
+        await waitForOperations(api, finalized, { ...DEFAULT_POLL, ...FAST.poll }, s.log, { what: 'test finalize' });
+        assert.equal(s.double.computeBranchId, restored.branch.id);
+        assert.ok(Array.isArray(await api.deleteSnapshot(created.snapshot.id)));
+        assert.equal(await api.deleteSnapshot(created.snapshot.id), undefined);
+      } finally {
+        await api.close();
+      }
+    });
+
+    it('a pin whose snapshot was deleted elsewhere: past the window the checkpoint is expired and says why; unpin still succeeds', async () => {
+      await s.write('gone');
+      const at = await s.mark();
+      const hold = await s.engine.pin!(at, request('g1'));
+      const deleted = await fetch(`${s.double.apiUrl}/projects/${s.double.projectId}/snapshots/${String(hold.ref.snapshotId)}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      assert.equal(deleted.status, 202);
+      const verdict = await s.engine.restorability(old(at));
+      assert.equal(verdict.restorable, false);
+      assert.match(!verdict.restorable ? verdict.message : '', /Neon snapshot its pin held .* is gone/);
+      await s.engine.unpin!(hold);
+      assert.deepEqual(loadNeonState(engineStateFile(s.ctx.lockstepDir, 'neon'), s.double.projectId).pins, []);
     });
   });
 
