@@ -149,8 +149,9 @@ async function main() {
   const heavy = guardHolds.filter((input) => GUARD_KEPT_OUT.test(input));
   if (heavy.length > 0) throw new Error(`guard.js bundles what only guard-full.js may hold: ${heavy.slice(0, 5).join(', ')}`);
   fs.chmodSync('dist/cli.js', 0o755);
-  // The hook's body, a script git runs, shipped beside the bundle (src/git/hook.ts reads it at install).
+  // The hooks' bodies, scripts git runs, shipped beside the bundle (src/git/hook.ts reads them at install).
   fs.copyFileSync('src/git/post-commit.sh', 'dist/post-commit.sh');
+  fs.copyFileSync('src/git/pre-push.sh', 'dist/pre-push.sh');
   // Left by earlier builds that split the CLI into ES modules.
   fs.rmSync('dist/chunks', { recursive: true, force: true });
   fs.rmSync('dist/cli.mjs', { force: true });

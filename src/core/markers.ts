@@ -1,10 +1,10 @@
-// Taking checkpoints: the commit hook's record, manual snapshots, and the pre-restore marker of "now".
+// Taking checkpoints: the commit hook's record, the pre-push hook's push checkpoints, manual snapshots, and the pre-restore marker of "now".
 
 import { headFromFiles, readCommit, readHead, resolveCommit } from '../git/repository';
 import { shouldRecord } from '../git/hook';
 import { newCheckpointId, type AgentIdentity, type Checkpoint, type CheckpointKind } from './checkpoint';
 import type { Engine, OperationOptions, Position } from './engine';
-import { checkLabel } from './journalText';
+import { checkLabel, displayText, MAX_LABEL_LENGTH } from './journalText';
 import { newestTimeline, pendingCheckpoint, readPending, readPendingFile, readerActive, removePending, stillMeasuring, type PendingCommit } from './pending';
 import type { Project } from './project';
 
@@ -148,6 +148,166 @@ export async function recordCommit(project: Project, options: RecordOptions = {}
   const maintenanceDue = engine.maintenanceDue?.({ timelineId: position.timelineId, lsn: position.lsn }) ?? false;
   await pruneIfOverKeep(project);
   return { recorded: true, checkpoint, maintenanceDue, ...(stopped ? { stopped } : {}) };
+}
+
+/** One line git gives a pre-push hook: `<local ref> <local sha> <remote ref> <remote sha>`. */
+export interface PushedRef {
+  localRef: string;
+  localSha: string;
+  remoteRef: string;
+  remoteSha: string;
+}
+
+/**
+ * Where a push checkpoint's commit went, kept in its journal line (`push`):
+ * `restore push:origin/main` finds it by these. Raw, as git gave them; printed through `displayText`.
+ */
+export interface PushTarget {
+  /** The remote's name as git gave it (a URL when pushed to a URL: then without its user and password). */
+  remote: string;
+  /** The ref on the remote, e.g. `refs/heads/main`. */
+  remoteRef: string;
+  /** The local ref pushed, e.g. `refs/heads/main` (or `HEAD`, or a sha, as typed). */
+  localRef: string;
+}
+
+export type PushCheckpoint = Checkpoint & { push: PushTarget };
+
+/** At most this many refs of one push are recorded (the current branch's first): `git push --tags` must not flood the journal. */
+export const MAX_PUSH_CHECKPOINTS = 10;
+
+const ZERO_SHA = /^0+$/;
+const OBJECT_SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+/** git's pre-push lines; malformed lines are skipped, deletions (an all-zero local sha) dropped. */
+export function parsePushLines(text: string): PushedRef[] {
+  const refs: PushedRef[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.replace(/\r$/, '').split(' ');
+    if (fields.length !== 4) continue;
+    const [localRef, localSha, remoteRef, remoteSha] = fields as [string, string, string, string];
+    if (!OBJECT_SHA.test(localSha) || ZERO_SHA.test(localSha)) continue;
+    refs.push({ localRef, localSha, remoteRef, remoteSha });
+  }
+  return refs;
+}
+
+/** The push data a checkpoint carries, when it is a push checkpoint written by `recordPush`. */
+export function pushTargetOf(c: Checkpoint): PushTarget | undefined {
+  if (c.kind !== 'push') return undefined;
+  const push = (c as { push?: unknown }).push;
+  if (typeof push !== 'object' || push === null) return undefined;
+  const { remote, remoteRef, localRef } = push as Record<string, unknown>;
+  return typeof remote === 'string' && typeof remoteRef === 'string' && typeof localRef === 'string' ? { remote, remoteRef, localRef } : undefined;
+}
+
+/**
+ * The remote as a person names it: the remote's name, or for a push to a URL
+ * that URL without the user and password it may carry (a token must not land
+ * in the journal or on screen).
+ */
+export function remoteDisplayName(remote: string): string {
+  // scheme://user:password@host/… and user@host:path (scp-like: the user is no secret, but keep it short).
+  return remote.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}
+
+/** `refs/heads/main` → `main`, `refs/tags/v1` → `v1`; anything else as it is. */
+function shortRef(ref: string): string {
+  return ref.replace(/^refs\/(heads|tags)\//, '');
+}
+
+/**
+ * "pushed main to origin", "pushed feature to origin/main", "pushed tag v1 to origin":
+ * made safe to store as a label whatever git passed (control and direction
+ * characters become visible escapes; long names are cut).
+ */
+export function pushLabel(ref: PushedRef, remote: string): string {
+  const local = shortRef(ref.localRef);
+  const target = shortRef(ref.remoteRef);
+  const where = remoteDisplayName(remote);
+  const text = ref.remoteRef.startsWith('refs/tags/')
+    ? `pushed tag ${target} to ${where}`
+    : local === target
+      ? `pushed ${target} to ${where}`
+      : `pushed ${local} to ${where}/${target}`;
+  return displayText(text, MAX_LABEL_LENGTH);
+}
+
+export interface PushRecordOptions extends OperationOptions {
+  /** The remote's name ($1 of the pre-push hook). */
+  remote: string;
+  /** Its URL ($2); kept only for the remote's name when that is empty. */
+  url?: string;
+  /** git's lines, parsed (`parsePushLines`). */
+  refs: readonly PushedRef[];
+}
+
+export type PushRecordOutcome =
+  | { recorded: true; checkpoints: Checkpoint[]; skipped: string[]; maintenanceDue: boolean; stopped?: boolean }
+  | { recorded: false; reason: string; quiet: boolean };
+
+/**
+ * What the pre-push hook runs: one `push` checkpoint per pushed ref (deleted
+ * refs and refs that are no commit are skipped), all at the engine's head now
+ * (the data state the push ships with), each paired with the pushed commit.
+ * Never throws for the expected cases (not set up, nothing to record); engine
+ * failures throw, and the CLI turns them into one "not recorded" line, exit 0.
+ */
+export async function recordPush(project: Project, options: PushRecordOptions): Promise<PushRecordOutcome> {
+  const config = project.tryConfig();
+  if (!config) return { recorded: false, reason: 'Lockstep is not set up in this repository (`lockstep init`)', quiet: false };
+  const remote = remoteDisplayName(options.remote || options.url || 'a remote');
+  if (options.refs.length === 0) return { recorded: false, reason: 'nothing pushed but deletions', quiet: true };
+  // The branch checked out first: it is the one a person means by "the last push".
+  const head = headFromFiles(project.repo);
+  const ordered = [...options.refs].sort((a, b) => Number(b.localRef === `refs/heads/${head?.branch}`) - Number(a.localRef === `refs/heads/${head?.branch}`));
+  const chosen = ordered.slice(0, MAX_PUSH_CHECKPOINTS);
+  const skipped = ordered.slice(MAX_PUSH_CHECKPOINTS).map((r) => `${shortRef(r.localRef)}: more than ${MAX_PUSH_CHECKPOINTS} refs in one push`);
+
+  const engine = await project.engine();
+  let stopped = false;
+  const position = await engine.head({ signal: options.signal }).catch((error: unknown) => {
+    // A cleanly stopped database has not moved since it stopped: that position is exact.
+    const where = engine.positionWhileStopped?.();
+    if (!where) throw error;
+    stopped = true;
+    return where;
+  });
+  // One moment for all: the journal orders equal times by append, so the current branch's, appended last, is the newest.
+  const moment = new Date().toISOString();
+  const checkpoints: Checkpoint[] = [];
+  for (const ref of chosen) {
+    let checkpoint: Checkpoint;
+    try {
+      // readCommit peels an annotated tag to its commit; a tag of a tree or blob has none.
+      checkpoint = await readMarker(project, { kind: 'push', label: pushLabel(ref, remote), commitSha: ref.localSha, signal: options.signal }, position);
+    } catch {
+      skipped.push(`${displayText(shortRef(ref.localRef), 80)}: not a commit`);
+      continue;
+    }
+    checkpoint.createdAt = moment;
+    checkpoint.branch = ref.localRef.startsWith('refs/heads/') ? ref.localRef.slice('refs/heads/'.length) : null;
+    const target: PushTarget = { remote, remoteRef: ref.remoteRef, localRef: ref.localRef };
+    const pushed: PushCheckpoint = { ...checkpoint, push: target };
+    // The same push again (retried after the remote refused it) at the same position adds nothing.
+    const same = project.journal.recent().find((c) => {
+      const t = pushTargetOf(c);
+      return t && c.commitSha === pushed.commitSha && c.timelineId === pushed.timelineId && c.lsn === pushed.lsn && t.remote === remote && t.remoteRef === ref.remoteRef;
+    });
+    if (same) {
+      skipped.push(`${displayText(shortRef(ref.localRef), 80)}: already recorded as ${same.id}`);
+      continue;
+    }
+    checkpoints.push(pushed);
+  }
+  if (checkpoints.length === 0) return { recorded: false, reason: skipped.join('; ') || 'nothing to record', quiet: skipped.every((s) => s.includes('already recorded')) };
+  // Commits the hook spooled go in first, so that the journal stays in the order things happened.
+  await foldPending(project);
+  // The newest last: the current branch's push is what `push` names.
+  await project.journal.fold([...checkpoints].reverse());
+  const maintenanceDue = engine.maintenanceDue?.({ timelineId: position.timelineId, lsn: position.lsn }) ?? false;
+  await pruneIfOverKeep(project);
+  return { recorded: true, checkpoints, skipped, maintenanceDue, ...(stopped ? { stopped } : {}) };
 }
 
 /**

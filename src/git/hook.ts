@@ -1,4 +1,4 @@
-// The post-commit hook that runs `lockstep record`: install, uninstall, status, and when a commit is recorded at all.
+// The git hooks that run `lockstep record` (post-commit, and the optional pre-push): install, uninstall, status, and when a commit is recorded at all.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,12 +37,43 @@ export const HOOK_NAME = 'post-commit';
 export const CHAINED_HOOK_NAME = `${HOOK_NAME}.lockstep-chained`;
 
 /**
+ * The hooks Lockstep installs: post-commit (a checkpoint per commit, the
+ * default) and pre-push (optional: a `push` checkpoint per pushed ref, marking
+ * the data state a push ships with; src/git/pre-push.sh). Both are installed,
+ * chained and removed the same way; each has its own body shipped beside the bundle.
+ */
+export type HookName = 'post-commit' | 'pre-push';
+export const PRE_PUSH_HOOK_NAME: HookName = 'pre-push';
+
+/** The sibling name an existing hook of that name is kept under while ours is installed. */
+export function chainedHookName(name: HookName): string {
+  return `${name}.lockstep-chained`;
+}
+
+/** What each hook's header says it does (the body explains how). */
+const HOOK_PURPOSE: Record<HookName, string> = {
+  'post-commit': 'records a checkpoint of the database for each new commit',
+  'pre-push': 'records a checkpoint of the database for each pushed ref (the data state the push ships with)',
+};
+
+/**
  * The hook stops `lockstep record` with SIGTERM after this long, and with SIGKILL
  * after `HOOK_RECORD_KILL_MS`, so that a commit returns within 2 s even if the
  * database hangs. `record` should bound itself well below (and say why it gave up).
  */
 export const HOOK_RECORD_TERM_MS = 1700;
 export const HOOK_RECORD_KILL_MS = 1900;
+
+/**
+ * The pre-push hook's bound (src/git/pre-push.sh): longer than a commit's,
+ * because a push is rarer and slower (the network dominates it), and its
+ * checkpoint, the data state that shipped, is the one a person comes back for.
+ * On a loaded machine (load 9 on 2 cores) Node alone took 0.8 s to start and
+ * `record --push` up to 1.6 s: within a commit's 1.5 s, pushes went unrecorded.
+ * The push waits this long only when the database hangs.
+ */
+export const PUSH_RECORD_TERM_MS = 4000;
+export const PUSH_RECORD_KILL_MS = 4300;
 
 /** Set in the environment of `lockstep record` when the hook runs it. */
 export const HOOK_ENV = 'LOCKSTEP_HOOK';
@@ -66,6 +97,8 @@ export interface HookInstallOptions {
    * repository, e.g. a global ~/.githooks shared by every repository.
    */
   allowSharedHooksDir?: boolean;
+  /** Which hook: post-commit (the default) or pre-push. */
+  hook?: HookName;
 }
 
 /** What the hook was installed with, kept in the script itself (one JSON comment line). */
@@ -151,8 +184,8 @@ export function shouldRecord(repo: Repository): RecordDecision {
   }
 }
 
-/** Where the post-commit hook of this worktree lives. */
-export async function hookLocation(repo: Repository): Promise<HookLocation> {
+/** Where the post-commit (or `name`) hook of this worktree lives. */
+export async function hookLocation(repo: Repository, name: HookName = HOOK_NAME): Promise<HookLocation> {
   const git = await gitClient(repo.topLevel);
   let hooksDir: string;
   let hooksPath: string | null;
@@ -167,8 +200,8 @@ export async function hookLocation(repo: Repository): Promise<HookLocation> {
   const inGitDirs = [repo.gitDir, repo.commonDir].some((dir) => isInside(hooksDir, dir));
   return {
     hooksDir,
-    hookFile: path.join(hooksDir, HOOK_NAME),
-    chainedFile: path.join(hooksDir, CHAINED_HOOK_NAME),
+    hookFile: path.join(hooksDir, name),
+    chainedFile: path.join(hooksDir, chainedHookName(name)),
     hooksPath,
     outsideRepository: !inGitDirs && !isInside(hooksDir, repo.topLevel),
     insideWorkTree: !inGitDirs && isInside(hooksDir, repo.topLevel),
@@ -183,7 +216,8 @@ export async function hookLocation(repo: Repository): Promise<HookLocation> {
 export async function installHook(repo: Repository, options: HookInstallOptions): Promise<HookInstallResult> {
   checkProgram(options.nodePath, 'the Node.js program', true);
   checkProgram(options.cliPath, 'the Lockstep CLI', false);
-  const location = await hookLocation(repo);
+  const name = options.hook ?? HOOK_NAME;
+  const location = await hookLocation(repo, name);
   if (location.outsideRepository && !options.allowSharedHooksDir) {
     throw new LockstepError('CONFLICT', `core.hooksPath points outside this repository, at ${location.hooksDir}`, {
       hint: 'a hook there runs for every repository that shares it; install anyway only if that is what you want',
@@ -197,13 +231,16 @@ export async function installHook(repo: Repository, options: HookInstallOptions)
   }
   const current = readHookFile(location.hookFile);
   if (current.kind === 'ours') createdHooksDir = current.config.createdHooksDir;
-  const script = renderHookScript({
-    version: SCRIPT_VERSION,
-    nodePath: options.nodePath,
-    cliPath: options.cliPath,
-    electronRunAsNode: options.electronRunAsNode === true,
-    createdHooksDir,
-  });
+  const script = renderHookScript(
+    {
+      version: SCRIPT_VERSION,
+      nodePath: options.nodePath,
+      cliPath: options.cliPath,
+      electronRunAsNode: options.electronRunAsNode === true,
+      createdHooksDir,
+    },
+    name,
+  );
 
   let action: HookInstallResult['action'] = 'installed';
   if (current.kind === 'ours') {
@@ -214,7 +251,7 @@ export async function installHook(repo: Repository, options: HookInstallOptions)
       // the same hook, so ours goes back in front of it. A different one we cannot keep both of.
       if (!sameFile(location.hookFile, location.chainedFile)) {
         throw new LockstepError('CONFLICT', `both ${location.hookFile} and ${location.chainedFile} exist and differ`, {
-          hint: `keep the one you want as ${HOOK_NAME}, remove the other, and install again`,
+          hint: `keep the one you want as ${name}, remove the other, and install again`,
         });
       }
       fs.rmSync(location.hookFile);
@@ -226,13 +263,13 @@ export async function installHook(repo: Repository, options: HookInstallOptions)
   return {
     action,
     chainedHook: lexists(location.chainedFile) ? location.chainedFile : null,
-    status: await hookStatus(repo),
+    status: await hookStatus(repo, name),
   };
 }
 
 /** Removes our hook and puts back, byte for byte and with its mode, the hook that was there before. */
-export async function uninstallHook(repo: Repository): Promise<HookUninstallResult> {
-  const location = await hookLocation(repo);
+export async function uninstallHook(repo: Repository, name: HookName = HOOK_NAME): Promise<HookUninstallResult> {
+  const location = await hookLocation(repo, name);
   const current = readHookFile(location.hookFile);
   const chained = lexists(location.chainedFile);
   if (current.kind === 'ours') {
@@ -261,8 +298,8 @@ export async function uninstallHook(repo: Repository): Promise<HookUninstallResu
   return { removed: false, restored: null, notes: ['the Lockstep hook is not installed'] };
 }
 
-export async function hookStatus(repo: Repository): Promise<HookStatus> {
-  const location = await hookLocation(repo);
+export async function hookStatus(repo: Repository, name: HookName = HOOK_NAME): Promise<HookStatus> {
+  const location = await hookLocation(repo, name);
   const current = readHookFile(location.hookFile);
   const config = current.kind === 'ours' ? current.config : null;
   const problems: string[] = [];
@@ -283,13 +320,13 @@ export async function hookStatus(repo: Repository): Promise<HookStatus> {
   if (mayBeRegenerated) {
     notes.push(
       manager === 'husky'
-        ? 'husky rewrites this hook when it runs (on `npm install`): install the Lockstep hook again afterwards, or call `lockstep record` from .husky/post-commit'
+        ? `husky rewrites this hook when it runs (on \`npm install\`): install the Lockstep hook again afterwards, or call \`${name === 'pre-push' ? 'lockstep record --push="$1" --url="$2"' : 'lockstep record'}\` from .husky/${name}`
         : `${manager ?? 'a hook manager'} may rewrite this hook: install the Lockstep hook again afterwards`,
     );
   }
   if (location.insideWorkTree) notes.push('the hooks directory is in the work tree: the hook files show in `git status` unless ignored');
   if (location.outsideRepository) notes.push('the hooks directory is outside this repository: other repositories may run this hook too');
-  if (otherHook) notes.push(`a post-commit hook that is not Lockstep's is installed; installing keeps it and runs it first`);
+  if (otherHook) notes.push(`a ${name} hook that is not Lockstep's is installed; installing keeps it and runs it first`);
   if (!config && lexists(location.chainedFile)) notes.push(`a hook Lockstep had kept aside is still at ${location.chainedFile}`);
 
   return {
@@ -307,35 +344,44 @@ export async function hookStatus(repo: Repository): Promise<HookStatus> {
 
 /**
  * The hook script: a header with what it runs (in single quotes), then the body
- * shipped beside the bundle, `post-commit.sh` (POSIX sh: dash, bash, BusyBox).
- * The installed hook is a copy, so it keeps working (and keeps running the
- * chained hook) when the extension that installed it moves or goes.
+ * shipped beside the bundle, `post-commit.sh` or `pre-push.sh` (POSIX sh: dash,
+ * bash, BusyBox). The installed hook is a copy, so it keeps working (and keeps
+ * running the chained hook) when the extension that installed it moves or goes.
  */
-export function renderHookScript(config: HookConfig): string {
+export function renderHookScript(config: HookConfig, name: HookName = HOOK_NAME): string {
+  // The post-commit header stays byte for byte what earlier versions wrote, so an install over it is "unchanged".
+  const promise =
+    name === 'pre-push'
+      ? `# and its exit status is this hook's: when it fails, the push is refused and nothing is recorded.
+# Recording never fails the push and is stopped after ${seconds(PUSH_RECORD_TERM_MS)} s. Deleted refs are not recorded.`
+      : `# and its exit status is this hook's. Recording never fails the commit and is stopped
+# after ${seconds(HOOK_RECORD_TERM_MS)} s. Commits replayed by a rebase are not recorded.`;
   return `#!/bin/sh
-# Lockstep post-commit hook: records a checkpoint of the database for each new commit.
-# Written by \`lockstep hook install\`; \`lockstep hook uninstall\` puts back what was here before.
+# Lockstep ${name} hook: ${HOOK_PURPOSE[name]}.
+# Written by \`lockstep hook install${name === 'pre-push' ? ' --pre-push' : ''}\`; \`lockstep hook uninstall${name === 'pre-push' ? ' --pre-push' : ''}\` puts back what was here before.
 ${MARKER}${JSON.stringify(config)}
 #
-# A post-commit hook that was here before is kept as ${CHAINED_HOOK_NAME}, runs first,
-# and its exit status is this hook's. Recording never fails the commit and is stopped
-# after ${seconds(HOOK_RECORD_TERM_MS)} s. Commits replayed by a rebase are not recorded.
+# A ${name} hook that was here before is kept as ${chainedHookName(name)}, runs first,
+${promise}
 
 lockstep_node=${shellQuote(config.nodePath)}
 lockstep_cli=${shellQuote(config.cliPath)}
 lockstep_electron=${config.electronRunAsNode ? 1 : 0}
 
-${hookBody()}`;
+${hookBody(name)}`;
 }
 
-let body: string | undefined;
+const bodies = new Map<HookName, string>();
 
-/** post-commit.sh: beside this module (src/git/ under tsx), or beside the bundle (dist/). */
-function hookBody(): string {
+/** post-commit.sh or pre-push.sh: beside this module (src/git/ under tsx), or beside the bundle (dist/). */
+function hookBody(name: HookName): string {
+  let body = bodies.get(name);
   if (body === undefined) {
-    const file = [path.join(__dirname, 'post-commit.sh'), path.join(__dirname, '..', 'src', 'git', 'post-commit.sh')].find((f) => fs.existsSync(f));
-    if (!file) throw new LockstepError('NOT_FOUND', `post-commit.sh is missing beside ${__dirname}: the Lockstep installation is incomplete`);
+    const script = `${name}.sh`;
+    const file = [path.join(__dirname, script), path.join(__dirname, '..', 'src', 'git', script)].find((f) => fs.existsSync(f));
+    if (!file) throw new LockstepError('NOT_FOUND', `${script} is missing beside ${__dirname}: the Lockstep installation is incomplete`);
     body = fs.readFileSync(file, 'utf8');
+    bodies.set(name, body);
   }
   return body;
 }

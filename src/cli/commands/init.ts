@@ -10,12 +10,14 @@ import { progress, type CliIo } from '../io';
 import { openProject } from '../project';
 import { installHookForThisCli } from './hookCommon';
 
-const USAGE = `Usage: lockstep init [--engine local|neon|pageserver] [--port N] [--no-hook] [--keep N] [--checkout branch|detached] [--import URL]
+const USAGE = `Usage: lockstep init [--engine local|neon|pageserver] [--port N] [--no-hook] [--pre-push] [--keep N] [--checkout branch|detached] [--import URL]
 
 Sets this repository up: writes .git/lockstep/config.json, creates and starts
 the database (local engine), takes its first base backup, and installs the
 post-commit hook. Safe to run again: it keeps the database and checkpoints, and
 applies a new --port or engine.
+  --pre-push        also install the pre-push hook: a "push" checkpoint for each pushed
+                    ref (\`lockstep restore --to push\`); \`lockstep hook install --pre-push\` later does the same
 
 local (default, no account, no network):
   --port N          fixed localhost port (default: the first free from 55432)
@@ -38,6 +40,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       port: { type: 'string' },
       'pg-bin': { type: 'string' },
       'no-hook': { type: 'boolean' },
+      'pre-push': { type: 'boolean' },
       keep: { type: 'string' },
       checkout: { type: 'string' },
       'project-id': { type: 'string' },
@@ -105,6 +108,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
           for (const note of result.status.notes) io.err(`  note: ${note}`);
         } else {
           notes.push('  hook: not installed (--no-hook); `lockstep hook install` adds it');
+        }
+        if (values['pre-push']) {
+          const pushHook = await installHookForThisCli(project.repo, 'pre-push');
+          notes.push(`  pre-push hook: ${pushHook.action} at ${pushHook.status.hookFile}${pushHook.chainedHook ? ` (your existing hook runs first: ${pushHook.chainedHook})` : ''}`);
         }
       },
     });

@@ -1,11 +1,12 @@
-// `lockstep record`: what the post-commit hook runs. Strictly best-effort: always exits 0, within a hard time bound.
+// `lockstep record`: what the post-commit hook (and, with --push, the pre-push hook) runs. Strictly best-effort: always exits 0, within a hard time bound.
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Engine } from '../../core/engine';
 import { describeError } from '../../base/errors';
+import { displayText } from '../../core/journalText';
 import { writeHookConf } from '../../core/hookConf';
-import { foldPending, recordCommit } from '../../core/markers';
+import { foldPending, parsePushLines, recordCommit, recordPush, remoteDisplayName, type PushRecordOutcome } from '../../core/markers';
 import { notePendingReason, readPending } from '../../core/pending';
 import type { Project } from '../../core/project';
 import { noPositionals, parse } from '../args';
@@ -14,6 +15,7 @@ import { openProject } from '../project';
 
 const USAGE = `Usage: lockstep record [--commit SHA] [--quiet]
        lockstep record --fold
+       lockstep record --push=REMOTE [--url=URL] < git's pre-push lines
 
 Takes a checkpoint of HEAD's commit (or of --commit SHA, a full sha or unique
 prefix): the database's (timeline, LSN) now, paired with the commit. The
@@ -24,17 +26,24 @@ stderr and in .git/lockstep/lockstep.log. A stopped database is recorded where
 it stopped. During a rebase it records nothing (the replayed commits are old work).
 
 --fold  adds the commits the hook spooled to the journal (any command that
-        writes the journal does too), and starts a base backup when one is due.`;
+        writes the journal does too), and starts a base backup when one is due.
+--push  what the pre-push hook runs (\`lockstep hook install --pre-push\`): reads
+        git's lines (<local ref> <sha> <remote ref> <sha>) on stdin and takes a
+        "push" checkpoint for each pushed ref: the database's position now
+        paired with the pushed commit, labelled "pushed main to origin".
+        Deleted refs record nothing. Gives up after 3.7 s; exit 0 always.`;
 
 /** Below the hook's own kill timer (1.7 s after it starts us), so that we can still say why we gave up. */
 export const RECORD_BUDGET_MS = 1500;
+/** The same for the pre-push hook's (4 s: PUSH_RECORD_TERM_MS in src/git/hook.ts says why longer). */
+export const PUSH_RECORD_BUDGET_MS = 3700;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
-    parsed = parse<{ quiet?: boolean; commit?: string; fold?: boolean }>(
+    parsed = parse<{ quiet?: boolean; commit?: string; fold?: boolean; push?: string; url?: string }>(
       args,
-      { quiet: { type: 'boolean', short: 'q' }, commit: { type: 'string' }, fold: { type: 'boolean' } },
+      { quiet: { type: 'boolean', short: 'q' }, commit: { type: 'string' }, fold: { type: 'boolean' }, push: { type: 'string' }, url: { type: 'string' } },
       USAGE,
     );
     if (parsed.help) {
@@ -47,6 +56,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (parsed.values.fold) return fold(io);
+  if (parsed.values.push !== undefined) return push(io, parsed.values.push, parsed.values.url, parsed.values.quiet === true);
   const fromHook = Boolean(io.env.LOCKSTEP_HOOK);
   const quiet = parsed.values.quiet === true || fromHook;
   // The hook's spool file for this commit: while it stands, the commit is recorded by its time.
@@ -89,6 +99,102 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     await project?.close();
   }
   return 0;
+}
+
+/**
+ * What the pre-push hook runs: git's lines on stdin, one `push` checkpoint per
+ * pushed ref. Bounded as `record` is, a little longer (the hook's watchdog stops it after 4 s),
+ * never fails: a push the database cannot be read for is pushed all the same,
+ * with one line on stderr and in the log saying it was not recorded.
+ */
+async function push(io: CliIo, remote: string, url: string | undefined, quietFlag: boolean): Promise<number> {
+  const quiet = quietFlag || Boolean(io.env.LOCKSTEP_HOOK);
+  let project: Project | undefined;
+  const giveUp = setTimeout(() => {
+    failPush(io, project, remote, `the database did not answer within ${PUSH_RECORD_BUDGET_MS / 1000} s`);
+    process.exit(0);
+  }, Math.max(0, PUSH_RECORD_BUDGET_MS - performance.now()));
+  giveUp.unref();
+  process.once('SIGTERM', () => {
+    failPush(io, project, remote, 'stopped by the pre-push hook after 4 s');
+    process.exit(0);
+  });
+  try {
+    // Run by hand at a terminal there are no lines to wait for.
+    const lines = process.stdin.isTTY ? '' : fs.readFileSync(0, 'utf8');
+    if (isDryRunPush(io.env.LOCKSTEP_GIT_PID)) {
+      if (!quiet) io.err('lockstep: not recorded: a dry run (git push --dry-run) pushes nothing');
+      return 0;
+    }
+    const refs = parsePushLines(lines);
+    ({ project } = await openProject(io, { interrupted: 'detect' }));
+    const outcome: PushRecordOutcome = await recordPush(project, { remote, url, refs });
+    if (outcome.recorded) {
+      if (!quiet) {
+        for (const c of outcome.checkpoints) io.out(`${c.id} ${c.commitSha?.slice(0, 7) ?? ''} timeline ${c.timelineId} @ ${c.lsn} ${c.label ?? ''}`);
+      }
+      const first = outcome.checkpoints[0]!;
+      if (outcome.stopped) io.err(`lockstep: the database is stopped: this push is recorded where it stopped (timeline ${first.timelineId} @ ${first.lsn})`);
+      for (const why of outcome.skipped) io.err(`lockstep: not recorded: ${why}`);
+      const engine = await project.engine();
+      for (const warning of engine.warnings?.() ?? []) io.err(`lockstep: warning: ${warning}`);
+      if (outcome.maintenanceDue) startBackgroundBackup(io);
+    } else if (!outcome.quiet || !quiet) {
+      io.err(`lockstep: not recorded: ${outcome.reason}`);
+    }
+  } catch (error) {
+    failPush(io, project, remote, describeError(error).split('\n')[0] ?? 'unknown error');
+  } finally {
+    clearTimeout(giveUp);
+    await project?.close();
+  }
+  return 0;
+}
+
+/**
+ * git runs pre-push for `git push --dry-run` (-n) too, and says so nowhere but in
+ * its own arguments: read from /proc (Linux). Elsewhere, or through an alias
+ * that hides the flag, a dry run is recorded like a push.
+ */
+export function isDryRunPush(gitPid: string | undefined): boolean {
+  if (!gitPid || !/^\d+$/.test(gitPid)) return false;
+  let args: string[];
+  try {
+    args = fs.readFileSync(`/proc/${gitPid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  return dryRunInPushArgs(args);
+}
+
+/** Whether git's arguments (`git [-c x=y] push [options] [remote] [refs]`) ask for a dry run. */
+export function dryRunInPushArgs(args: readonly string[]): boolean {
+  const start = args.indexOf('push');
+  if (start < 0) return false;
+  for (const arg of args.slice(start + 1)) {
+    if (arg === '--') break;
+    if (arg === '--dry-run') return true;
+    // A cluster of short options (-fn); -o takes the rest of the word as its value.
+    if (/^-[^-]/.test(arg) && /^[^o]*n/.test(arg.slice(1))) return true;
+  }
+  return false;
+}
+
+/** The push was not recorded: one line on stderr and the same in the log, as for a commit. */
+function failPush(io: CliIo, project: Project | undefined, remote: string, why: string): void {
+  io.err(`lockstep: could not record a checkpoint for this push: ${why}`);
+  appendLog(project, `record failed: push to ${displayText(remoteDisplayName(remote), 80)}: ${why}`);
+}
+
+function appendLog(project: Project | undefined, line: string): void {
+  if (!project) return;
+  try {
+    if (!fs.existsSync(project.paths.root)) return;
+    rotate(project.paths.log);
+    fs.appendFileSync(project.paths.log, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 });
+  } catch {
+    // the log is a courtesy; the push must not pay for it
+  }
 }
 
 /**

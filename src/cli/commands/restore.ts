@@ -11,13 +11,18 @@ import { upkeepDueAfterPast } from '../../core/pastData';
 import { startBackgroundBackup } from './record';
 import { parseTableList, runTableRestore } from './restoreTables';
 
-const USAGE = `Usage: lockstep restore REF [--dry-run] [--data-only|--code-only] [--yes] [--stash] [--checkout branch|detached]
+const USAGE = `Usage: lockstep restore REF|--to REF [--dry-run] [--data-only|--code-only] [--yes] [--stash] [--checkout branch|detached]
        lockstep restore --at TIME|LSN [--dry-run] [--yes]
        lockstep restore REF|--at TIME --tables a,b [--with-dependents] [--dry-run] [--yes]
        lockstep restore --continue | --abort
 
 REF is a checkpoint id (or unique prefix), a commit sha (or prefix: its newest
-checkpoint), or an ISO time (the newest checkpoint at or before it).
+checkpoint), or an ISO time (the newest checkpoint at or before it); --to REF
+says the same. With the pre-push hook (\`lockstep hook install --pre-push\`),
+REF may name a push: \`push\` (or \`pushed\`) the last one, \`push~1\` the one
+before, \`push:origin/main\` the last push to that remote branch (\`push:origin\`
+to that remote); \`restore --to push --yes\` brings back the code and the data
+the last push shipped with. (A branch named push is refs/heads/push.)
 --at restores the data (only: the code stays) to any moment within retention,
 not only a checkpoint: an ISO time (2026-12-02T10:15:00Z; without a zone it is
 local time), a relative time ("10 minutes ago", "2h ago", "1 day ago"), or an
@@ -63,6 +68,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     at?: string;
     tables?: string;
     'with-dependents'?: boolean;
+    to?: string;
   }>(
     args,
     {
@@ -77,12 +83,18 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       at: { type: 'string' },
       tables: { type: 'string' },
       'with-dependents': { type: 'boolean' },
+      to: { type: 'string' },
     },
     USAGE,
   );
   if (help) {
     io.out(USAGE);
     return 0;
+  }
+  if (values.to !== undefined) {
+    // --to REF is the positional REF by another name (as `rollback --to` reads): one or the other.
+    if (positionals.length > 0) throw new LockstepError('BAD_INPUT', 'give the checkpoint once: REF or --to REF, not both', { hint: USAGE.split('\n')[0] });
+    positionals.push(values.to);
   }
   if (values.continue || values.abort) {
     if (values.continue && values.abort) throw new LockstepError('BAD_INPUT', '--continue and --abort exclude each other');
