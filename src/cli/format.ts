@@ -19,15 +19,23 @@ const message = (text: string): string => displayText(text, MESSAGE_LENGTH);
 
 const KIND_MARK: Record<Checkpoint['kind'], string> = { commit: 'commit', snapshot: 'snap', safety: 'safety', 'pre-restore': 'undo', push: 'push' };
 
-export function checkpointLine(c: ListedCheckpoint): string {
-  const marks = `${c.serving ? '*' : ' '}${c.restorable ? ' ' : c.unrestorable?.reason === 'not-archived' ? '~' : '!'}`;
+/** One row of `lockstep list`; `pinTag`: the tag that pinned it, when `pinTags` did. */
+export function checkpointLine(c: ListedCheckpoint, pinTag?: string): string {
+  // '+': the data descends from it but has changed since (core/listing.ts servingOf); '*': it is exactly what serves.
+  const marks = `${c.serving ? '*' : c.descends ? '+' : ' '}${c.restorable ? ' ' : c.unrestorable?.reason === 'not-archived' ? '~' : '!'}`;
   const sha = c.commitSha ? c.commitSha.slice(0, 7) : '-------';
   // A time-based checkpoint has no position: it is restored to its moment, which the age column shows.
   const where = c.lsn === null ? `${c.timelineId}@time-based` : `${c.timelineId}@${c.lsn}`;
   const title = c.lsn === null && !c.restorable ? `${displayTitle(c)} — not recorded: ${message([c.unmeasured, c.unrestorable?.message].filter(Boolean).join('; '))}` : displayTitle(c);
   // A safety point names who asked for it (the command is its label).
   const asked = c.kind === 'safety' && c.agent ? ` (${displayText(c.agent.name, 40)})` : '';
-  return `${marks} ${c.id}  ${KIND_MARK[c.kind].padEnd(6)} ${sha}  ${where.padEnd(16)} ${relativeTime(c.createdAt).padEnd(15)} ${title}${asked}`;
+  return `${marks} ${c.id}  ${KIND_MARK[c.kind].padEnd(6)} ${sha}  ${where.padEnd(16)} ${relativeTime(c.createdAt).padEnd(15)} ${title}${asked}${keepingNote(c, pinTag)}`;
+}
+
+/** After the title: pinned (and by which tag, for one `pinTags` pinned), or when it expires if that is soon. Not a mark column: scripts read the marks' two places. */
+function keepingNote(c: ListedCheckpoint, pinTag: string | undefined): string {
+  if (c.pinned) return pinTag ? `  [pinned: tag ${displayText(pinTag, 60)}]` : '  [pinned]';
+  return c.expiry?.soon ? `  [${c.expiry.text}]` : '';
 }
 
 /** Where a plan's data goes or comes from: a position, or the moment of a time-based checkpoint. */

@@ -19,6 +19,8 @@ Usage: lockstep <command> [options]
   hook      install | uninstall | status — the post-commit hook
   status    engine, hook, checkpoints, last operations
   prune     keep the newest checkpoints and reclaim what no kept one needs
+  pin       keep a checkpoint restorable past retention (prune never removes it)
+  unpin     let a pinned checkpoint go
   run       -- CMD…: a safety point, then the command (its exit status passed through)
   guard     an agent's pre-command hook: a safety point before a risky command
   agent     install | uninstall claude|cursor|copilot — the agents' hook that runs guard
@@ -50,6 +52,10 @@ async function load(name: string): Promise<Command | undefined> {
       return (await import('./commands/status')).run;
     case 'prune':
       return (await import('./commands/prune')).run;
+    case 'pin':
+      return (await import('./commands/pin')).run;
+    case 'unpin':
+      return (await import('./commands/pin')).runUnpin;
     case 'run':
       return (await import('./commands/run')).run;
     case 'guard':

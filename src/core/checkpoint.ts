@@ -76,6 +76,8 @@ export interface CheckpointListing {
   restorable: boolean;
   /** Why not, when `restorable` is false ('not-archived': not yet, its WAL is not in the archive while archiving fails); else null. */
   unrestorable: { reason: UnrestorableReason; message: string } | null;
+  /** Pinned (`lockstep pin`): kept restorable past retention. Added with pins; fields are only ever added. */
+  pinned: boolean;
 }
 
 export function newCheckpointId(): string {

@@ -67,6 +67,8 @@ export interface ProjectConfig {
   checkout: CheckoutMode;
   /** Commands that get a safety point before they run, beyond the default list (regex sources, case-insensitive; `src/core/risky.ts`). */
   riskyCommands?: string[];
+  /** Pin the checkpoint of every tagged commit before a prune (`lockstep prune`, the upkeep): releases stay restorable. Default false. */
+  pinTags?: boolean;
   local?: LocalEngineConfig;
   neon?: NeonEngineConfig;
   pageserver?: PageserverEngineConfig;
@@ -128,6 +130,7 @@ function validateConfig(raw: unknown, file: string): ProjectConfig {
   if (!Number.isInteger(config.keep) || (config.keep ?? 0) < 1) throw bad('keep must be a positive integer');
   if (config.checkout !== 'branch' && config.checkout !== 'detached') throw bad('checkout must be branch or detached');
   if (!config[config.engine]) throw bad(`missing the "${config.engine}" section for the ${config.engine} engine`);
+  if (config.pinTags !== undefined && typeof config.pinTags !== 'boolean') throw bad('pinTags must be true or false');
   if (config.riskyCommands !== undefined) {
     try {
       checkRiskyPatterns(config.riskyCommands);

@@ -6,7 +6,8 @@ import { withLock } from '../base/locks';
 import { newCheckpointId, pointOf, type Checkpoint } from './checkpoint';
 import type { EngineKind, OperationOptions, PinHold } from './engine';
 import { restorabilityError } from './engine';
-import { displayTitle } from './journalText';
+import { displayText, displayTitle } from './journalText';
+import { runGit } from '../git/gitProcess';
 import type { LockstepPaths } from './paths';
 import type { Project } from './project';
 
@@ -107,4 +108,66 @@ export async function unpinCheckpoint(project: Project, checkpointId: string, op
     await project.audit.append({ op: 'unpin', phase: 'finished', operationId: newCheckpointId(), checkpointId, detail: pin.hold.summary });
     return pin;
   });
+}
+
+export interface TagPinsOutcome {
+  /** Checkpoints pinned now because their commit carries a tag. */
+  pinned: Pin[];
+  /** Tagged checkpoints the engine refused to pin (QUOTA, unreachable), one line each: the caller says them and goes on. */
+  skipped: string[];
+  /** Tagged checkpoints that can no longer be restored (expired before the tag, or before pinTags was on): nothing to keep; `pin --tags` names them, a prune need not repeat them each time. */
+  unrestorable: string[];
+}
+
+/**
+ * `pinTags`: pins the checkpoint of every tagged commit that is not pinned
+ * yet (the commit's own checkpoint, else the newest at it), before a prune
+ * could take it. One git call for all tags; annotated tags count by the
+ * commit they point at. Never throws for one checkpoint: each refusal
+ * becomes a line (`skipped`: QUOTA and the like, tried again next time;
+ * `unrestorable`: expired, nothing left to keep).
+ */
+export async function pinTaggedCheckpoints(project: Project, options: OperationOptions = {}): Promise<TagPinsOutcome> {
+  const tags = await tagsByCommit(project.repo.topLevel);
+  const outcome: TagPinsOutcome = { pinned: [], skipped: [], unrestorable: [] };
+  if (tags.size === 0) return outcome;
+  const pinned = project.pins.ids();
+  const byCommit = new Map<string, Checkpoint>();
+  const held = new Set<string>();
+  for (const c of project.journal.list()) {
+    if (!c.commitSha || !tags.has(c.commitSha)) continue;
+    // A tagged commit with any pinned checkpoint (a person pinned its snapshot) is kept already.
+    if (pinned.has(c.id)) held.add(c.commitSha);
+    const chosen = byCommit.get(c.commitSha);
+    // Newest first: the first seen is the newest; a commit's own checkpoint wins over a snapshot at it.
+    if (!chosen || (chosen.kind !== 'commit' && c.kind === 'commit')) byCommit.set(c.commitSha, c);
+  }
+  for (const [sha, checkpoint] of byCommit) {
+    if (held.has(sha)) continue;
+    const tag = tags.get(sha)![0]!;
+    try {
+      const { pin, already } = await pinCheckpoint(project, checkpoint, { ...options, tag });
+      if (!already) outcome.pinned.push(pin);
+    } catch (error) {
+      const line = `${checkpoint.id} (tag ${displayText(tag, 80)}): ${(error as Error).message}`;
+      // A verdict on the point (expired, its timeline gone) is bad input for a pin: it will not change by trying again.
+      if (error instanceof LockstepError && error.isBadInput) outcome.unrestorable.push(line);
+      else outcome.skipped.push(line);
+    }
+  }
+  return outcome;
+}
+
+/** Commit sha → the tags on it, from one `git for-each-ref` (an annotated tag's `*objectname` is its commit). */
+export async function tagsByCommit(cwd: string): Promise<Map<string, string[]>> {
+  const run = await runGit(cwd, ['for-each-ref', '--format=%(objectname)%09%(*objectname)%09%(refname:short)', 'refs/tags']);
+  const tags = new Map<string, string[]>();
+  if (run.exitCode !== 0) throw new LockstepError('GIT_FAILED', `git for-each-ref refs/tags failed: ${run.stderr.trim()}`);
+  for (const line of run.stdout.split('\n')) {
+    const [object, peeled, name] = line.split('\t');
+    if (!object || name === undefined) continue;
+    const sha = peeled || object;
+    tags.set(sha, [...(tags.get(sha) ?? []), name]);
+  }
+  return tags;
 }

@@ -22,6 +22,8 @@ const HELP: Record<string, string[]> = {
   guard: ['--agent', 'claude', 'cursor', 'copilot'],
   agent: ['install', 'uninstall', 'claude', 'cursor', 'copilot', '--user'],
   mcp: ['--repo', 'lockstep_snapshot', 'lockstep_restore'],
+  pin: ['REF', '--json'],
+  unpin: ['REF'],
 };
 
 describe('cli: --help', function () {

@@ -98,7 +98,7 @@ export function expectOk(result: CliResult, what = 'lockstep'): CliResult {
 }
 
 /** The fields of `lockstep list --json`, in no particular order: the contract. */
-export const LISTING_FIELDS = ['id', 'kind', 'commitSha', 'timelineId', 'lsn', 'label', 'createdAt', 'command', 'agent', 'restorable', 'unrestorable'];
+export const LISTING_FIELDS = ['id', 'kind', 'commitSha', 'timelineId', 'lsn', 'label', 'createdAt', 'command', 'agent', 'restorable', 'unrestorable', 'pinned'];
 
 /** One line of the journal as it is on disk (more fields than the listing). */
 export interface JournalRecord extends CheckpointListing {

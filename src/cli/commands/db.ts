@@ -1,7 +1,9 @@
 // `lockstep db start|stop|status|url|backup`: the database behind the engine.
 
 import { describeError, LockstepError } from '../../base/errors';
+import { displayText } from '../../core/journalText';
 import { listCheckpoints } from '../../core/listing';
+import { pinTaggedCheckpoints } from '../../core/pins';
 import { noPositionals, parse } from '../args';
 import { progress, type CliIo } from '../io';
 import { openProject } from '../project';
@@ -15,7 +17,8 @@ const USAGE = `Usage: lockstep db start|stop|status|url|backup [--json] [--if-du
   backup   take a base backup now (--if-due: only when the policy says one is due)
            and a ready copy of it for the next restore, then reclaim backups, WAL and
            data directories no kept checkpoint needs (keeping the one that served
-           before the last restore: \`lockstep prune\` removes that too)`;
+           before the last restore: \`lockstep prune\` removes that too); with
+           pinTags on, tagged commits' checkpoints are pinned first`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals, help } = parse<{ json?: boolean; 'if-due'?: boolean; quiet?: boolean }>(
@@ -65,7 +68,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
           // the engine leaves a fork that a restore has prepared and not yet served alone.
           // The backup is taken whatever happens here: reclaiming space is left for next time, said in one line.
           try {
-            const report = await engine.prune(await listCheckpoints(project), { keepPrevious: true });
+            if (project.config().pinTags) {
+              // Tagged commits' checkpoints are pinned before the upkeep reclaims anything; a refusal is said and retried next time.
+              const tagged = await pinTaggedCheckpoints(project);
+              if (!values.quiet) for (const pin of tagged.pinned) io.out(`  pinned ${pin.checkpointId} (tag ${displayText(pin.tag ?? '', 80)})`);
+              for (const line of tagged.skipped) io.err(`lockstep: not pinned: ${displayText(line, 1000)}`);
+            }
+            const report = await engine.prune(await listCheckpoints(project, { retention: null }), { keepPrevious: true });
             if (!values.quiet) for (const line of report.removed) io.out(`  removed ${line}`);
           } catch (error) {
             io.err(`lockstep: the backup is taken; reclaiming old backups is left for later (${describeError(error)})`);

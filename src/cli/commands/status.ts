@@ -3,7 +3,12 @@
 import * as fs from 'node:fs';
 import type { Checkpoint } from '../../core/checkpoint';
 import { readJsonFile } from '../../base/files';
+import type { Engine, Retention } from '../../core/engine';
+import { expiryOf } from '../../core/expiry';
 import { displayText, displayTitle } from '../../core/journalText';
+import type { Expiry } from '../../core/listing';
+import { pinnedCheckpoints } from '../../core/markers';
+import type { Project } from '../../core/project';
 import { processAlive } from '../../base/locks';
 import { hookStatus } from '../../git/hook';
 import { noPositionals, parse } from '../args';
@@ -16,7 +21,8 @@ const USAGE = `Usage: lockstep status [--json]
        lockstep status --set-aside
 
 Engine state (with a warning when WAL archiving fails), hook state, checkpoint
-count and the newest one, retention, a restore still in progress, the last
+count, pinned ones and the newest one, a warning for checkpoints that expire
+soon (\`lockstep pin REF\` keeps one), retention, a restore still in progress, the last
 operations (restores, prunes) and recent failures to record. A restore whose
 process died is finished or reverted first, and said.
 
@@ -46,6 +52,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       engine?.retention().catch((error: Error) => ({ summary: `unknown (${error.message})` })),
       hookStatus(project.repo),
     ]);
+    // Which checkpoints are about to go (core/expiry.ts): by the keep count, and by the engine's history window when it has one.
+    const soon = config && engine ? await soonToExpire(project, engine, checkpoints, retention && 'windowSeconds' in retention ? retention : undefined, config.keep).catch(() => []) : [];
+    const pinnedCount = config ? project.pins.list().length : 0;
     const operations = project.audit.list(10);
     const recordFailures = readTail(project.paths.log, 5);
     const unreadable = project.journal.unreadableLines();
@@ -65,7 +74,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
             engine: engineStatus ?? null,
             retention: retention ? { ...retention, ...('oldest' in retention || 'windowSeconds' in retention ? { since: reachOf(retention).since } : {}) } : null,
             hook: { state: hook.state, file: hook.hookFile, problems: hook.problems },
-            checkpoints: { count: checkpoints.length, keep: config?.keep ?? null, newest: checkpoints[0] ?? null, unreadableLines: unreadable },
+            checkpoints: {
+              count: checkpoints.length,
+              keep: config?.keep ?? null,
+              newest: checkpoints[0] ?? null,
+              unreadableLines: unreadable,
+              pinned: pinnedCount,
+              expiringSoon: soon.map((c) => ({ id: c.id, title: displayTitle(c), expiry: c.expiry })),
+            },
             operations,
             restoreInProgress: restoring ?? null,
             recordFailures,
@@ -88,7 +104,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (retention) io.out(`retention: ${'oldest' in retention || 'windowSeconds' in retention ? `${reachOf(retention).summary} — ${retention.summary}` : retention.summary}`);
     io.out(`hook: ${hook.state}${hook.problems.length ? ` (${displayText(hook.problems.join('; '), 1000)})` : ''}`);
     const newest = checkpoints[0];
-    io.out(`checkpoints: ${checkpoints.length} (keeping ${config.keep})${newest ? `; newest ${newest.id} "${displayTitle(newest)}" ${relativeTime(newest.createdAt)}` : ''}`);
+    io.out(`checkpoints: ${checkpoints.length} (keeping ${config.keep}${pinnedCount > 0 ? `, ${pinnedCount} pinned` : ''})${newest ? `; newest ${newest.id} "${displayTitle(newest)}" ${relativeTime(newest.createdAt)}` : ''}`);
+    const oldestSoon = soon[soon.length - 1];
+    if (oldestSoon) {
+      const when = oldestSoon.expiry.text.replace(/^expires /, '');
+      io.out(`  warning: ${soon.length} checkpoint${soon.length === 1 ? ' expires' : 's expire'} soon (oldest: '${displayTitle(oldestSoon)}' ${when}): \`lockstep pin REF\` keeps one`);
+    }
     if (unreadable.length) io.out(`  ${unreadable.length} unreadable journal line(s) skipped: ${unreadable.slice(0, 20).join(', ')} (\`lockstep status --set-aside\` moves them to a file of their own)`);
     if (operations.length) {
       io.out('last operations:');
@@ -103,6 +124,21 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   } finally {
     await project.close();
   }
+}
+
+/**
+ * The checkpoints about to go (core/expiry.ts), oldest last: judged like the listing, but without folding the
+ * hook's spool first, so that `status` changes nothing.
+ */
+async function soonToExpire(project: Project, engine: Engine, checkpoints: readonly Checkpoint[], retention: Pick<Retention, 'windowSeconds'> | undefined, keep: number): Promise<(Checkpoint & { expiry: Expiry })[]> {
+  const verdicts = engine.restorableMany ? await engine.restorableMany(checkpoints) : [];
+  const pinned = project.pins.ids();
+  const candidates = checkpoints.map((c, i) => ({ id: c.id, createdAt: c.createdAt, pinned: pinned.has(c.id), restorable: verdicts[i]?.restorable ?? true }));
+  const expiries = expiryOf(candidates, retention, keep, Date.now(), { neverByCount: pinnedCheckpoints(project) });
+  return checkpoints.flatMap((c, i) => {
+    const expiry = expiries[i];
+    return expiry?.soon ? [{ ...c, expiry }] : [];
+  });
 }
 
 function readTail(file: string, lines: number): string[] {

@@ -1,7 +1,7 @@
 // The local engine: markers from Postgres' own WAL position, forks by point-in-time recovery onto a new timeline, on the same port.
 // This class is the `Engine` face and the server's lifecycle; each walk lives in its own file:
 // restorability.ts (verdicts), recovery.ts (fork), cutOver.ts (repoint), preview.ts (openPast, describe), keptCopy.ts (the copy a preview keeps),
-// upkeep.ts (maintain), pruning.ts (prune).
+// upkeep.ts (maintain), pruning.ts (prune), pins.ts (pin, unpin).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,6 +14,8 @@ import type {
   EngineStatus,
   OperationOptions,
   PastDatabase,
+  PinHold,
+  PinRequest,
   PointInHistory,
   Position,
   PruneOptions,
@@ -37,6 +39,7 @@ import * as cutOver from './cutOver';
 import { DEFAULT_PAST_COPY_POLICY, dropPastCopy, pastCopyStatus, settlePastCopy, type PastCopyPolicy } from './keptCopy';
 import { LocalLayout, type LocalState } from './layout';
 import { resolvePostgresAccount, type PostgresAccount } from './osUser';
+import * as pins from './pins';
 import * as preview from './preview';
 import * as pruning from './pruning';
 import * as recovery from './recovery';
@@ -366,6 +369,15 @@ export class LocalEngine implements Engine, LocalContext {
 
   prune(keep: readonly PointInHistory[], options: PruneOptions = {}): Promise<PruneReport> {
     return pruning.prune(this, keep, options);
+  }
+
+  /** Keeps the point's base backup and WAL from pruning; the hold says what that costs on disk. */
+  pin(at: PointInHistory, request: PinRequest, options: OperationOptions = {}): Promise<PinHold> {
+    return pins.pin(this, at, request, options);
+  }
+
+  unpin(hold: PinHold): Promise<void> {
+    return pins.unpin(this, hold);
   }
 
   maintenanceDue(head: Position): boolean {

@@ -147,6 +147,8 @@ export interface LocalState {
   pastCopy?: PastCopyRecord;
   /** How fast the last copy of a base backup went (bytes per second): the estimate progress gives for the next. */
   copyBytesPerSecond?: number;
+  /** Pinned points by checkpoint id (pins.ts): prune keeps their base backup and WAL whatever it is asked to keep. */
+  pins?: Record<string, PointInHistory>;
 }
 
 /**

@@ -9,6 +9,7 @@ import { historyReader } from './archive';
 import { chooseBackup, chooseBackupAt, listBackups } from './baseBackup';
 import { withBackupLock, withClusterLock, type LocalContext } from './context';
 import { dropPastCopy, settlePastCopy } from './keptCopy';
+import { pinnedPoints } from './pins';
 
 export async function retention(engine: LocalContext): Promise<Retention> {
   const state = engine.layout.readState();
@@ -25,8 +26,8 @@ export async function retention(engine: LocalContext): Promise<Retention> {
 }
 
 /**
- * Keep what the kept positions and the serving head need: for each, the
- * newest usable base backup; the WAL from the oldest of those onwards; the
+ * Keep what the kept positions, the pinned points (state.json `pins`) and
+ * the serving head need: for each, the newest usable base backup; the WAL from the oldest of those onwards; the
  * serving data directory. Everything else goes.
  */
 export async function prune(engine: LocalContext, keep: readonly PointInHistory[], options: PruneOptions = {}): Promise<PruneReport> {
@@ -47,7 +48,8 @@ export async function prune(engine: LocalContext, keep: readonly PointInHistory[
       const needed = new Set<string>();
       const positions: { timeline: number; lsn: bigint }[] = [];
       const moments: { timeline: number; time: number }[] = [];
-      for (const p of keep) {
+      // Pinned points count whether or not the caller listed them: a pin outlives the journal's count.
+      for (const p of [...keep, ...pinnedPoints(state.pins)]) {
         if (!Number.isInteger(Number(p.timelineId))) continue;
         // A time-based checkpoint keeps the backup a restore by time starts from: the newest finished before its moment.
         if (p.lsn === null) moments.push({ timeline: Number(p.timelineId), time: Date.parse(p.createdAt) });
