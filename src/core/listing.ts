@@ -1,9 +1,11 @@
 // Checkpoints as the faces show them: newest first, whether each can still be restored, and which one serves now.
 
 import type { Checkpoint, CheckpointListing } from './checkpoint';
-import type { Engine, Position, Restorability, Unrestorable } from './engine';
+import type { Engine, Position, Restorability, Retention, Unrestorable } from './engine';
+import { expiryOf } from './expiry';
 import type { AuditEvent } from './journal';
-import { foldPending } from './markers';
+import { parseLsn } from '../base/lsn';
+import { foldPending, pinnedCheckpoints } from './markers';
 import type { Project } from './project';
 
 export interface ListedCheckpoint extends Checkpoint {
@@ -36,6 +38,13 @@ export interface ListOptions {
   limit?: number;
   /** The serving position, when the caller already knows it (saves a round trip). */
   head?: Position;
+  /**
+   * The engine's retention, for the expiry of time-window engines, when the caller has it (the extension's state, `status`);
+   * undefined: asked of the engine (a cached or file read for local and Neon); null: not asked (count-based expiry only).
+   */
+  retention?: Retention | null;
+  /** The clock expiry is judged by (ms); tests fix it. */
+  now?: number;
 }
 
 /**
@@ -53,28 +62,80 @@ export async function listCheckpoints(project: Project, options: ListOptions = {
     engine = await project.engine();
     verdicts = engine.restorableMany ? await engine.restorableMany(shown) : await Promise.all(shown.map((c) => engine!.restorability(c)));
   }
-  const servingId = options.head ? servingCheckpointId(all, options.head.timelineId, project.audit.list(50)) : undefined;
+  const serving = options.head ? servingOf(all, options.head, project.audit.list(50)) : undefined;
+  const pinned = project.initialised ? project.pins.ids() : new Set<string>();
+  const expiries = project.initialised && shown.length > 0 ? await expiriesOf(project, engine, shown, verdicts, pinned, options) : [];
   // The journal parsed these objects for this call alone: completing them in place spares 10,000 copies.
   return shown.map((c, i) => {
     const verdict = verdicts[i] ?? { restorable: true };
-    return Object.assign(c, { restorable: verdict.restorable, serving: c.id === servingId, descends: false, pinned: false }, verdict.restorable ? {} : { unrestorable: verdict });
+    const expiry = expiries[i];
+    return Object.assign(c, { restorable: verdict.restorable, serving: c.id === serving?.id && serving.unmoved, descends: c.id === serving?.id && !serving.unmoved, pinned: pinned.has(c.id) }, verdict.restorable ? {} : { unrestorable: verdict }, expiry ? { expiry } : {});
   });
+}
+
+/** core/expiry.ts over the listed prefix: the keep count from the configuration, a time window from the retention. */
+async function expiriesOf(project: Project, engine: Engine | undefined, shown: readonly Checkpoint[], verdicts: readonly Restorability[], pinned: ReadonlySet<string>, options: ListOptions) {
+  let retention = options.retention ?? undefined;
+  if (options.retention === undefined && engine) {
+    retention = await engine.retention().catch((error: unknown) => {
+      project.log.debug(`expiry without the engine's retention: ${(error as Error).message}`);
+      return undefined;
+    });
+  }
+  const candidates = shown.map((c, i) => ({ id: c.id, createdAt: c.createdAt, pinned: pinned.has(c.id), restorable: verdicts[i]?.restorable ?? true }));
+  return expiryOf(candidates, retention, project.config().keep, options.now ?? Date.now(), { neverByCount: pinnedCheckpoints(project) });
 }
 
 /**
  * Which checkpoint the data serving now descends from: the newest checkpoint
- * taken on the serving timeline since the last restore, else that restore's
- * target. (Neon keeps the branch id across an in-place restore, so the
- * timeline alone cannot tell.)
+ * taken on the serving timeline since the last restore of the data, else that
+ * restore's target. (Neon keeps the branch id across an in-place restore, so
+ * the timeline alone cannot tell.)
  */
 export function servingCheckpointId(newestFirst: readonly Checkpoint[], servingTimeline: string, auditNewestFirst: readonly AuditEvent[]): string | undefined {
-  const lastRestore = auditNewestFirst.find((e) => e.op === 'restore' && e.phase === 'finished');
+  const lastRestore = auditNewestFirst.find(isDataRestore);
   const since = lastRestore?.at ?? '';
   const onTimeline = newestFirst.find((c) => c.timelineId === servingTimeline && c.createdAt > since && c.kind !== 'pre-restore');
   return onTimeline?.id ?? lastRestore?.checkpointId;
 }
 
-/** The fields of `lockstep list --json`: a contract other tools rely on. */
+/** A finished restore's audit event, with where its data served when it finished (core/restore.ts writes it). */
+export type FinishedRestoreEvent = AuditEvent & { served?: Position };
+
+/**
+ * The checkpoint the data descends from, and whether the data is still
+ * exactly that checkpoint ("serving") or has moved since ("descends from"):
+ * unmoved while the head is the checkpoint's own position (one taken on this
+ * line) or the position the restore left it at (a restore target). A
+ * time-based checkpoint, or a restore written before its position was
+ * recorded, cannot be compared: it descends. The head moves with any WAL,
+ * including the engine's own upkeep (a base backup's checkpoint), so this
+ * errs towards "descends from", never towards a false "serving".
+ */
+export function servingOf(newestFirst: readonly Checkpoint[], head: Position, auditNewestFirst: readonly AuditEvent[]): { id: string; unmoved: boolean } | undefined {
+  const lastRestore = auditNewestFirst.find(isDataRestore) as FinishedRestoreEvent | undefined;
+  const since = lastRestore?.at ?? '';
+  const onTimeline = newestFirst.find((c) => c.timelineId === head.timelineId && c.createdAt > since && c.kind !== 'pre-restore');
+  if (onTimeline) return { id: onTimeline.id, unmoved: onTimeline.lsn !== null && samePosition({ timelineId: onTimeline.timelineId, lsn: onTimeline.lsn }, head) };
+  if (!lastRestore?.checkpointId) return undefined;
+  return { id: lastRestore.checkpointId, unmoved: lastRestore.served !== undefined && samePosition(lastRestore.served, head) };
+}
+
+/** A finished restore that moved the data (a code-only restore leaves the data where it was). */
+function isDataRestore(e: AuditEvent): boolean {
+  return e.op === 'restore' && e.phase === 'finished' && !e.detail?.startsWith('code-only');
+}
+
+function samePosition(a: Position, b: Position): boolean {
+  if (a.timelineId !== b.timelineId) return false;
+  try {
+    return parseLsn(a.lsn) === parseLsn(b.lsn);
+  } catch {
+    return a.lsn === b.lsn;
+  }
+}
+
+/** The fields of `lockstep list --json`: a contract other tools rely on (fields are only ever added: `pinned` came with pins). */
 export function toListing(c: ListedCheckpoint): CheckpointListing {
   return {
     id: c.id,
@@ -88,6 +149,7 @@ export function toListing(c: ListedCheckpoint): CheckpointListing {
     agent: c.agent ?? null,
     restorable: c.restorable,
     unrestorable: c.unrestorable ? { reason: c.unrestorable.reason, message: c.unrestorable.message } : null,
+    pinned: c.pinned,
   };
 }
 

@@ -32,6 +32,7 @@ import { faultPoint } from './faults';
 import type { RestoreFootprint } from './journal';
 import { readJsonFile, writeFileDurable } from '../base/files';
 import { displayText } from './journalText';
+import { preRestoreLabel } from './undoLabel';
 import { withLock } from '../base/locks';
 import { foldPending, readMarker } from './markers';
 import type { Project } from './project';
@@ -393,11 +394,7 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
   // change. An engine that reports where the old timeline ended moves it there
   // at the cut-over: every write acknowledged before then is in reach of undo.
   let provisional: Checkpoint | null = null;
-  // Built from the subject as displayed: git lets a subject hold what a label may not (a newline, ESC, 10 KB).
-  const label =
-    plan.target.at !== undefined
-      ? `Before restoring to ${plan.target.label}`
-      : `Before restoring ${plan.target.id}${plan.target.subject ? ` (${displayText(plan.target.subject, 150)})` : ''}`;
+  const label = preRestoreLabel(plan.target);
   try {
     provisional = await step('Taking a pre-restore checkpoint', () => readMarker(project, { kind: 'pre-restore', label, signal: options.signal }));
   } catch (error) {
@@ -486,6 +483,7 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     checkpointId: plan.target.id,
     undoCheckpointId: record.undo?.id,
     restore: footprintOf(record),
+    ...servedField(head),
     detail: `${plan.mode}${record.checkoutResult?.branch ? ` on ${record.checkoutResult.branch}` : ''}${record.stash ? `; stashed ${record.stash.sha.slice(0, 12)}` : ''}${resolvedDetail(record)}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
   });
   clearRecord(project);
@@ -505,6 +503,15 @@ async function runRestore(project: Project, request: RestoreRequest, options: Re
     maintenanceDue,
     undid,
   };
+}
+
+/**
+ * Where the restored data served when the restore finished, for the audit
+ * trail: while the head is still there, the target "serves"; once it has
+ * moved, the data only descends from it (core/listing.ts `servingOf`).
+ */
+function servedField(head: Position | undefined): { served?: Position } {
+  return head ? { served: { timelineId: head.timelineId, lsn: head.lsn } } : {};
 }
 
 /** A restore's target in messages: its checkpoint id, or for a moment given with --at, the moment (its id is in no journal). */
@@ -689,6 +696,7 @@ async function settleLocked(project: Project, record: RestoreRecord, action: Set
     checkpointId: record.target.id,
     undoCheckpointId: record.undo?.id,
     restore: footprintOf(record),
+    ...servedField(head),
     detail: `finished after an interruption at ${record.step}${resolvedDetail(record)}${undid.length > 0 ? `; ${undid.join('; ')}` : ''}`,
   });
   clearRecord(project);

@@ -18,6 +18,8 @@ export interface Settings {
   localPort: number | null;
   checkpointsKept: number;
   checkoutMode: CheckoutMode;
+  /** Pin tagged commits' checkpoints before a prune (config.json `pinTags`); `settings()` always says, absent reads as false. */
+  pinTags?: boolean;
 }
 
 export const SECTION = 'lockstep';
@@ -28,10 +30,11 @@ export const Setting = {
   localPort: 'local.port',
   checkpointsKept: 'checkpointsKept',
   checkoutMode: 'checkoutMode',
+  pinTags: 'pinTags',
 } as const;
 
 /** The settings that a set-up repository keeps a copy of. */
-export const REPOSITORY_SETTINGS = [Setting.localPort, Setting.checkpointsKept, Setting.checkoutMode] as const;
+export const REPOSITORY_SETTINGS = [Setting.localPort, Setting.checkpointsKept, Setting.checkoutMode, Setting.pinTags] as const;
 
 export class Config {
   /** `folder` scopes the read: each folder of a multi-root workspace may say something else. */
@@ -44,6 +47,7 @@ export class Config {
       localPort: typeof port === 'number' && Number.isInteger(port) && port >= 1024 && port <= 65535 ? port : null,
       checkpointsKept: Number.isInteger(kept) && kept >= 1 ? kept : DEFAULT_KEEP,
       checkoutMode: read.get<string>(Setting.checkoutMode) === 'detached' ? 'detached' : 'branch',
+      pinTags: read.get<boolean>(Setting.pinTags, false) === true,
     };
   }
 

@@ -19,6 +19,7 @@ import { TerminalEnvironment } from './terminalEnvironment';
 import { TerminalSafetyPoints, type TerminalSafetyPoint } from './terminalSafety';
 import { CheckpointsView } from './views/checkpointsView';
 import { ChangesPanel, type ShownChanges } from './views/changesPanel';
+import { HistoryGraphPanel } from './views/historyGraph';
 import { RestorePreviewPanel, type ShownPreview } from './views/previewPanel';
 import { RowDocuments } from './views/rowDocuments';
 import { changesActions } from './commands/changes';
@@ -64,6 +65,7 @@ export class Lockstep extends Disposable {
   readonly previews: RestorePreviewPanel;
   readonly rowDocuments: RowDocuments;
   readonly changes: ChangesPanel;
+  readonly historyGraph: HistoryGraphPanel;
   readonly checkpoints: CheckpointsView;
   readonly agentTools: LanguageModelTools;
   readonly mcpServers: LockstepMcpServers;
@@ -83,6 +85,7 @@ export class Lockstep extends Disposable {
     this.previews = this._register(new RestorePreviewPanel(this.repositories));
     this.rowDocuments = this._register(new RowDocuments());
     this.changes = this._register(new ChangesPanel(changesActions(this)));
+    this.historyGraph = this._register(new HistoryGraphPanel(this.repositories, log, this.errors, context.extensionUri));
     this.checkpoints = this._register(new CheckpointsView(this.repositories, log));
     this._register(new SnapshotStatusBar(this.repositories));
     this.settingsSync = this._register(new SettingsSync(this.config, this.repositories, log, this.errors));

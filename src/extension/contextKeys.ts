@@ -15,6 +15,10 @@ export const enum ContextKey {
   /** `running`, `stopped`, `unreachable` or `not-initialised`. */
   DatabaseState = 'lockstep.databaseState',
   HasCheckpoints = 'lockstep.hasCheckpoints',
+  /** The journal holds a snapshot (one was really taken, not merely asked for): the walkthrough's snapshot step. */
+  SnapshotTaken = 'lockstep.snapshotTaken',
+  /** The audit trail holds a finished restore: the walkthrough's restore step. */
+  RestoreFinished = 'lockstep.restoreFinished',
   /** An operation (restore, snapshot, set-up) runs in the active repository. */
   Busy = 'lockstep.busy',
   /** A restore whose process is gone left its record: `continuable` past the point of no return, else `abortOnly`; unset when none. */
@@ -23,7 +27,8 @@ export const enum ContextKey {
 
 /**
  * contextValue of tree items, matched in package.json menus with `viewItem =~ /…/`.
- * A checkpoint's reads `checkpoint:<restorable|expired>:<commit|nocommit>[:serving]`.
+ * A checkpoint's reads `checkpoint:<restorable|expired>:<commit|nocommit>[:serving][:pinned]` (a safety point's
+ * row adds `:safety` last).
  */
 export const enum TreeItemContext {
   Checkpoint = 'checkpoint',
@@ -32,18 +37,22 @@ export const enum TreeItemContext {
   WithCommit = 'commit',
   WithoutCommit = 'nocommit',
   Serving = 'serving',
+  Pinned = 'pinned',
+  /** A finished restore's row; its child is the restore's undo point. */
+  Restore = 'restore',
   Repository = 'repository',
   RepositoryUninitialised = 'repository:uninitialised',
   ShowMore = 'showMore',
   Action = 'action',
 }
 
-export function checkpointContext(restorable: boolean, hasCommit: boolean, serving: boolean): string {
+export function checkpointContext(restorable: boolean, hasCommit: boolean, serving: boolean, pinned = false): string {
   return [
     TreeItemContext.Checkpoint,
     restorable ? TreeItemContext.Restorable : TreeItemContext.Expired,
     hasCommit ? TreeItemContext.WithCommit : TreeItemContext.WithoutCommit,
     ...(serving ? [TreeItemContext.Serving] : []),
+    ...(pinned ? [TreeItemContext.Pinned] : []),
   ].join(':');
 }
 

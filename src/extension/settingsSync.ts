@@ -23,6 +23,8 @@ export function differences(settings: Settings, config: ProjectConfig): SettingD
   const found: SettingDifference[] = [];
   if (settings.checkpointsKept !== config.keep) found.push({ what: 'checkpoints kept', repository: String(config.keep), setting: String(settings.checkpointsKept) });
   if (settings.checkoutMode !== config.checkout) found.push({ what: 'checkout mode', repository: config.checkout, setting: settings.checkoutMode });
+  const pinTags = settings.pinTags ?? false;
+  if (pinTags !== (config.pinTags ?? false)) found.push({ what: 'pinning tagged commits', repository: String(config.pinTags ?? false), setting: String(pinTags) });
   if (config.engine === 'local' && config.local && settings.localPort !== null && settings.localPort !== config.local.port) {
     found.push({ what: 'local database port', repository: String(config.local.port), setting: String(settings.localPort) });
   }
@@ -93,7 +95,7 @@ export class SettingsSync extends Disposable {
             }),
         );
       } else {
-        saveConfig(repository.project.paths, { ...config, keep: settings.checkpointsKept, checkout: settings.checkoutMode });
+        saveConfig(repository.project.paths, { ...config, keep: settings.checkpointsKept, checkout: settings.checkoutMode, pinTags: settings.pinTags ?? false });
       }
     });
     this.log.info(`${repository.name}: applied ${found.map((d) => `${d.what} ${d.repository} → ${d.setting}`).join(', ')}`);

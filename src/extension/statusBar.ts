@@ -8,10 +8,18 @@ import type { RunningOperation, RepositoryState } from './repository';
 import { interruptedSentence } from './interruptedRestore';
 import { escapeMarkdown } from './markdown';
 
+/**
+ * A running operation as the status bar shows it. `quiet`: it waits for the
+ * person (a restore's preview and modal), so the bar does not say it runs.
+ */
+export interface StatusOperation extends RunningOperation {
+  quiet?: boolean;
+}
+
 export interface StatusBarInput {
   repositoryName: string | undefined;
   state: RepositoryState | undefined;
-  operation: RunningOperation | undefined;
+  operation: StatusOperation | undefined;
   now?: number;
 }
 
@@ -56,7 +64,7 @@ export function presentStatus(input: StatusBarInput): StatusBarPresentation {
       ? `Last checkpoint: ${escapeMarkdown(displayTitle(newest))} (${newest.commitSha ? `${newest.commitSha.slice(0, 7)}, ` : ''}${relativeTime(newest.createdAt, input.now)})\n\n`
       : 'No checkpoint yet\n\n',
   );
-  if (operation) {
+  if (operation && !operation.quiet) {
     tooltip.appendMarkdown(`$(loading~spin) ${escapeMarkdown(operation.title)}…`);
     return { visible: true, text: `$(loading~spin) ${operation.short}`, tooltip, backgroundColor: undefined, color: undefined, command: 'lockstep.showLog', accessibilityLabel: `Lockstep: ${operation.title}` };
   }

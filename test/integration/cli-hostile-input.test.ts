@@ -179,7 +179,8 @@ describe('cli: hostile input', function () {
       const undo = repo.journalLines().map((l) => JSON.parse(l) as JournalRecord).find((c) => c.kind === 'pre-restore');
       assert.ok(undo?.label, 'a pre-restore checkpoint was taken');
       assert.equal(labelProblem(undo.label), undefined, `a label the core accepts: ${JSON.stringify(undo.label)}`);
-      assert.ok(undo.label.startsWith(`Before restoring ${evil.id} (evil \\x1b[2J`), undo.label);
+      // Named in words after the restore's target (its subject, escaped), not by its id.
+      assert.ok(undo.label.startsWith("Before restoring 'evil \\x1b[2J"), undo.label);
       await repo.waitForUpkeep();
     });
   });

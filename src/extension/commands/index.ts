@@ -9,8 +9,10 @@ import { restoreTablesCommand, showChanges, showTableChanges } from './changes';
 import { compareWithCurrent, restoreCheckpoint, restoreToMoment, undoCommand } from './restore';
 import { settleInterruptedCommand, showInterruptedRestore } from './settle';
 import { applySettings, connectNeon, initialize, installCommitHook, uninstallCommitHook } from './setup';
+import { installPushHook, uninstallPushHook } from './pushHook';
+import { pinCheckpointCommand, unpinCheckpointCommand } from './pin';
 import { takeSnapshot } from './snapshot';
-import { isInternalOptions } from './targets';
+import { isInternalOptions, repositoryOf, requireInitialised } from './targets';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- commands take whatever VS Code or a caller passes
 type CommandHandler = (...args: any[]) => unknown;
@@ -35,6 +37,13 @@ export function createCommands(): Record<string, CommandFactory> {
     'lockstep.restoreTables': restoreTablesCommand,
     'lockstep.copyLsn': copyLsn,
     'lockstep.deleteCheckpoint': deleteCheckpoint,
+    'lockstep.pinCheckpoint': pinCheckpointCommand,
+    'lockstep.unpinCheckpoint': unpinCheckpointCommand,
+    'lockstep.showHistoryGraph': (ctx) => async (arg?: unknown) => {
+      const repository = await repositoryOf(ctx, arg);
+      requireInitialised(repository);
+      return ctx.historyGraph.show(repository);
+    },
     'lockstep.refresh': (ctx) => async () => {
       await Promise.all(ctx.repositories.all.map((repository) => repository.refresh()));
       ctx.checkpoints.refresh({ reload: true });
@@ -48,6 +57,8 @@ export function createCommands(): Record<string, CommandFactory> {
     'lockstep.writeEnvFile': writeEnvFile,
     'lockstep.installHook': installCommitHook,
     'lockstep.uninstallHook': uninstallCommitHook,
+    'lockstep.installPushHook': installPushHook,
+    'lockstep.uninstallPushHook': uninstallPushHook,
     'lockstep.applySettings': applySettings,
     'lockstep.showLog': (ctx) => () => ctx.log.show(),
   };

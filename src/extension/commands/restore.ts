@@ -11,6 +11,8 @@ import type { WorkspaceRepository } from '../repository';
 import { confirmation, MODE_WORDS, previewMarkdown, resultMessage, STASH_AND_RESTORE } from '../restoreDescription';
 import { CheckpointNode, KIND_ICON } from '../views/treeNodes';
 import { startUpkeep } from '../commitHook';
+import type { StatusOperation } from '../statusBar';
+import { ContextKey } from '../contextKeys';
 import { optionsOf, repositoryOf, requireInitialised, type InternalOptions } from './targets';
 
 export interface RestoreCommandOptions extends InternalOptions {
@@ -178,7 +180,8 @@ export async function pickCheckpoint(
       description: `${checkpoint.commitSha ? checkpoint.commitSha.slice(0, 7) : 'no commit'} · ${relativeTime(checkpoint.createdAt, now)}`,
       detail: [
         checkpoint.lsn === null ? `${checkpoint.kind} · timeline ${checkpoint.timelineId} · time-based` : `${checkpoint.kind} · timeline ${checkpoint.timelineId} @ ${checkpoint.lsn}`,
-        ...(checkpoint.serving ? ['serving now'] : []),
+        ...(checkpoint.serving ? ['serving now'] : checkpoint.descends ? ['descends from'] : []),
+        ...(checkpoint.pinned ? ['pinned'] : []),
         ...(checkpoint.restorable ? [] : [unrestorableWords(checkpoint.unrestorable)]),
       ].join(' · '),
       checkpoint,
@@ -225,7 +228,16 @@ export async function upkeepAfterPast(repository: WorkspaceRepository, extension
  * return. One restore per repository: `repository.run` refuses a second.
  */
 export async function runRestore(ctx: Lockstep, repository: WorkspaceRepository, target: RestoreTarget, answer?: string): Promise<RestoreResult | undefined> {
-  return repository.run({ title: 'Restoring a checkpoint', short: 'Restoring…' }, async () => {
+  // Quiet while the plan, the preview and the modal run: the status bar says "Restoring…" only once the restore does.
+  const operation: StatusOperation = { title: `Preparing the restore to “${target.title}”`, short: 'Preparing…', quiet: true };
+  return repository.run(operation, async () => {
+    const phases: RestorePhases = {
+      restoring: () => {
+        Object.assign(operation, { title: `Restoring “${target.title}”`, short: 'Restoring…', quiet: false });
+        // The status bar follows the repository's state events: a refresh (a status read, milliseconds) redraws it.
+        void repository.refresh();
+      },
+    };
     const result = await restoreWithProgress(repository, target, async (plan, signal) => {
       const { withSchemaChanges } = await import('../../core/restore');
       const preview = await withSchemaChanges(repository.project, plan, { signal });
@@ -234,8 +246,9 @@ export async function runRestore(ctx: Lockstep, repository: WorkspaceRepository,
       const choice = answer ?? (await vscode.window.showWarningMessage(ask.message, { modal: true, detail: ask.detail }, ask.button));
       if (choice !== ask.button) repository.log.info(`restore to ${preview.target.id} cancelled at the confirmation`);
       return choice === ask.button;
-    });
+    }, phases);
     if (!result) return undefined;
+    ctx.contextKeys.set(ContextKey.RestoreFinished, true);
     // What the preview said is done now: left open, it would describe a restore that no longer applies.
     ctx.previews.close();
     if (result.maintenanceDue) startUpkeep(repository, ctx.extensionPath);
@@ -254,56 +267,73 @@ export interface RestoreTarget {
 
 type Confirm = (plan: RestorePlan, signal: AbortSignal) => Promise<boolean>;
 
+/** Told when the confirmation said yes: the restore itself starts. */
+interface RestorePhases {
+  restoring(): void;
+}
+
 /**
  * `restore()` under a progress notification. Stash is always allowed here: the
  * confirmation names uncommitted work and its button is "Stash and Restore",
  * so a dirty tree is the user's choice, not a blocker. Undefined when the
  * confirmation said no (nothing changed).
  */
-async function restoreWithProgress(repository: WorkspaceRepository, target: RestoreTarget, confirm: Confirm): Promise<RestoreResult | undefined> {
+async function restoreWithProgress(repository: WorkspaceRepository, target: RestoreTarget, confirm: Confirm, phases?: RestorePhases): Promise<RestoreResult | undefined> {
   const { restore } = await import('../../core/restore');
-  return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Lockstep: Restoring ${MODE_WORDS[target.mode]} to “${target.title}”`, cancellable: true },
-    async (progress, token) => {
-      const controller = new AbortController();
-      let pastNoReturn = false;
-      let declined = false;
-      const cancelled = token.onCancellationRequested(() => {
-        if (pastNoReturn) {
-          repository.log.info('cancel asked past the point of no return: the restore runs to the end (or is undone if a step fails)');
-          progress.report({ message: 'too late to cancel: finishing' });
-        } else controller.abort();
-      });
-      try {
-        const result = await restore(
-          repository.project,
-          { ref: target.ref, at: target.at, mode: target.mode, stash: true },
-          {
-            signal: controller.signal,
-            confirm: async (plan) => {
-              progress.report({ message: 'waiting for your confirmation' });
-              declined = !(await confirm(plan, controller.signal));
-              return !declined;
-            },
-            onProgress: (step) => {
-              repository.log.info(`restore: ${step}`);
-              progress.report({ message: pastNoReturn ? `${step} (can no longer be cancelled)` : step });
-            },
-            onPointOfNoReturn: () => {
-              pastNoReturn = true;
-            },
-          },
-        );
-        repository.log.info(`restored ${MODE_WORDS[result.mode]} to ${result.target.id} in ${result.durationMs} ms: ${result.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}`);
-        return result;
-      } catch (error) {
-        if (declined && error instanceof LockstepError && error.code === 'CANCELLED') return undefined;
-        throw error;
-      } finally {
-        cancelled.dispose();
-      }
+  const title = `Lockstep: Restoring ${MODE_WORDS[target.mode]} to “${target.title}”`;
+  const controller = new AbortController();
+  let declined = false;
+  // Progress goes to whichever notification is up: the cancellable one, then (past the point of no return) the one without Cancel.
+  let report: (message: string) => void = () => undefined;
+  let handOff: () => void = () => undefined;
+  const handedOff = new Promise<void>((resolve) => (handOff = resolve));
+  const run: Promise<RestoreResult> = restore(
+    repository.project,
+    { ref: target.ref, at: target.at, mode: target.mode, stash: true },
+    {
+      signal: controller.signal,
+      confirm: async (plan) => {
+        report('waiting for your confirmation');
+        declined = !(await confirm(plan, controller.signal));
+        if (!declined) phases?.restoring();
+        return !declined;
+      },
+      onProgress: (step) => {
+        repository.log.info(`restore: ${step}`);
+        report(step);
+      },
+      onPointOfNoReturn: () => {
+        // VS Code cannot take Cancel off a running notification: the cancellable one ends here and one without Cancel
+        // carries on until the restore has finished (or has been undone, should a later step fail).
+        void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false }, (progress) => {
+          report = (message) => progress.report({ message });
+          report('cutting over: no longer cancellable');
+          return run.then(
+            () => undefined,
+            () => undefined,
+          );
+        });
+        handOff();
+      },
     },
   );
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+    report = (message) => progress.report({ message });
+    const cancelled = token.onCancellationRequested(() => controller.abort());
+    try {
+      await Promise.race([run.then(() => undefined, () => undefined), handedOff]);
+    } finally {
+      cancelled.dispose();
+    }
+  });
+  try {
+    const result = await run;
+    repository.log.info(`restored ${MODE_WORDS[result.mode]} to ${result.target.id} in ${result.durationMs} ms: ${result.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}`);
+    return result;
+  } catch (error) {
+    if (declined && error instanceof LockstepError && error.code === 'CANCELLED') return undefined;
+    throw error;
+  }
 }
 
 /** The result, with Undo Restore (restoring the pre-restore checkpoint) and Show Log; not awaited, so the command returns at once. */

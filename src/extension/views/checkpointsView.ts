@@ -3,11 +3,16 @@ import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { describeError } from '../../base/errors';
 import { listCheckpoints, type ListedCheckpoint } from '../../core/listing';
+import type { Checkpoint } from '../../core/checkpoint';
+import type { Pin } from '../../core/pins';
+import { finishedRestores, type RestoreEvent } from '../../core/restoreHistory';
+import { ContextKey, ContextKeys } from '../contextKeys';
+import { groupRows, nextTimeChangeMs } from './checkpointRows';
 import { scopedLog, type Log } from '../../base/log';
 import { Disposable, toDisposable } from '../lifecycle';
 import type { Repositories } from '../repositories';
 import type { WorkspaceRepository } from '../repository';
-import { ActionNode, CheckpointNode, problems, reachText, RepositoryNode, ShowMoreNode, type TreeNode } from './treeNodes';
+import { ActionNode, CheckpointNode, problems, reachText, RepositoryNode, RestoreNode, ShowMoreNode, type TreeNode } from './treeNodes';
 
 export const CHECKPOINTS_VIEW = 'lockstep.checkpoints';
 
@@ -19,10 +24,9 @@ interface Listing {
   key: string;
   limit: number;
   checkpoints: Promise<ListedCheckpoint[]>;
+  /** Finished restores, newest first (their rows group the undo points), and the pins by checkpoint id. */
+  extras: Promise<{ restores: RestoreEvent[]; pins: Map<string, Pin> }>;
 }
-
-/** Relative times ("2 minutes ago") go stale; redrawn this often while the view is visible. */
-const REDRAW_MS = 60_000;
 
 export class CheckpointsView extends Disposable implements vscode.TreeDataProvider<TreeNode> {
   private readonly changed = this._register(new vscode.EventEmitter<TreeNode | undefined>());
@@ -41,10 +45,17 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
   /** When the refresh being drawn was asked for, to log how long the first page took. */
   private refreshAskedAt: number | undefined;
   private readonly log: Log;
+  /** The walkthrough's steps that follow from what the listing shows (a snapshot taken, a restore finished). */
+  private readonly walkthroughKeys = new ContextKeys();
+  private redrawTimer: NodeJS.Timeout | undefined;
+  /** The times each repository's shown rows read as "2 minutes ago", for the next redraw. */
+  private readonly shownTimes = new Map<string, string[]>();
 
   constructor(
     private readonly repositories: Repositories,
     log: Log,
+    /** The clock rows are drawn with (tests inject one). */
+    private readonly clock: () => number = Date.now,
   ) {
     super();
     this.log = scopedLog(log, 'tree');
@@ -63,10 +74,20 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
       }),
     );
     this._register(repositories.onDidChangeActive(() => this.updateMessage()));
-    const timer = setInterval(() => {
+    // Relative times go stale: redrawn when the first shown one would read differently (at most every 30 s), so that
+    // the tree says what the QuickPick says; only while the view is visible, and at once when it becomes visible again.
+    this._register(this.view.onDidChangeVisibility(({ visible }) => (visible ? this.changed.fire(undefined) : clearTimeout(this.redrawTimer))));
+    this._register(toDisposable(() => clearTimeout(this.redrawTimer)));
+  }
+
+  /** Schedules the next redraw of the relative times shown. */
+  private scheduleRedraw(repository: WorkspaceRepository, times: string[]): void {
+    this.shownTimes.set(repository.repo.topLevel, times);
+    clearTimeout(this.redrawTimer);
+    if (this.isDisposed) return;
+    this.redrawTimer = setTimeout(() => {
       if (this.view.visible) this.changed.fire(undefined);
-    }, REDRAW_MS);
-    this._register(toDisposable(() => clearInterval(timer)));
+    }, nextTimeChangeMs([...this.shownTimes.values()].flat(), this.clock()));
   }
 
   /** Redraws; `reload` (the Refresh button) reads the checkpoints again even when their files look unchanged. */
@@ -89,6 +110,7 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
 
   async getChildren(node?: TreeNode): Promise<TreeNode[]> {
     if (node instanceof RepositoryNode) return this.checkpointsOf(node.repository, true);
+    if (node instanceof RestoreNode) return [node.undo];
     if (node) return [];
     const started = performance.now();
     await this.repositories.whenScanned();
@@ -121,8 +143,28 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
     const limit = this.shown.get(repository.repo.topLevel) ?? PAGE_SIZE;
     try {
       const listed = await this.list(repository, limit);
-      const rows: TreeNode[] = listed.slice(0, limit).map((checkpoint) => new CheckpointNode(repository, checkpoint));
+      const { restores, pins } = await this.listings.get(repository)!.extras;
+      const now = this.clock();
+      const page = listed.slice(0, limit);
+      const byId = new Map<string, Checkpoint>(page.map((c) => [c.id, c]));
+      // A restore's target may be older than the page: the whole journal is read only then.
+      let journal: Map<string, Checkpoint> | undefined;
+      const targetOf = (id: string): Checkpoint | undefined =>
+        byId.get(id) ?? (journal ??= new Map(repository.project.journal.list().map((c) => [c.id, c]))).get(id);
+      const times: string[] = [];
+      const rows: TreeNode[] = groupRows(page, restores, targetOf).map((row) => {
+        if (row.kind === 'checkpoint') {
+          times.push(row.checkpoint.createdAt);
+          return new CheckpointNode(repository, row.checkpoint, pins.get(row.checkpoint.id), undefined, now);
+        }
+        times.push(row.undo.createdAt, row.restore.at);
+        const undo = new CheckpointNode(repository, row.undo, pins.get(row.undo.id), RestoreNode.undoTitle(row.undo, row.target), now);
+        return new RestoreNode(repository, row.restore, undo, row.target, now);
+      });
       if (listed.length > limit) rows.push(new ShowMoreNode(repository, limit, PAGE_SIZE));
+      this.updateWalkthrough(page, restores);
+      // The newest rows change first and most often; older ones are redrawn with them, at most 30 s late.
+      this.scheduleRedraw(repository, times.slice(0, PAGE_SIZE));
       return rows;
     } catch (error) {
       repository.log.error(`listing checkpoints: ${describeError(error)}`);
@@ -138,7 +180,17 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
     if (!listing || listing.key !== key || listing.limit < limit) {
       const head = repository.state.engine?.head;
       // One more than shown says whether there is another page, without counting all 10,000.
-      listing = { key, limit, checkpoints: listCheckpoints(repository.project, { limit: limit + 1, head }) };
+      // The retention the state already read: expiry needs no second engine call (an HTTP call for the pageserver).
+      // Null once the state is read and the engine could not say: count-based expiry only, rather than asking again.
+      const retention = repository.state.loaded ? (repository.state.retention ?? null) : undefined;
+      const checkpoints = listCheckpoints(repository.project, { limit: limit + 1, head, retention });
+      // Read after the listing: it folds the hook's spool, and pins.json follows the listing's own reading of pins.
+      const extras = checkpoints.then(() => ({
+        restores: finishedRestores(repository.project.audit.list(200)),
+        pins: new Map(repository.project.pins.list().map((pin) => [pin.checkpointId, pin])),
+      }));
+      extras.catch(() => undefined);
+      listing = { key, limit, checkpoints, extras };
       this.listings.set(repository, listing);
       const started = listing;
       started.checkpoints.catch(() => {
@@ -146,6 +198,16 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
       });
     }
     return (await listing.checkpoints).slice(0, limit + 1);
+  }
+
+  /**
+   * The walkthrough checks its steps off on what really happened, seen in the
+   * listing: a snapshot in the journal, a restore finished. Only ever set:
+   * VS Code keeps a step checked once it was.
+   */
+  private updateWalkthrough(page: readonly ListedCheckpoint[], restores: readonly RestoreEvent[]): void {
+    if (page.some((c) => c.kind === 'snapshot')) this.walkthroughKeys.set(ContextKey.SnapshotTaken, true);
+    if (restores.length > 0) this.walkthroughKeys.set(ContextKey.RestoreFinished, true);
   }
 
   private logTiming(started: number, rows: TreeNode[]): void {
@@ -176,7 +238,7 @@ export class CheckpointsView extends Disposable implements vscode.TreeDataProvid
 /** The parts of a repository's state that change how its rows look. */
 function drawnState(repository: WorkspaceRepository): string {
   const { state } = repository;
-  return JSON.stringify([state.config?.engine, state.engine?.state, state.engine?.head?.timelineId, state.hook?.state, state.newest?.id, state.restoring?.operationId, state.restoring?.ownerAlive, state.retention?.summary]);
+  return JSON.stringify([state.config?.engine, state.engine?.state, state.engine?.head?.timelineId, state.engine?.head?.lsn, state.hook?.state, state.newest?.id, state.restoring?.operationId, state.restoring?.ownerAlive, state.retention?.summary]);
 }
 
 /** What a listing is read from: the journal, the audit trail (the serving mark follows restores) and the serving timeline. */
@@ -190,5 +252,7 @@ function listingKey(repository: WorkspaceRepository): string {
     }
   };
   const { paths } = repository.project;
-  return [stamp(paths.journal), stamp(paths.audit), repository.state.engine?.head?.timelineId ?? '-'].join('|');
+  // The whole head, not only its timeline: "serving" turns into "descends from" when the data moves.
+  const head = repository.state.engine?.head;
+  return [stamp(paths.journal), stamp(paths.audit), stamp(paths.pins), head ? `${head.timelineId}@${head.lsn}` : '-'].join('|');
 }

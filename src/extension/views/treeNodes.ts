@@ -5,6 +5,10 @@ import type { Retention } from '../../core/engine';
 import { displayText, displayTitle } from '../../core/journalText';
 import { relativeTime } from '../../core/relativeTime';
 import { unrestorableLabel, type ListedCheckpoint } from '../../core/listing';
+import type { Pin } from '../../core/pins';
+import type { RestoreEvent } from '../../core/restoreHistory';
+import type { Checkpoint } from '../../core/checkpoint';
+import { checkpointDescription, expiryText, restoreRowLabel, undoRowLabel } from './checkpointRows';
 import { checkpointContext, TreeItemContext } from '../contextKeys';
 import { interruptedSentence, interruptedShort } from '../interruptedRestore';
 import type { WorkspaceRepository } from '../repository';
@@ -98,34 +102,43 @@ export class CheckpointNode {
   constructor(
     readonly repository: WorkspaceRepository,
     readonly checkpoint: ListedCheckpoint,
+    /** What the engine holds for it, when it is pinned (pins.json). */
+    readonly pin?: Pin,
+    /** The row's own title, when it differs from the checkpoint's (an undo point under its restore, named in words). */
+    readonly title = displayTitle(checkpoint),
+    /** The clock the relative times are read from (tests inject one). */
+    readonly now = Date.now(),
   ) {}
 
-  toTreeItem(now = Date.now()): vscode.TreeItem {
+  toTreeItem(): vscode.TreeItem {
     const c = this.checkpoint;
-    const item = new vscode.TreeItem(displayTitle(c), vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(this.title, vscode.TreeItemCollapsibleState.None);
     item.id = `checkpoint:${c.id}`;
-    const when = relativeTime(c.createdAt, now);
+    const when = relativeTime(c.createdAt, this.now);
     const notYet = c.unrestorable?.reason === 'not-archived';
     const unrestorable = c.restorable ? undefined : unrestorableLabel(c.unrestorable, c.lsn === null);
-    const timeBased = c.lsn === null && c.restorable ? ['time-based'] : [];
-    const agent = c.kind === 'safety' && c.agent ? [agentText(c.agent)] : [];
-    item.description = [...agent, c.commitSha ? c.commitSha.slice(0, 7) : 'no commit', when, ...timeBased, ...(c.serving ? ['serving'] : []), ...(unrestorable ? [unrestorable] : [])].join(' · ');
-    // Not yet restorable is a warning (it will be once archiving works); expired is for good, so greyed out.
+    const agent = c.kind === 'safety' && c.agent ? agentText(c.agent) : undefined;
+    const expiring = !c.pinned && c.restorable && c.expiry?.soon === true;
+    item.description = checkpointDescription(c, this.now, agent);
+    // Not yet restorable and expiring soon are warnings (the one will be restorable, the other can be pinned); expired is for good, so greyed out.
     item.iconPath = new vscode.ThemeIcon(
-      notYet ? 'watch' : KIND_ICON[c.kind],
-      c.serving ? new vscode.ThemeColor('charts.green') : notYet ? new vscode.ThemeColor('list.warningForeground') : c.restorable ? undefined : new vscode.ThemeColor('disabledForeground'),
+      notYet ? 'watch' : expiring ? 'warning' : KIND_ICON[c.kind],
+      c.serving ? new vscode.ThemeColor('charts.green') : notYet || expiring ? new vscode.ThemeColor('list.warningForeground') : c.restorable ? undefined : new vscode.ThemeColor('disabledForeground'),
     );
     // Safety points end in `:safety`: their rows offer Undo This Command.
-    item.contextValue = checkpointContext(c.restorable, c.commitSha !== null, c.serving) + (c.kind === 'safety' ? `:${SAFETY_CONTEXT}` : '');
+    item.contextValue = checkpointContext(c.restorable, c.commitSha !== null, c.serving, c.pinned) + (c.kind === 'safety' ? `:${SAFETY_CONTEXT}` : '');
     item.tooltip = this.tooltip(when);
-    item.accessibilityInformation = { label: `${KIND_NAME[c.kind]} ${displayTitle(c)}${agent.length > 0 ? `, by ${agent[0]}` : ''}, ${when}${c.serving ? ', serving now' : ''}${unrestorable ? `, ${unrestorable}` : ''}` };
+    const state = c.serving ? ', serving now' : c.descends ? ', the data now descends from it' : '';
+    item.accessibilityInformation = {
+      label: `${KIND_NAME[c.kind]} ${this.title}${agent ? `, by ${agent}` : ''}, ${when}${state}${c.pinned ? ', pinned' : ''}${expiring ? `, ${expiryText(c.expiry!, this.now)}` : ''}${unrestorable ? `, ${unrestorable}` : ''}`,
+    };
     return item;
   }
 
   private tooltip(when: string): vscode.MarkdownString {
     const c = this.checkpoint;
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`$(${KIND_ICON[c.kind]}) **${escapeMarkdown(displayTitle(c))}**\n\n`);
+    md.appendMarkdown(`$(${KIND_ICON[c.kind]}) **${escapeMarkdown(this.title)}**\n\n`);
     // A branch name may hold a backtick (git allows it), so it is escaped text rather than a code span.
     const commit = c.commitSha ? `${KIND_NAME[c.kind]} at \`${c.commitSha.slice(0, 7)}\`${c.branch ? ` on ${escapeMarkdown(displayText(c.branch))}` : ' (detached)'}` : `${KIND_NAME[c.kind]} before the first commit`;
     md.appendMarkdown(`${commit}${c.author ? ` by ${escapeMarkdown(displayText(c.author))}` : ''}  \n${c.createdAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${when})\n\n`);
@@ -140,7 +153,10 @@ export class CheckpointNode {
       if (c.agent) md.appendMarkdown(`$(person) Asked by: ${escapeMarkdown(agentText(c.agent))}${c.agent.session ? ` (session ${escapeMarkdown(displayText(c.agent.session, 80))})` : ''}\n\n`);
       if (c.restorable) md.appendMarkdown('$(discard) **Undo This Command** restores the data to this point (the code too when HEAD has moved since), after a preview and your yes.\n\n');
     }
-    if (c.serving) md.appendMarkdown('$(pass-filled) The database serves this checkpoint’s history now.\n\n');
+    if (c.serving) md.appendMarkdown('$(pass-filled) Serving: the database holds exactly this checkpoint’s data now.\n\n');
+    if (c.descends) md.appendMarkdown('$(git-merge) Descends from: the database started from this checkpoint and has changed since.\n\n');
+    if (c.pinned) md.appendMarkdown(`$(pinned) Pinned: ${escapeMarkdown(displayText(this.pin?.hold.summary ?? 'kept restorable past retention', 300))}${this.pin?.tag ? ` (its commit is tagged ${escapeMarkdown(displayText(this.pin.tag, 80))})` : ''}.\n\n`);
+    else if (c.restorable && c.expiry) md.appendMarkdown(`${c.expiry.soon ? '$(warning)' : '$(clock)'} ${escapeMarkdown(sentenceCase(expiryText(c.expiry, this.now)))}${c.expiry.soon ? ': Pin keeps it restorable' : ''}.\n\n`);
     if (c.lsn === null) {
       md.appendMarkdown(`$(history) Time-based: ${escapeMarkdown(displayText(c.unmeasured ?? 'the commit hook could not read the database position in time'))}.\n\n`);
       if (!c.restorable) md.appendMarkdown(`$(warning) Not recorded: ${escapeMarkdown(c.unrestorable?.message ?? 'its moment cannot be restored')}. Take a snapshot to record the database as it is now.\n\n`);
@@ -153,6 +169,45 @@ export class CheckpointNode {
       md.appendMarkdown('$(warning) Expired: its data is past the retention window; only its code can be restored.\n\n');
     }
     return md;
+  }
+}
+
+function sentenceCase(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * A finished restore ("Restored 'v1' · 3 minutes ago"); its child is the undo
+ * point, named after what it undoes ("Before restoring 'v1'").
+ */
+export class RestoreNode {
+  constructor(
+    readonly repository: WorkspaceRepository,
+    readonly restore: RestoreEvent,
+    readonly undo: CheckpointNode,
+    readonly target: Checkpoint | undefined,
+    readonly now = Date.now(),
+  ) {}
+
+  toTreeItem(): vscode.TreeItem {
+    const label = restoreRowLabel({ undo: this.undo.checkpoint, target: this.target });
+    const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = `restore:${this.restore.operationId}`;
+    const when = relativeTime(this.restore.at, this.now);
+    item.description = when;
+    item.iconPath = new vscode.ThemeIcon('history');
+    item.contextValue = TreeItemContext.Restore;
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`$(history) **${escapeMarkdown(label)}**\n\n`);
+    md.appendMarkdown(`Finished ${this.restore.at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${when})${this.restore.detail ? `: ${escapeMarkdown(displayText(this.restore.detail, 200))}` : ''}\n\n`);
+    md.appendMarkdown('$(discard) Restore the row below (its undo point) to take this restore back.');
+    item.tooltip = md;
+    item.accessibilityInformation = { label: `${label}, ${when}; its undo point is below` };
+    return item;
+  }
+
+  static undoTitle(undo: Checkpoint, target: Checkpoint | undefined): string {
+    return undoRowLabel(undo, target);
   }
 }
 
@@ -202,4 +257,4 @@ export class ActionNode {
   }
 }
 
-export type TreeNode = RepositoryNode | CheckpointNode | ShowMoreNode | ActionNode;
+export type TreeNode = RepositoryNode | CheckpointNode | RestoreNode | ShowMoreNode | ActionNode;

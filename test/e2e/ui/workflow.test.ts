@@ -87,8 +87,9 @@ describe('Lockstep workflow', function () {
     const rows = await rowsWith(workbench, 'the second commit on top', (all) => all[0] === 'Seed three items');
     assert.deepEqual(rows, ['Seed three items', 'Add the items table']);
     const descriptions = await workbench.treeRowDescriptions(VIEW);
-    assert.match(descriptions[0] ?? '', new RegExp(`^${second.slice(0, 7)} · (just now|\\d+ minutes? ago)`));
-    assert.match(descriptions[1] ?? '', new RegExp(`^${first.slice(0, 7)} · `));
+    // Short for the default sidebar width: the time first; the sha is in the tooltip (the last test hovers it).
+    assert.match(descriptions[0] ?? '', /^(just now|\d+ minutes? ago)/);
+    assert.match(descriptions[1] ?? '', /^(just now|\d+ minutes? ago)/);
     await workbench.screenshot('checkpoints tree');
   });
 
