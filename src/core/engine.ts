@@ -270,6 +270,14 @@ export interface Engine {
    */
   abandonForks?(): Promise<string[]>;
 
+  /**
+   * Whether the app's data changed after `since` (the serving timeline's
+   * position a checkpoint or a restore left it at), looking past what the
+   * engine itself writes (a base backup's checkpoint, an archive switch).
+   * Undefined when it cannot tell; the faces then compare positions.
+   */
+  dataChangedSince?(since: Position, head: Position, options?: OperationOptions): Promise<boolean | undefined>;
+
   /** Whether a fork at `at` is possible now, and why not. */
   restorability(at: PointInHistory, options?: OperationOptions): Promise<Restorability>;
 

@@ -63,6 +63,11 @@ export async function listCheckpoints(project: Project, options: ListOptions = {
     verdicts = engine.restorableMany ? await engine.restorableMany(shown) : await Promise.all(shown.map((c) => engine!.restorability(c)));
   }
   const serving = options.head ? servingOf(all, options.head, project.audit.list(50)) : undefined;
+  // The head moved: by the app's writes, or only by what the engine itself wrote (a base backup, an archive switch)?
+  if (serving && !serving.unmoved && serving.from && options.head && engine?.dataChangedSince) {
+    const changed = await engine.dataChangedSince(serving.from, options.head).catch(() => undefined);
+    if (changed === false) serving.unmoved = true;
+  }
   const pinned = project.initialised ? project.pins.ids() : new Set<string>();
   const expiries = project.initialised && shown.length > 0 ? await expiriesOf(project, engine, shown, verdicts, pinned, options) : [];
   // The journal parsed these objects for this call alone: completing them in place spares 10,000 copies.
@@ -109,16 +114,23 @@ export type FinishedRestoreEvent = AuditEvent & { served?: Position };
  * line) or the position the restore left it at (a restore target). A
  * time-based checkpoint, or a restore written before its position was
  * recorded, cannot be compared: it descends. The head moves with any WAL,
- * including the engine's own upkeep (a base backup's checkpoint), so this
- * errs towards "descends from", never towards a false "serving".
+ * including the engine's own upkeep (a base backup's checkpoint): `from` is
+ * where it was left, so that the listing can ask the engine whether only the
+ * engine wrote since (Engine.dataChangedSince); without that answer this errs
+ * towards "descends from", never towards a false "serving".
  */
-export function servingOf(newestFirst: readonly Checkpoint[], head: Position, auditNewestFirst: readonly AuditEvent[]): { id: string; unmoved: boolean } | undefined {
+export function servingOf(newestFirst: readonly Checkpoint[], head: Position, auditNewestFirst: readonly AuditEvent[]): { id: string; unmoved: boolean; from?: Position } | undefined {
   const lastRestore = auditNewestFirst.find(isDataRestore) as FinishedRestoreEvent | undefined;
   const since = lastRestore?.at ?? '';
   const onTimeline = newestFirst.find((c) => c.timelineId === head.timelineId && c.createdAt > since && c.kind !== 'pre-restore');
-  if (onTimeline) return { id: onTimeline.id, unmoved: onTimeline.lsn !== null && samePosition({ timelineId: onTimeline.timelineId, lsn: onTimeline.lsn }, head) };
+  if (onTimeline) {
+    if (onTimeline.lsn === null) return { id: onTimeline.id, unmoved: false };
+    const from = { timelineId: onTimeline.timelineId, lsn: onTimeline.lsn };
+    return { id: onTimeline.id, unmoved: samePosition(from, head), from };
+  }
   if (!lastRestore?.checkpointId) return undefined;
-  return { id: lastRestore.checkpointId, unmoved: lastRestore.served !== undefined && samePosition(lastRestore.served, head) };
+  if (!lastRestore.served) return { id: lastRestore.checkpointId, unmoved: false };
+  return { id: lastRestore.checkpointId, unmoved: samePosition(lastRestore.served, head), from: lastRestore.served };
 }
 
 /** A finished restore that moved the data (a code-only restore leaves the data where it was). */

@@ -31,6 +31,9 @@ export function archiveSettings(archiveDir: string): string[] {
     'archive_mode = on',
     "archive_library = 'basic_archive'",
     `basic_archive.archive_directory = ${confQuote(archiveDir)}`,
+    // The recent WAL stays in pg_wal after it is archived, so that "serving" can read what was written since a checkpoint
+    // (pg_walinspect; dataChanges.ts) across the base backups' checkpoints, which would otherwise recycle it.
+    "wal_keep_size = '64MB'",
   ];
 }
 

@@ -3,6 +3,7 @@
 // restorability.ts (verdicts), recovery.ts (fork), cutOver.ts (repoint), preview.ts (openPast, describe), keptCopy.ts (the copy a preview keeps),
 // upkeep.ts (maintain), pruning.ts (prune), pins.ts (pin, unpin).
 
+import { appDataChangedSince } from './dataChanges';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from 'pg';
@@ -127,6 +128,8 @@ export class LocalEngine implements Engine, LocalContext {
   private account?: PostgresAccount;
   private binaries?: PostgresBinaries;
   private headClient?: Client;
+  /** Positions after which the app is known to have written (Engine.dataChangedSince): it stays so. */
+  private readonly changedSince = new Set<string>();
   private lastArchiver?: ArchiverStatus;
   /** How long (and at what disk margin) a preview's copy is kept: ten minutes, 1 GB and 5 % free; tests shorten it. */
   pastCopyPolicy: PastCopyPolicy = DEFAULT_PAST_COPY_POLICY;
@@ -179,6 +182,17 @@ export class LocalEngine implements Engine, LocalContext {
       await client.end().catch(() => undefined);
       throw engineDown(this.config.port, error);
     }
+  }
+
+  async dataChangedSince(since: Position, head: Position): Promise<boolean | undefined> {
+    // Once changed, changed for good: the tree asks on every refresh, and a busy app would have it read the WAL each time.
+    const key = `${since.timelineId}@${since.lsn}`;
+    if (this.changedSince.has(key)) return true;
+    const client = await this.headConnection().catch(() => undefined);
+    if (!client) return undefined;
+    const changed = await appDataChangedSince(client, this.config.database, since, head);
+    if (changed === true) this.changedSince.add(key);
+    return changed;
   }
 
   private async headConnection(): Promise<Client> {
