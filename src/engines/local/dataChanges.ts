@@ -54,23 +54,6 @@ export async function appDataChangedSince(client: Client, appDatabase: string, s
     }
     return false;
   } catch {
-    return undefined;
-  }
-  if (to === from) return false;
-  if (to < from || to - from > MAX_BYTES) return undefined;
-  try {
-    await client.query("SET statement_timeout = '1500ms'");
-    // In the postgres database, once: its own commit touches no block of the app's database.
-    await client.query('CREATE EXTENSION IF NOT EXISTS pg_walinspect');
-    const oid = (await client.query<{ oid: string }>('SELECT oid::text AS oid FROM pg_database WHERE datname = $1', [appDatabase])).rows[0]?.oid;
-    if (!oid) return undefined;
-    const { rows } = await client.query<{ changed: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn)
-                       WHERE xid <> 0 AND block_ref ~ ('rel [0-9]+/' || $3 || '/')) AS changed`,
-      [since.lsn, head.lsn, oid],
-    );
-    return rows[0]?.changed;
-  } catch {
     // Recycled WAL (a cluster set up before wal_keep_size), no pg_walinspect, a timeout: the positions decide.
     return undefined;
   } finally {
