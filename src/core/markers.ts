@@ -38,8 +38,14 @@ export async function takeMarker(project: Project, request: MarkerRequest): Prom
 }
 
 async function pruneIfOverKeep(project: Project): Promise<void> {
-  const keep = project.config().keep;
-  if (project.journal.exceeds(keep)) await pruneJournal(project, keep);
+  const config = project.config();
+  if (!project.journal.exceeds(config.keep)) return;
+  // pinTags: a tagged commit's checkpoint is pinned before the count can drop it (not only at the next prune or upkeep).
+  if (config.pinTags) {
+    const { pinTaggedCheckpoints } = await import('./pins');
+    await pinTaggedCheckpoints(project).catch((error: unknown) => project.log.warn(`could not pin tagged checkpoints before pruning: ${(error as Error).message}`));
+  }
+  await pruneJournal(project, config.keep);
 }
 
 /** The checkpoint a marker would be, not yet in the journal. */

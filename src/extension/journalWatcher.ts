@@ -19,7 +19,7 @@ const DEBOUNCE_MS = 150;
 /**
  * Watches `.git/lockstep/` itself; until `lockstep init` creates it, the git
  * common dir, to see it appear. Lock directories and engine files come and go
- * there all the time: only the journal, the audit trail and the configuration count.
+ * there all the time: only the journal (and the pins), the audit trail and the configuration count.
  */
 export class JournalWatcher extends Disposable {
   private readonly changed = this._register(new vscode.EventEmitter<LockstepFilesChange>());
@@ -77,7 +77,8 @@ export class JournalWatcher extends Disposable {
     // Some platforms give no name: assume the worst.
     const name = filename ?? '';
     const change: LockstepFilesChange = {
-      journal: filename === null || name === path.basename(this.paths.journal),
+      // A pin changes what the listing shows as much as a new checkpoint does (`lockstep pin` in a terminal).
+      journal: filename === null || name === path.basename(this.paths.journal) || name === path.basename(this.paths.pins),
       config: filename === null || name === path.basename(this.paths.config),
       audit: filename === null || name === path.basename(this.paths.audit),
     };

@@ -262,6 +262,27 @@ describe('cli: pin and unpin (local engine)', function () {
     );
   });
 
+  it('pinTags: the count prune that a new checkpoint starts pins a tagged commit first, before the next prune or upkeep', async () => {
+    const keepBefore = (JSON.parse(fs.readFileSync(path.join(repo.lockstepDir, 'config.json'), 'utf8')) as { keep: number }).keep;
+    const tagged = await commit(9, 'INSERT INTO items VALUES (9005, $$nine$$)');
+    repo.git('tag', 'release-9');
+    await repo.waitForUpkeep();
+    setConfig({ pinTags: true, keep: 2 });
+    try {
+      // Snapshots push the count over `keep`: each one prunes the journal by count as it is taken.
+      for (const label of ['s1', 's2', 's3']) expectOk(await repo.lockstep('snapshot', '-m', label));
+      const after = await listed();
+      const row = after.find((c) => c.id === tagged.id);
+      assert.ok(row, 'the tagged commit\'s checkpoint is still listed');
+      assert.equal(row.pinned, true, 'and pinned by its tag');
+      assert.ok(!after.some((c) => c.label === 's1'), 'while the count prune did drop an untagged, unpinned one');
+      const pins = JSON.parse(expectOk(await repo.lockstep('pin', '--list', '--json')).stdout) as { checkpointId: string; tag?: string }[];
+      assert.equal(pins.find((p) => p.checkpointId === tagged.id)?.tag, 'release-9');
+    } finally {
+      setConfig({ pinTags: false, keep: keepBefore });
+    }
+  });
+
   it('a bad pinTags value in config.json is a clear configuration error', async () => {
     setConfig({ pinTags: 'yes' });
     try {
