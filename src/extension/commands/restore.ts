@@ -5,6 +5,7 @@ import { relativeTime } from '../../core/relativeTime';
 import type { Unrestorable } from '../../core/engine';
 import { describeError, isLockstepError, LockstepError } from '../../base/errors';
 import { listCheckpoints, type ListedCheckpoint } from '../../core/listing';
+import type { Checkpoint } from '../../core/checkpoint';
 import type { RestoreMode, RestorePlan, RestorePreview, RestoreResult } from '../../core/restore';
 import type { Lockstep } from '../container';
 import type { WorkspaceRepository } from '../repository';
@@ -21,6 +22,10 @@ export interface RestoreCommandOptions extends InternalOptions {
   /** Restore to a Moment: the moment ("10 minutes ago", an ISO time, an LSN), instead of the input box. */
   at?: string;
   mode?: RestoreMode;
+  /** With `ref` and no `mode`: ask Code and Data / Data Only / Code Only as the palette does (the history graph's Restore). */
+  askMode?: boolean;
+  /** With `askMode`: whether the checkpoint's data can be restored (the caller's listing knows). */
+  restorable?: boolean;
   /**
    * Internal (tests): the button the modal confirmation would be answered
    * with (`Restore`, `Stash and Restore`, or anything else to cancel). The
@@ -42,8 +47,12 @@ export function restoreCheckpoint(ctx: Lockstep, fixedMode?: RestoreMode) {
     const picked = arg instanceof CheckpointNode ? arg.checkpoint : fromPalette ? await pickCheckpoint(repository) : undefined;
     const ref = picked?.id ?? options.ref;
     if (!ref) return undefined;
-    // The palette asks what to restore; a tree row's entries and callers name it.
-    const mode = fixedMode ?? options.mode ?? (fromPalette && picked ? await pickMode(repository, picked) : 'both');
+    // The palette (and the graph) ask what to restore; a tree row's entries and other callers name it.
+    const asked = !picked && options.askMode ? repository.project.journal.list().find((c) => c.id === ref) : undefined;
+    const mode =
+      fixedMode ??
+      options.mode ??
+      (fromPalette && picked ? await pickMode(repository, picked) : asked ? await pickMode(repository, { ...asked, restorable: options.restorable ?? true }) : 'both');
     if (!mode) return undefined;
     return runRestore(ctx, repository, { ref, mode, title: picked ? displayTitle(picked) : ref }, options.answer);
   };
@@ -58,7 +67,7 @@ interface ModeItem extends vscode.QuickPickItem {
  * uncommitted work, Data Only comes first: it leaves the files alone, which is
  * what a person in the middle of something usually wants.
  */
-async function pickMode(repository: WorkspaceRepository, checkpoint: ListedCheckpoint): Promise<RestoreMode | undefined> {
+async function pickMode(repository: WorkspaceRepository, checkpoint: Pick<ListedCheckpoint, 'restorable'> & Checkpoint): Promise<RestoreMode | undefined> {
   const { workingTreeState, isClean } = await import('../../git/repository');
   const tree = await workingTreeState(repository.repo).catch(() => undefined);
   const dirtyFiles = tree && !isClean(tree) ? tree.modified.length + tree.untracked.length + tree.conflicted.length : 0;

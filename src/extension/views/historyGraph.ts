@@ -254,8 +254,8 @@ export class HistoryGraphPanel extends Disposable {
           await vscode.commands.executeCommand('lockstep.compareWithCurrent', { folder, ref: node.id });
           break;
         case 'restore':
-          // Expired data can still bring its commit back; a snapshot without a commit restores its data alone.
-          await vscode.commands.executeCommand('lockstep.restoreCheckpoint', { folder, ref: node.id, mode: node.restorable ? (node.sha ? 'both' : 'data-only') : 'code-only' });
+          // The palette's question (Code and Data / Data Only / Code Only, what the checkpoint allows); expired data can still bring its commit back.
+          await vscode.commands.executeCommand('lockstep.restoreCheckpoint', node.restorable ? { folder, ref: node.id, askMode: true, restorable: true } : { folder, ref: node.id, mode: 'code-only' });
           break;
         case 'restoreTables':
           await vscode.commands.executeCommand('lockstep.restoreTables', { folder, ref: node.id });

@@ -178,7 +178,14 @@ describe('history graph', function () {
     // The undo, from the graph's own menu: Restore on the undo point, through the preview and the modal.
     await workbench.clearNotifications();
     await nodeMenu(workbench, undoPoint.id, 'Restore');
-    assert.match(await workbench.dialogMessage(), /^Restore (code and data|data only) to “/);
+    // The palette's question: what to restore.
+    const choices = await eventually('the restore choices', async () => {
+      const shown = (await workbench.quickItems()).map((label) => label.trim()).filter((label) => ['Code and Data', 'Data Only', 'Code Only'].includes(label));
+      return shown.length === 3 ? shown : undefined;
+    });
+    assert.deepEqual(choices, ['Code and Data', 'Data Only', 'Code Only']);
+    await workbench.pickQuickItem('Code and Data');
+    assert.match(await workbench.dialogMessage(), /^Restore code and data to “/);
     await workbench.answerDialog('Restore');
     await workbench.notification(/Restored/).waitFor({ state: 'visible', timeout: 120_000 });
     assert.equal(await names(workspace), 'one,five');
