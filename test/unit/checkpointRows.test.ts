@@ -39,38 +39,46 @@ function finished(target: Checkpoint, undo: Checkpoint | undefined, fields: Part
   return { at: at(30), op: 'restore', phase: 'finished', operationId: `op${serial++}`, checkpointId: target.id, ...(undo ? { undoCheckpointId: undo.id } : {}), detail: 'code-and-data on main', ...fields };
 }
 
+/** servingOf's verdict without `from` (the position it compared, which the listing hands to Engine.dataChangedSince). */
+function verdictOf(...args: Parameters<typeof servingOf>): { id: string; unmoved: boolean } | undefined {
+  const found = servingOf(...args);
+  return found && { id: found.id, unmoved: found.unmoved };
+}
+
 describe('serving or descends from (core/listing.ts servingOf)', () => {
   it('a checkpoint on the serving line serves while the head is exactly its position, and descends once the data moved', () => {
     const c = checkpoint({ timelineId: '2', lsn: '0/3000060' });
-    assert.deepEqual(servingOf([c], { timelineId: '2', lsn: '0/3000060' }, []), { id: c.id, unmoved: true });
+    assert.deepEqual(verdictOf([c], { timelineId: '2', lsn: '0/3000060' }, []), { id: c.id, unmoved: true });
     // The same LSN written another way is the same position.
-    assert.deepEqual(servingOf([c], { timelineId: '2', lsn: '0/03000060' }, []), { id: c.id, unmoved: true });
-    assert.deepEqual(servingOf([c], { timelineId: '2', lsn: '0/3000100' }, []), { id: c.id, unmoved: false });
+    assert.deepEqual(verdictOf([c], { timelineId: '2', lsn: '0/03000060' }, []), { id: c.id, unmoved: true });
+    assert.deepEqual(verdictOf([c], { timelineId: '2', lsn: '0/3000100' }, []), { id: c.id, unmoved: false });
+    // Moved: the listing asks the engine whether only the engine wrote since this position.
+    assert.deepEqual(servingOf([c], { timelineId: '2', lsn: '0/3000100' }, [])?.from, { timelineId: '2', lsn: '0/3000060' });
   });
 
   it("a restore target serves while the head is where the restore left it (its `served`), else descends", () => {
     const target = checkpoint({ timelineId: '1', lsn: '0/3000100', createdAt: at(500) });
     const undo = checkpoint({ kind: 'pre-restore', timelineId: '1', lsn: '0/4000000', createdAt: at(40) });
     const event = finished(target, undo, { served: { timelineId: '3', lsn: '0/5000028' } });
-    assert.deepEqual(servingOf([undo, target], { timelineId: '3', lsn: '0/5000028' }, [event]), { id: target.id, unmoved: true });
-    assert.deepEqual(servingOf([undo, target], { timelineId: '3', lsn: '0/5000A00' }, [event]), { id: target.id, unmoved: false });
+    assert.deepEqual(verdictOf([undo, target], { timelineId: '3', lsn: '0/5000028' }, [event]), { id: target.id, unmoved: true });
+    assert.deepEqual(verdictOf([undo, target], { timelineId: '3', lsn: '0/5000A00' }, [event]), { id: target.id, unmoved: false });
   });
 
   it('a restore recorded without its position (before issue 12), a time-based checkpoint, cannot be called serving', () => {
     const target = checkpoint({ createdAt: at(500) });
-    assert.deepEqual(servingOf([target], { timelineId: '3', lsn: '0/5000028' }, [finished(target, undefined)]), { id: target.id, unmoved: false });
+    assert.deepEqual(verdictOf([target], { timelineId: '3', lsn: '0/5000028' }, [finished(target, undefined)]), { id: target.id, unmoved: false });
     const timeBased = checkpoint({ timelineId: '4', lsn: null });
-    assert.deepEqual(servingOf([timeBased], { timelineId: '4', lsn: '0/5000028' }, []), { id: timeBased.id, unmoved: false });
+    assert.deepEqual(verdictOf([timeBased], { timelineId: '4', lsn: '0/5000028' }, []), { id: timeBased.id, unmoved: false });
   });
 
   it('a checkpoint taken on the line after the restore takes over from the target; a code-only restore leaves the data where it was', () => {
     const target = checkpoint({ createdAt: at(500) });
     const after = checkpoint({ timelineId: '3', lsn: '0/5000100', createdAt: at(10) });
     const event = finished(target, undefined, { served: { timelineId: '3', lsn: '0/5000028' } });
-    assert.deepEqual(servingOf([after, target], { timelineId: '3', lsn: '0/5000100' }, [event]), { id: after.id, unmoved: true });
+    assert.deepEqual(verdictOf([after, target], { timelineId: '3', lsn: '0/5000100' }, [event]), { id: after.id, unmoved: true });
     const onLine = checkpoint({ timelineId: '3', lsn: '0/5000028', createdAt: at(200) });
     const codeOnly = finished(target, undefined, { detail: 'code-only on main' });
-    assert.deepEqual(servingOf([onLine, target], { timelineId: '3', lsn: '0/5000028' }, [codeOnly]), { id: onLine.id, unmoved: true });
+    assert.deepEqual(verdictOf([onLine, target], { timelineId: '3', lsn: '0/5000028' }, [codeOnly]), { id: onLine.id, unmoved: true });
   });
 
   it('nothing serves when there is no checkpoint on the line and no restore', () => {

@@ -84,14 +84,18 @@ interface Status {
 /** Runs argv with our stdio; signals sent to us go to it. A shell's conventions: 127 not found, 126 not executable, 128+n for signal n. */
 function runCommand(argv: string[], io: CliIo): Promise<Status> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: io.cwd, env: io.env, stdio: 'inherit' });
     // Ctrl-C at a terminal reaches the whole foreground group, the command too: forwarding it would send it twice.
     const forwarded: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', ...(process.stdin.isTTY ? [] : (['SIGINT'] as const))];
+    // Caught before the command starts: one that came between its start and our handler would end us and orphan it.
+    let child: ReturnType<typeof spawn> | undefined;
+    const early: NodeJS.Signals[] = [];
     const handlers = forwarded.map((signal) => {
-      const handler = () => child.kill(signal);
+      const handler = () => (child ? child.kill(signal) : early.push(signal));
       process.on(signal, handler);
       return [signal, handler] as const;
     });
+    child = spawn(argv[0]!, argv.slice(1), { cwd: io.cwd, env: io.env, stdio: 'inherit' });
+    for (const signal of early.splice(0)) child.kill(signal);
     // Our own Ctrl-C does nothing to us: the command decides, and we report its status.
     const ignoreInt = () => undefined;
     if (process.stdin.isTTY) process.on('SIGINT', ignoreInt);
