@@ -128,14 +128,7 @@ export async function recordCommit(project: Project, options: RecordOptions = {}
     if (!decision.record) return { recorded: false, reason: decision.reason ?? 'not recorded', quiet: true };
   }
   const engine = await project.engine();
-  let stopped = false;
-  const position = await engine.head({ signal: options.signal }).catch((error: unknown) => {
-    // A cleanly stopped database has not moved since it stopped: that position is exact.
-    const where = engine.positionWhileStopped?.();
-    if (!where) throw error;
-    stopped = true;
-    return where;
-  });
+  const { position, stopped } = await headOrWhereStopped(engine, options.signal);
   const checkpoint = await readMarker(project, { kind: 'commit', signal: options.signal, commitSha }, position);
   if (spooled) {
     checkpoint.id = spooled.id;
@@ -271,14 +264,7 @@ export async function recordPush(project: Project, options: PushRecordOptions): 
   const skipped = ordered.slice(MAX_PUSH_CHECKPOINTS).map((r) => `${shortRef(r.localRef)}: more than ${MAX_PUSH_CHECKPOINTS} refs in one push`);
 
   const engine = await project.engine();
-  let stopped = false;
-  const position = await engine.head({ signal: options.signal }).catch((error: unknown) => {
-    // A cleanly stopped database has not moved since it stopped: that position is exact.
-    const where = engine.positionWhileStopped?.();
-    if (!where) throw error;
-    stopped = true;
-    return where;
-  });
+  const { position, stopped } = await headOrWhereStopped(engine, options.signal);
   // One moment for all: the journal orders equal times by append, so the current branch's, appended last, is the newest.
   const moment = new Date().toISOString();
   const checkpoints: Checkpoint[] = [];
@@ -314,6 +300,17 @@ export async function recordPush(project: Project, options: PushRecordOptions): 
   const maintenanceDue = engine.maintenanceDue?.({ timelineId: position.timelineId, lsn: position.lsn }) ?? false;
   await pruneIfOverKeep(project);
   return { recorded: true, checkpoints, skipped, maintenanceDue, ...(stopped ? { stopped } : {}) };
+}
+
+/** The head, or where a cleanly stopped database stopped (it has not moved since: that position is exact). */
+async function headOrWhereStopped(engine: Engine, signal: AbortSignal | undefined): Promise<{ position: Position; stopped: boolean }> {
+  try {
+    return { position: await engine.head({ signal }), stopped: false };
+  } catch (error) {
+    const where = engine.positionWhileStopped?.();
+    if (!where) throw error;
+    return { position: where, stopped: true };
+  }
 }
 
 /**

@@ -241,8 +241,8 @@ function drawnState(repository: WorkspaceRepository): string {
   return JSON.stringify([state.config?.engine, state.engine?.state, state.engine?.head?.timelineId, state.engine?.head?.lsn, state.hook?.state, state.newest?.id, state.restoring?.operationId, state.restoring?.ownerAlive, state.retention?.summary]);
 }
 
-/** What a listing is read from: the journal, the audit trail (the serving mark follows restores) and the serving timeline. */
-function listingKey(repository: WorkspaceRepository): string {
+/** What a listing is read from: the journal, the audit trail (the serving mark follows restores), pins.json and the serving head (the tree and the history graph). */
+export function listingKey(repository: WorkspaceRepository): string {
   const stamp = (file: string): string => {
     try {
       const stat = fs.statSync(file);

@@ -1,5 +1,4 @@
 // The history graph panel: lines, forks and checkpoints drawn in a webview that follows the theme, with a node menu (Preview, Restore, Restore This Table…, Pin).
-import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { describeError } from '../../base/errors';
 import { scopedLog, type Log } from '../../base/log';
@@ -12,6 +11,7 @@ import { Disposable, toDisposable } from '../lifecycle';
 import type { Repositories } from '../repositories';
 import type { WorkspaceRepository } from '../repository';
 import { page } from './webviewPage';
+import { listingKey } from './checkpointsView';
 
 export const HISTORY_GRAPH_VIEW_TYPE = 'lockstep.historyGraph';
 
@@ -160,7 +160,7 @@ export class HistoryGraphPanel extends Disposable {
     }
     // Opened again with nothing changed: the last read, not 10,000 checkpoints listed again.
     const last = this.lastRead.get(repository);
-    const shown = last && last.key === graphKey(repository) ? { ...last, timings: { listMs: 0, layoutMs: 0 } } : await this.read(repository);
+    const shown = last && last.key === listingKey(repository) ? { ...last, timings: { listMs: 0, layoutMs: 0 } } : await this.read(repository);
     this.shown = shown;
     await this.ready;
     this.timings = { ...shown.timings, readyMs: this.readyAt === undefined ? 0 : Math.max(0, this.readyAt - asked), sentMs: performance.now() - asked };
@@ -192,7 +192,7 @@ export class HistoryGraphPanel extends Disposable {
   }
 
   private async read(repository: WorkspaceRepository): Promise<Shown> {
-    const key = graphKey(repository);
+    const key = listingKey(repository);
     const started = performance.now();
     const checkpoints = await listCheckpoints(repository.project, { head: repository.state.engine?.head, retention: repository.state.retention });
     const listed = performance.now();
@@ -211,7 +211,7 @@ export class HistoryGraphPanel extends Disposable {
   private async update(force = false): Promise<void> {
     const shown = this.shown;
     if (!shown || !this.panel) return;
-    if (!force && graphKey(shown.repository) === shown.key) return;
+    if (!force && listingKey(shown.repository) === shown.key) return;
     try {
       const next = await this.read(shown.repository);
       if (this.shown?.repository !== shown.repository) return;
@@ -276,20 +276,6 @@ export class HistoryGraphPanel extends Disposable {
   }
 }
 
-/** What the graph is read from: the journal, the audit trail (restores), pins.json and the serving timeline. */
-function graphKey(repository: WorkspaceRepository): string {
-  const stamp = (file: string): string => {
-    try {
-      const stat = fs.statSync(file);
-      return `${stat.size}:${stat.mtimeMs}`;
-    } catch {
-      return '-';
-    }
-  };
-  const { paths } = repository.project;
-  const head = repository.state.engine?.head;
-  return [stamp(paths.journal), stamp(paths.audit), stamp(paths.pins), head ? `${head.timelineId}@${head.lsn ?? ''}` : '-'].join('|');
-}
 
 const BODY = `
 <header class="bar">
