@@ -157,6 +157,8 @@ export async function main(argv: string[]): Promise<number> {
     process.removeListener('SIGINT', interrupted);
     process.removeListener('SIGTERM', interrupted);
     await closeAllBrowsers();
+    // The extension's own log of every window (its LogOutputChannel's file): the artefact a failure on CI is read from.
+    keepLockstepLogs(runDir, path.join(resultsDir, 'lockstep-logs'), results.some((result) => result.failed > 0));
     if (values.keep) console.log(`e2e: kept ${runDir}`);
     else await removeRunDir(runDir);
   }
@@ -178,6 +180,33 @@ function summarise(results: PhaseResult[], totalMs: number): number {
   const ok = failed === 0 && passed > 0;
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;
+}
+
+/** Copies each "Lockstep" output log under `runDir` to `into`; after a failure, prints their warnings and errors too. */
+function keepLockstepLogs(runDir: string, into: string, failed: boolean): void {
+  const logs: string[] = [];
+  const walk = (dir: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory() && !entry.isSymbolicLink()) walk(file);
+      else if (entry.isFile() && /Lockstep\.log$/.test(entry.name)) logs.push(file);
+    }
+  };
+  walk(runDir);
+  if (logs.length === 0) return;
+  fs.mkdirSync(into, { recursive: true });
+  logs.forEach((file, index) => fs.copyFileSync(file, path.join(into, `${index + 1}-${path.basename(file)}`)));
+  if (!failed) return;
+  const lines = logs.flatMap((file) => fs.readFileSync(file, 'utf8').split('\n').filter((line) => /\[(warning|error)\]/.test(line)));
+  if (lines.length === 0) return;
+  console.log(`\ne2e: warnings and errors in the Lockstep logs (all of them in ${path.relative(process.cwd(), into)})`);
+  for (const line of lines.slice(-60)) console.log(`  ${line}`);
 }
 
 async function removeRunDir(dir: string): Promise<void> {
