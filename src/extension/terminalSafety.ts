@@ -22,28 +22,41 @@ import type { WorkspaceRepository } from './repository';
  *   - when shell integration becomes active in the terminal, and when each
  *     command ends, the database position of every running repository is read
  *     (`engine.head()`: one query on a kept connection; it writes nothing);
+ *     while the terminal waits at its prompt, the reading is taken again each
+ *     time the repository's state is read (a commit, a restore, the status
+ *     poll), so that a command typed long after the prompt appeared does not
+ *     undo everything other clients wrote meanwhile;
  *   - at a risky command's start the position is read again. When it equals
  *     the prompt reading, the WAL did not move in between: nothing at all was
  *     written, so that position is exact. Otherwise the prompt reading is
  *     used: it was taken before the command started, so it precedes all its
  *     writes (and also undoes what other clients wrote in that gap).
  *
- * The race: a prompt reading is asked for when the previous command's end
- * event arrives, and the next command can start in the shell before that
- * reading reaches Postgres: only when it was already waiting in the shell's
- * input (typed ahead, or pasted with the previous one). The extension knows
- * only the order of events, so it uses the one sign it has: a prompt reading
- * still unanswered when the next start event arrives is in doubt. A doubtful
- * reading is replaced by the terminal's last reading not in doubt, taken before
- * the previous command started, which precedes both commands (the safety point
- * then undoes the previous command too, and says so). The exact limit: a
- * reading answered before the start event arrives, but executed by Postgres
- * after the command's first write; that needs the command to start, connect
- * and write before the end event of the command before it has travelled to
- * the extension host and one query has run (psql alone takes longer to start
- * and connect than that, but a slow, throttled or closed workbench delays
- * events without bound: with no workbench connected no events arrive at all).
+ * The race. Shell integration's events travel from the shell through the
+ * workbench (in code-server: the browser, which parses the terminal's output)
+ * before they reach the extension host, so every event arrives late, and a
+ * command already waiting in the shell's input (typed ahead, pasted with the
+ * one before, sent by a script) starts the moment the previous one ends: its
+ * start event can arrive after it has connected and written, and a prompt
+ * reading asked for at the previous end event can run in Postgres after that
+ * write and still be answered before the start event arrives (measured here:
+ * `psql -c 'drop table …'` typed ahead was done before its start event came).
+ * Order alone does not tell. What does: a command a person types starts well
+ * after its prompt was shown, and the prompt and the end event come from the
+ * same output. So a prompt reading counts only once it has been answered for
+ * SETTLED_MS when the start event arrives (decided in the start event's own
+ * turn, before anything is awaited); then the command started at least
+ * SETTLED_MS minus the events' delay after the reading ran, and psql's own
+ * start and connection come on top. A prompt without such a reading is in
+ * doubt, and the safety point goes to the terminal's last settled reading,
+ * from before the commands that ran since; it then undoes them too, and its
+ * label names them. The exact limit: events delayed by more than SETTLED_MS
+ * plus the command's own start-up (a throttled or closed workbench delays
+ * them without bound: with no workbench connected no events arrive at all).
  */
+
+/** How long a prompt reading must have been answered when the next command's start event arrives to count for it (see above). */
+export const SETTLED_MS = 400;
 
 /** Who takes terminal safety points, in the journal and the tree. */
 export const TERMINAL_AGENT = 'vscode-terminal';
@@ -54,21 +67,24 @@ export const TerminalSetting = {
   riskyCommands: 'agents.riskyCommands',
 } as const;
 
-/** A reading of one repository's position, asked for at a terminal's prompt. */
-interface Reading {
-  readonly position: Promise<Position | undefined>;
-  answered: boolean;
+/** One repository's position as read at a terminal's prompt. */
+interface PromptReading {
+  /** The answered readings at this prompt, oldest first, with when each was answered (the last three are kept). */
+  answers: { position: Position; at: number }[];
+  /** A reading is on its way (one at a time). */
+  asking: boolean;
 }
 
 /** What the extension knows of one terminal. */
 interface TerminalWatch {
   /** Per repository (by work tree), the readings taken at the current prompt; undefined while a command runs. */
-  prompt: Map<string, Reading> | undefined;
-  /** Per repository, the last prompt reading that was not in doubt when a command started; the fallback for one that is. */
-  trusted: Map<string, Reading>;
-  /** The command whose start consumed the trusted readings (named when a fallback undoes it too). */
-  previousCommand: string | undefined;
-  running: number;
+  prompt: Map<string, PromptReading> | undefined;
+  /** Per repository, the last settled prompt reading; the fallback for a prompt in doubt. */
+  trusted: Map<string, Position>;
+  /** Per repository, the commands started since its trusted reading (named when a fallback undoes them too). */
+  sinceTrusted: Map<string, string[]>;
+  /** A command runs (a boolean: a terminal runs one at a time, and a lost or doubled end event must not stop the readings for good). */
+  running: boolean;
 }
 
 /** What a terminal safety point was taken at, and why there. */
@@ -98,7 +114,7 @@ export class TerminalSafetyPoints extends Disposable {
     this._register(vscode.window.onDidEndTerminalShellExecution(({ terminal }) => this.ended(terminal)));
     this._register(vscode.window.onDidCloseTerminal((terminal) => this.terminals.delete(terminal)));
     // A repository set up (or its database started) while terminals wait at their prompts: read its position there too.
-    this._register(repositories.onDidChangeState((repository) => this.readMissing(repository)));
+    this._register(repositories.onDidChangeState((repository) => this.readAgain(repository)));
     for (const terminal of vscode.window.terminals) if (terminal.shellIntegration) this.atPrompt(terminal, 'found at activation');
   }
 
@@ -109,16 +125,15 @@ export class TerminalSafetyPoints extends Disposable {
   private watch(terminal: vscode.Terminal): TerminalWatch {
     let watch = this.terminals.get(terminal);
     if (!watch) {
-      watch = { prompt: undefined, trusted: new Map(), previousCommand: undefined, running: 0 };
+      watch = { prompt: undefined, trusted: new Map(), sinceTrusted: new Map(), running: false };
       this.terminals.set(terminal, watch);
     }
     return watch;
   }
 
   private ended(terminal: vscode.Terminal): void {
-    const watch = this.watch(terminal);
-    watch.running = Math.max(0, watch.running - 1);
-    if (watch.running === 0) this.atPrompt(terminal, 'command ended');
+    this.watch(terminal).running = false;
+    this.atPrompt(terminal, 'command ended');
   }
 
   /** The terminal shows its prompt: read every running repository's position now, before the next command can start. */
@@ -130,45 +145,61 @@ export class TerminalSafetyPoints extends Disposable {
     this.log.trace(`${terminal.name}: ${why}; position read for ${watch.prompt.size} repositor${watch.prompt.size === 1 ? 'y' : 'ies'}`);
   }
 
-  private readMissing(repository: WorkspaceRepository): void {
+  /** The repository's state was read again (set up, started, a commit, a restore, the poll): read it anew at every waiting prompt. */
+  private readAgain(repository: WorkspaceRepository): void {
     if (!this.enabled) return;
-    for (const watch of this.terminals.values()) {
-      if (watch.prompt && watch.running === 0 && !watch.prompt.has(repository.repo.topLevel)) this.readInto(watch.prompt, repository);
-    }
+    for (const watch of this.terminals.values()) if (watch.prompt && !watch.running) this.readInto(watch.prompt, repository);
   }
 
   /** Asks for `repository`'s position (no waiting here: the event handler must return at once). */
-  private readInto(readings: Map<string, Reading>, repository: WorkspaceRepository): void {
-    // A stopped database cannot be written to; a cloud compute is not woken up for a reading.
+  private readInto(readings: Map<string, PromptReading>, repository: WorkspaceRepository): void {
+    // A stopped database cannot be written to; a cloud compute is not woken up for a reading; a restore moves the timeline.
     if (!repository.initialised || repository.state.engine?.state !== 'running' || repository.operation) return;
-    const reading: Reading = {
-      answered: false,
-      position: repository.project
-        .engine()
-        .then((engine) => engine.head())
-        .catch((error: unknown) => {
-          this.log.debug(`${repository.name}: no position at the prompt: ${describeError(error)}`);
-          return undefined;
-        })
-        .finally(() => {
-          reading.answered = true;
-        }),
-    };
-    readings.set(repository.repo.topLevel, reading);
+    const key = repository.repo.topLevel;
+    const reading: PromptReading = readings.get(key) ?? { answers: [], asking: false };
+    readings.set(key, reading);
+    if (reading.asking) return;
+    reading.asking = true;
+    void repository.project
+      .engine()
+      .then((engine) => engine.head())
+      .then(
+        (position) => {
+          // Kept only while this prompt lasts: once a command started, the map was let go and this answer came too late.
+          reading.answers = [...reading.answers.slice(-2), { position, at: performance.now() }];
+        },
+        (error: unknown) => {
+          // Said at info: a risky command started at this prompt gets an earlier or a late safety point, and the log says why.
+          this.log.info(`${repository.name}: no position at the prompt: ${describeError(error)}`);
+        },
+      )
+      .finally(() => {
+        reading.asking = false;
+      });
   }
 
   private async started(event: vscode.TerminalShellExecutionStartEvent): Promise<void> {
     const { terminal, execution } = event;
     const watch = this.watch(terminal);
     const command = execution.commandLine.value;
-    // Everything about the readings is decided here, synchronously, in the order the events arrived.
-    const prompt = watch.prompt;
-    const previousCommand = watch.previousCommand;
-    const trustedBefore = new Map(watch.trusted);
-    if (prompt) for (const [key, reading] of prompt) if (reading.answered) watch.trusted.set(key, reading);
+    // Everything about the readings is decided here, synchronously, as the event arrives: per repository, the newest
+    // reading at this prompt that has settled, else the last settled one before, with the commands it undoes as well.
+    const arrived = performance.now();
+    const atPrompt = new Map<string, Position>();
+    for (const [key, reading] of watch.prompt ?? []) {
+      const settled = reading.answers.filter((answer) => arrived - answer.at >= SETTLED_MS).at(-1);
+      if (settled) atPrompt.set(key, settled.position);
+    }
+    const earlier = new Map<string, { position: Position; commands: string[] }>();
+    for (const [key, position] of watch.trusted) earlier.set(key, { position, commands: [...(watch.sinceTrusted.get(key) ?? [])] });
+    for (const [key, position] of atPrompt) {
+      watch.trusted.set(key, position);
+      watch.sinceTrusted.set(key, []);
+    }
+    // This command runs after every trusted reading: restoring one undoes it too.
+    for (const commands of watch.sinceTrusted.values()) commands.push(command);
     watch.prompt = undefined;
-    watch.previousCommand = command;
-    watch.running += 1;
+    watch.running = true;
     if (!this.enabled || command.trim() === '') return;
 
     const repository = this.repositoryOf(execution.cwd ?? terminal.shellIntegration?.cwd);
@@ -185,20 +216,22 @@ export class TerminalSafetyPoints extends Disposable {
       const key = repository.repo.topLevel;
       const engine = await repository.project.engine();
       const now = await engine.head();
-      const { at, basis } = await this.startingPoint(now, prompt?.get(key), trustedBefore.get(key));
+      const before = earlier.get(key);
+      const { at, basis } = this.startingPoint(now, atPrompt.get(key), before?.position);
+      const undoneToo = basis === 'earlier' ? (before?.commands ?? []) : [];
       const { labelFor, takeSafetyPoint } = await import('../core/safety');
       const checkpoint = await takeSafetyPoint(repository.project, {
         command,
         agent: { name: TERMINAL_AGENT },
         at,
-        // Restoring it undoes the command before too: the label names both.
-        ...(basis === 'earlier' && previousCommand ? { label: labelFor(`${previousCommand} ; ${command}`) } : {}),
+        // Restoring it undoes the commands since the reading too: the label names them.
+        ...(undoneToo.length > 0 ? { label: labelFor([...undoneToo, command].join(' ; ')) } : {}),
       });
       const short = displayText(command, 60);
       const how: Record<TerminalSafetyPoint['basis'], string> = {
         unmoved: 'the database had not moved since the prompt',
         prompt: 'the position read at the prompt, before the command started',
-        earlier: `the position before the command before it (\`${displayText(previousCommand ?? '', 80)}\`), which started right before it: restoring undoes both`,
+        earlier: `the last position read at a prompt in time (it started too soon after its own prompt for the reading there to count), before ${undoneToo.map((c) => `\`${displayText(c, 80)}\``).join(', ')}: restoring undoes ${undoneToo.length === 1 ? 'that command' : `those ${undoneToo.length} commands`} too`,
         late: 'read after the command started (no reading at the prompt): its first writes may come before it',
       };
       (basis === 'late' || basis === 'earlier' ? this.log.warn : this.log.info).call(
@@ -213,13 +246,8 @@ export class TerminalSafetyPoints extends Disposable {
   }
 
   /** Where the safety point goes; see the comment at the top of this file. */
-  private async startingPoint(now: Position, prompt: Reading | undefined, trusted: Reading | undefined): Promise<{ at: Position; basis: TerminalSafetyPoint['basis'] }> {
-    if (prompt && !prompt.answered) {
-      const earlier = trusted && (await trusted.position);
-      if (earlier) return { at: earlier, basis: 'earlier' };
-    }
-    const atPrompt = prompt && (await prompt.position);
-    if (!atPrompt) return { at: now, basis: 'late' };
+  private startingPoint(now: Position, atPrompt: Position | undefined, earlier: Position | undefined): { at: Position; basis: TerminalSafetyPoint['basis'] } {
+    if (!atPrompt) return earlier ? { at: earlier, basis: 'earlier' } : { at: now, basis: 'late' };
     if (atPrompt.timelineId === now.timelineId && atPrompt.lsn === now.lsn) return { at: now, basis: 'unmoved' };
     return { at: atPrompt, basis: 'prompt' };
   }

@@ -123,7 +123,11 @@ describe('Lockstep in the terminal', function () {
     await sql(workspace, "insert into contacts (name) values ('Ada'), ('Grace'), ('Edsger')");
     workspace.commit('Add contacts', { 'migrations/001_contacts.sql': 'create table contacts (id serial primary key, name text);\n' });
     await eventually('the commit in the tree', async () => ((await workbench.treeRows(VIEW)).includes('Add contacts') ? true : undefined), 30_000);
-    await typeInTerminal(workbench, `export PATH=${PSQL_DIR}:$PATH`);
+    await typeInTerminal(workbench, `export PATH=${PSQL_DIR}:$PATH; touch '${out}/path-set'`);
+    await fileFromTerminal(path.join(out, 'path-set'));
+    // A person's pause at the prompt. Typed ahead, before the extension has read the position at this prompt, the
+    // safety point would honestly go back before the export too, and be labelled with both commands.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     await typeInTerminal(workbench, DROP);
     await eventually('the safety point in the tree', async () => ((await workbench.treeRows(VIEW))[0] === LABEL ? true : undefined), 30_000);
     await eventually('the table to be dropped', async () => ((await sql<{ t: string | null }>(workspace, "select to_regclass('contacts')::text as t"))[0]!.t === null ? true : undefined), 30_000);

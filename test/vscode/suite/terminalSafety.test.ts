@@ -8,7 +8,7 @@ import type { Checkpoint } from '../../../src/core/checkpoint';
 import type { RestoreResult } from '../../../src/core/restore';
 import type { WriteEnvResult } from '../../../src/extension/appWiring';
 import type { LockstepInternals } from '../../../src/extension/container';
-import type { TerminalSafetyPoint } from '../../../src/extension/terminalSafety';
+import { SETTLED_MS, type TerminalSafetyPoint } from '../../../src/extension/terminalSafety';
 import { eventually, freePort, git, internals, workspaceDir } from './support';
 
 /** The system's psql (Debian's postgresql-client); the local engine's own binaries may have none. */
@@ -58,6 +58,9 @@ describe('terminal safety points and environment', function () {
     await eventually(`shell integration in the terminal "${name}"`, () => created.shellIntegration, 30_000);
     return created;
   }
+
+  /** A person reads the prompt before typing: longer than SETTLED_MS, so the reading taken there counts. */
+  const pauseAtPrompt = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLED_MS + 600));
 
   /** Runs `command` through shell integration and waits for it to end; returns its exit code. */
   async function run(target: vscode.Terminal, command: string): Promise<number | undefined> {
@@ -123,6 +126,7 @@ describe('terminal safety points and environment', function () {
     const count = Number((await query<{ n: string }>('select count(*) as n from contacts'))[0]!.n);
     const command = `${PSQL} "$DATABASE_URL" -c 'drop table contacts'`;
     const seen = taken.length;
+    await pauseAtPrompt();
     assert.equal(await run(terminal, command), 0);
     const point = await eventually('the safety point before the drop', () => taken.slice(seen).find((p) => p.checkpoint.command === command));
     assert.equal(point.checkpoint.kind, 'safety');
@@ -140,6 +144,35 @@ describe('terminal safety points and environment', function () {
     const result = await vscode.commands.executeCommand<RestoreResult>('lockstep.undoCommand', { ref: point.checkpoint.id, answer: 'Restore', rethrow: true });
     assert.equal(result.mode, 'data-only', 'HEAD did not move: the data alone is restored');
     assert.equal(Number((await query<{ n: string }>('select count(*) as n from contacts'))[0]!.n), count, 'the table did not come back with its rows');
+  });
+
+  it('puts the safety point of a command typed ahead before the command before it too, and names both', async () => {
+    await query('drop table if exists typed_ahead');
+    await query('create table typed_ahead (id int primary key)');
+    await query('insert into typed_ahead select generate_series(1, 100)');
+    // A prompt after the set-up writes, read in time.
+    assert.equal(await run(terminal, 'true'), 0);
+    await pauseAtPrompt();
+    const first = `${PSQL} "$DATABASE_URL" -Atc 'select 1'`;
+    const second = `${PSQL} "$DATABASE_URL" -c 'drop table typed_ahead'`;
+    const seen = taken.length;
+    const ended = new Promise<void>((resolve) => {
+      const done = vscode.window.onDidEndTerminalShellExecution((event) => {
+        if (event.terminal !== terminal || event.execution.commandLine.value !== second) return;
+        done.dispose();
+        resolve();
+      });
+    });
+    // Both lines reach the shell at once: the second starts the moment the first ends, before any prompt reading can answer.
+    terminal.sendText(`${first}\n${second}`);
+    await ended;
+    const point = await eventually('the safety point before the typed-ahead drop', () => taken.slice(seen).find((p) => p.checkpoint.command === second));
+    // Its prompt's reading was asked for as the first command ended, the moment the second started: it cannot count.
+    assert.equal(point.basis, 'earlier');
+    assert.equal(point.checkpoint.label, `before: ${first} ; ${second}`);
+    assert.equal((await query<{ t: string | null }>("select to_regclass('typed_ahead')::text as t"))[0]!.t, null, 'the drop did not run');
+    await vscode.commands.executeCommand<RestoreResult>('lockstep.undoCommand', { ref: point.checkpoint.id, answer: 'Restore', rethrow: true });
+    assert.equal(Number((await query<{ n: string }>('select count(*) as n from typed_ahead'))[0]!.n), 100, 'the safety point came after the drop');
   });
 
   it('takes none while the setting is off', async () => {
