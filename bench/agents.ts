@@ -26,9 +26,9 @@ function claudePayload(command: string, cwd: string): string {
 }
 
 /** Wall time of one process, its stdin given. */
-function time(file: string, args: string[], cwd: string, input = ''): { ms: number; stdout: string } {
+function time(file: string, args: string[], cwd: string, input = '', env: NodeJS.ProcessEnv = process.env): { ms: number; stdout: string } {
   const t = process.hrtime.bigint();
-  const result = spawnSync(file, args, { cwd, input, encoding: 'utf8' });
+  const result = spawnSync(file, args, { cwd, input, encoding: 'utf8', env });
   const elapsed = Number(process.hrtime.bigint() - t) / 1e6;
   if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   return { ms: elapsed, stdout: result.stdout };
@@ -36,10 +36,12 @@ function time(file: string, args: string[], cwd: string, input = ''): { ms: numb
 
 /**
  * The guard for Claude Code (`node dist/guard.js --agent claude`, the installed
- * hook) with a risky command (it takes a safety point: position over the
- * private socket, HEAD, journal) and with a harmless one (it only reads the
- * payload and the configuration), and the same risky command through the whole
- * CLI (`lockstep guard`), alternated with `node -e 0`, while an update workload
+ * hook) with a risky command (it takes a safety point: asked of the keeper the
+ * first one started, as an agent's session has it) and with a harmless one (it
+ * only reads the payload and the configuration), the same risky command with no
+ * keeper running (a session's first: position over the private socket, HEAD,
+ * journal in the guard's own process), and through the whole CLI (`lockstep
+ * guard`), alternated with `node -e 0`, while an update workload
  * (1,000 rows of a 100,000-row table) runs on the database between runs. The
  * load average goes with the figures: the ratios move with it.
  */
@@ -64,10 +66,19 @@ export async function benchGuard(options: GuardBenchOptions): Promise<BenchRow[]
     const withPoint: number[] = [];
     const without: number[] = [];
     const throughCli: number[] = [];
+    const noKeeper: number[] = [];
     let taken = 0;
+    const keeperSocket = path.join(dir, '.git', 'lockstep', 'keeper', 'keeper.sock');
+    const waitForKeeper = async () => {
+      for (let waited = 0; !fs.existsSync(keeperSocket); waited += 20) {
+        if (waited > 10_000) throw new Error('the guard started no keeper');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
     // One of each first, unmeasured: the disk cache and the database's own caches warm.
     time(process.execPath, guard, dir, risky);
     time(process.execPath, cliGuard, dir, risky);
+    await waitForKeeper();
     const loadBefore = os.loadavg();
     for (let i = 0; i < options.runs; i++) {
       await query(url, 'UPDATE accounts SET balance = balance + 1 WHERE id BETWEEN $1 AND $1 + 999', [1 + ((i * 1000) % 99_000)]);
@@ -77,22 +88,35 @@ export async function benchGuard(options: GuardBenchOptions): Promise<BenchRow[]
       withPoint.push(point.ms);
       without.push(time(process.execPath, guard, dir, harmless).ms);
       throughCli.push(time(process.execPath, cliGuard, dir, risky).ms);
+      // A session's first safety point: no keeper yet (none started by this one either, for the next runs to find).
+      execFileSync(process.execPath, [CLI, 'keeper', '--stop'], { cwd: dir, stdio: 'ignore' });
+      for (let waited = 0; fs.existsSync(keeperSocket); waited += 20) {
+        if (waited > 10_000) throw new Error('the keeper did not stop');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const first = time(process.execPath, guard, dir, risky, { ...process.env, LOCKSTEP_KEEPER: 'off' });
+      if (/safety point \S+ taken/.test(first.stdout)) taken++;
+      noKeeper.push(first.ms);
+      // The next run's keeper, as the first risky command of a session starts it.
+      time(process.execPath, guard, dir, risky);
+      await waitForKeeper();
     }
     const loadAfter = os.loadavg();
-    if (taken !== options.runs) throw new Error(`the guard took ${taken} safety points in ${options.runs} risky runs`);
+    if (taken !== 2 * options.runs) throw new Error(`the guard took ${taken} safety points in ${2 * options.runs} risky runs`);
     const node = median(bare);
     const ratio = median(withPoint) / node;
     const load = `load average ${loadBefore[0]!.toFixed(1)} before, ${loadAfter[0]!.toFixed(1)} after, on ${os.cpus().length} cores`;
-    options.log(`  guard: ${ms(median(withPoint))} with a safety point, ${ms(median(without))} without, ${ms(median(throughCli))} through the CLI; node -e 0: ${ms(node)}; ${load}`);
+    options.log(`  guard: ${ms(median(withPoint))} with a safety point, ${ms(median(noKeeper))} with no keeper, ${ms(median(without))} without, ${ms(median(throughCli))} through the CLI; node -e 0: ${ms(node)}; ${load}`);
     return [
       {
-        name: `safety point through the guard (\`node dist/guard.js\`, the installed hook; whole process, median of ${options.runs})`,
+        name: `safety point through the guard (\`node dist/guard.js\`, the installed hook, asking the keeper; whole process, median of ${options.runs})`,
         value: ms(median(withPoint)),
         target: '',
         met: null,
         note: `node -e 0: ${ms(node)} in the same run; an UPDATE of 1,000 rows between runs; ${load}`,
       },
       { name: 'safety point through the guard / node -e 0', value: `${ratio.toFixed(2)}×`, target: '≤ 1.3×', met: ratio <= 1.3 },
+      { name: 'the first safety point of a session, no keeper yet (a backend of its own) / node -e 0', value: `${(median(noKeeper) / node).toFixed(2)}×`, target: '', met: null, note: ms(median(noKeeper)) },
       { name: 'the guard, harmless command (no safety point) / node -e 0', value: `${(median(without) / node).toFixed(2)}×`, target: '', met: null, note: ms(median(without)) },
       { name: 'safety point through `lockstep guard` (the whole CLI) / node -e 0', value: `${(median(throughCli) / node).toFixed(2)}×`, target: '', met: null, note: ms(median(throughCli)) },
     ];

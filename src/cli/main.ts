@@ -25,6 +25,7 @@ Usage: lockstep <command> [options]
   guard     an agent's pre-command hook: a safety point before a risky command
   agent     install | uninstall claude|cursor|copilot — the agents' hook that runs guard
   mcp       serve the MCP tools agents use (snapshot, list, preview, restore) on stdio
+  keeper    keep one connection open for the guard (it starts one itself; ends when idle)
 
 Run \`lockstep <command> --help\` for a command's options.
 Exit codes: 0 done, 1 failed, 2 bad input.`;
@@ -64,6 +65,8 @@ async function load(name: string): Promise<Command | undefined> {
       return (await import('./commands/agent')).run;
     case 'mcp':
       return (await import('./commands/mcp')).run;
+    case 'keeper':
+      return (await import('./commands/keeper')).run;
     default:
       return undefined;
   }

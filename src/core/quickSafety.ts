@@ -39,7 +39,7 @@ export interface QuickSafetyRequest {
  * engine, so the caller takes the full path (takeSafetyPoint), which keeps the
  * journal in the order things happened.
  */
-export async function quickSafetyPoint(project: QuickProject, at: PromiseLike<Position | undefined>, request: QuickSafetyRequest): Promise<Checkpoint | undefined> {
+export async function quickSafetyPoint(project: QuickProject, at: PromiseLike<Position | undefined>, request: QuickSafetyRequest, options: { prune?: boolean } = {}): Promise<Checkpoint | undefined> {
   if (readPending(project.paths.root).length > 0) return undefined;
   // Everything that does not need the position is done while the database answers.
   const command = safetyCommandText(request.command);
@@ -63,7 +63,12 @@ export async function quickSafetyPoint(project: QuickProject, at: PromiseLike<Po
   checkpoint.command = command;
   if (request.agent) checkpoint.agent = request.agent;
   await project.journal.append(checkpoint);
+  if (options.prune !== false) await pruneQuickly(project);
+  return checkpoint;
+}
+
+/** Prunes the journal to the configuration's `keep` when it holds more (a caller that answers first prunes after). */
+export async function pruneQuickly(project: QuickProject): Promise<void> {
   const keep = project.config.keep;
   if (project.journal.exceeds(keep)) await pruneJournal(project, keep);
-  return checkpoint;
 }

@@ -24,6 +24,7 @@ const HELP: Record<string, string[]> = {
   mcp: ['--repo', 'lockstep_snapshot', 'lockstep_restore'],
   pin: ['REF', '--json'],
   unpin: ['REF'],
+  keeper: ['--idle', '--stop'],
 };
 
 describe('cli: --help', function () {

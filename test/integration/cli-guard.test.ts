@@ -270,12 +270,18 @@ describe('cli: lockstep guard (agent pre-command hooks)', function () {
     const hookConf = path.join(repo.lockstepDir, 'hook.conf');
     const saved = fs.readFileSync(hookConf, 'utf8');
     try {
+      // The keeper the earlier safety points started connected through the socket hook.conf named then: stopped, and
+      // none started from this file (the keeper refuses it too).
+      expectOk(await lockstep(repo.dir, ['keeper', '--stop']));
       fs.writeFileSync(hookConf, saved.replace(/^host .*$/m, 'host 127.0.0.1'));
       const lines = repo.journalLines().length;
       const { result, loaded } = await guardTraced('cursor', payloadFor('cursor', 'dropdb app', repo.dir, 'tcp'), repo.dir);
       checkAnswer('cursor', result);
       assert.ok(loaded.includes('guard-full.js'), loaded.join(', '));
       assert.equal(repo.journalLines().length, lines + 1);
+      const keeper = await lockstep(repo.dir, ['keeper', '--idle', '5']);
+      assert.equal(keeper.code, 1, explain(keeper));
+      assert.match(keeper.stderr, /no private socket/);
     } finally {
       fs.writeFileSync(hookConf, saved);
     }

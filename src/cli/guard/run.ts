@@ -37,6 +37,9 @@ export const GUARD_BUDGET_MS = 2500;
 /** How long the quick path waits for the database, as the commit hook waits for psql. */
 const QUICK_READ_MS = 1500;
 
+/** How long a keeper has to answer before the guard reads the position itself (it answers in a few ms). */
+const KEEPER_ASK_MS = 300;
+
 /** Tool names of shell commands: Claude Code's, and those of VS Code's agent (which runs hooks for every tool). */
 const SHELL_TOOLS = new Set(['Bash', 'run_in_terminal', 'runInTerminal', 'runTerminalCommand']);
 
@@ -133,18 +136,33 @@ export async function runGuard(args: string[], io: CliIo): Promise<number> {
     }
 
     const agent: AgentIdentity = { name: tool, ...(call.session ? { session: call.session } : {}) };
-    // The quick path, for a local database with a private socket (hook.conf). Loaded only now: a harmless
-    // command never pays for net and crypto. The connection is asked for first, and the server starts a
-    // backend while the rest loads.
-    const started = config.engine === 'local' ? (await import('./socketPosition')).startPositionReading(paths.root, QUICK_READ_MS) : undefined;
-    if (started) {
-      await started.started;
-      const { quickPath } = await import('./quick');
-      const quick = await quickPath(started.reading, repo, paths, config, call.command, agent, io);
-      if (quick) {
-        if ('failed' in quick) skip(quick.failed);
-        else reply(tool, taken(quick.id, verdict, []));
+    if (config.engine === 'local') {
+      // The quickest path: the keeper (`lockstep keeper`) reads the position on its open connection and appends the
+      // checkpoint; this process only asks, one line on a Unix socket.
+      const kept = await (await import('./keeperClient')).askKeeper(paths.root, { op: 'safety', topLevel: repo.topLevel, command: call.command, agent }, KEEPER_ASK_MS);
+      if (kept && 'id' in kept) {
+        reply(tool, taken(kept.id, verdict, []));
         return 0;
+      }
+      if (kept && 'failed' in kept) {
+        skip(kept.failed);
+        return 0;
+      }
+      // Else the quick path, for a local database with a private socket (hook.conf). Loaded only now: a harmless
+      // command never pays for net and crypto. The connection is asked for first, and the server starts a
+      // backend while the rest loads.
+      const started = (await import('./socketPosition')).startPositionReading(paths.root, QUICK_READ_MS);
+      if (started) {
+        await started.started;
+        const { quickPath } = await import('./quick');
+        const quick = await quickPath(started.reading, repo, paths, config, call.command, agent, io);
+        if (quick) {
+          if ('failed' in quick) skip(quick.failed);
+          else reply(tool, taken(quick.id, verdict, []));
+          // No keeper answered: start one for the safety points after this one (after the answer: the agent has it).
+          if (!kept && !('failed' in quick)) startKeeper(repo.topLevel, io);
+          return 0;
+        }
       }
     }
     // Not a local database with a private socket, spooled commits to fold first, archiving failing: the engine's way.
@@ -160,6 +178,30 @@ export async function runGuard(args: string[], io: CliIo): Promise<number> {
     clearTimeout(giveUp);
     reply(tool);
   }
+}
+
+/**
+ * Starts `lockstep keeper` in the background, detached, for the safety points
+ * after this one (dist/cli.js beside this bundle; not from the sources, where
+ * there is none). One that runs already makes the new one end at once. Its
+ * failures are its own: the agent has its answer.
+ */
+function startKeeper(topLevel: string, io: CliIo): void {
+  if (io.env.LOCKSTEP_KEEPER === 'off') return;
+  const cli = path.join(__dirname, 'cli.js');
+  if (!fs.existsSync(cli)) return;
+  void import('node:child_process').then(
+    ({ spawn }) => {
+      try {
+        const child = spawn(process.execPath, [cli, 'keeper'], { cwd: topLevel, detached: true, stdio: 'ignore', env: io.env });
+        child.once('error', () => undefined);
+        child.unref();
+      } catch {
+        // no keeper: the next safety point reads the position itself
+      }
+    },
+    () => undefined,
+  );
 }
 
 function taken(id: string, verdict: RiskVerdict, warnings: readonly string[]): Note {

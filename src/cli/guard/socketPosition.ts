@@ -8,7 +8,7 @@ import type { Position } from '../../core/engine';
 import { hookConfFile, type HookFastPath } from '../../core/hookConf';
 
 /** post-commit.sh's query: the WAL file (its name carries the timeline), the insert position, whether archiving is failing. */
-const POSITION_QUERY = `SELECT pg_walfile_name(l), l, coalesce(a.last_failed_time > coalesce(a.last_archived_time, '-infinity'), false)
+export const POSITION_QUERY = `SELECT pg_walfile_name(l), l, coalesce(a.last_failed_time > coalesce(a.last_archived_time, '-infinity'), false)
        FROM pg_current_wal_insert_lsn() AS l LEFT JOIN pg_stat_archiver a ON true`;
 
 let crypto: typeof import('node:crypto') | undefined;
@@ -188,11 +188,15 @@ export function readPositionOverSocket(fast: HookFastPath, password: string, tim
     }
 
     function done(): void {
-      const [walfile, lsn, failing] = row ?? [];
-      if (!walfile || !/^[0-9A-F]{24}$/.test(walfile) || !lsn || !/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/.test(lsn)) throw new Error('the database sent no position');
-      finish(undefined, { position: { timelineId: String(Number.parseInt(walfile.slice(0, 8), 16)), lsn }, archivingFailing: failing === 't' });
+      finish(undefined, readingFromRow(row ?? []));
     }
   });
+}
+
+/** POSITION_QUERY's row (as text) as a reading; throws when it is not one. */
+export function readingFromRow([walfile, lsn, failing]: readonly (string | undefined)[]): SocketReading {
+  if (!walfile || !/^[0-9A-F]{24}$/.test(walfile) || !lsn || !/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/.test(lsn)) throw new Error('the database sent no position');
+  return { position: { timelineId: String(Number.parseInt(walfile.slice(0, 8), 16)), lsn }, archivingFailing: failing === 't' };
 }
 
 function cstring(text: string): Buffer {
@@ -238,7 +242,7 @@ function errorText(body: Buffer): string {
  * engine. Undefined when absent, incomplete, or naming anything but a Unix
  * socket directory (an absolute path): never a TCP address.
  */
-function readHookConf(lockstepDir: string): HookFastPath | undefined {
+export function readHookConf(lockstepDir: string): HookFastPath | undefined {
   let text: string;
   try {
     text = fs.readFileSync(hookConfFile(lockstepDir), 'utf8');
@@ -262,7 +266,7 @@ function readHookConf(lockstepDir: string): HookFastPath | undefined {
  * `\:` and `\\` escaped), as libpq reads it: not when the file is open to group
  * or others (libpq ignores such a file too). Undefined when there is none.
  */
-function passwordFromPassfile(file: string, user: string): string | undefined {
+export function passwordFromPassfile(file: string, user: string): string | undefined {
   let text: string;
   try {
     if ((fs.statSync(file).mode & 0o077) !== 0) return undefined;
