@@ -40,6 +40,8 @@ interface Load {
   terminalToRowMs: number;
   /** Show History Graph → the webview's first frame drawn (it posts back after requestAnimationFrame), as the extension logs it. */
   graphFirstPaintMs: number;
+  /** The same, the graph closed and shown again in the same window: a new webview, with the workbench's webview machinery up. */
+  graphAgainMs: number;
 }
 
 export async function benchVscode(options: VscodeBenchOptions = {}): Promise<BenchRow[]> {
@@ -106,15 +108,21 @@ export async function benchVscode(options: VscodeBenchOptions = {}): Promise<Ben
       // Where the time went (listing, layout, the page's load), as the extension splits it.
       log(`  load ${i}: ${/\[graph\] first paint [^\n]*/.exec(read(logFile))?.[0] ?? ''}`);
       await workbench.runCommand('View: Close Editor');
+      // Shown again in the same window: a new webview and a new listing, but the workbench's webview host (its iframe
+      // origin, the service worker in a browser) already up, as after any webview of the session.
+      await workbench.runCommand('Lockstep: Show History Graph');
+      const graphAgainMs = await eventually('the graph’s second first paint in the log', async () => graphPaintTimes(read(logFile))[1], 60_000);
+      log(`  load ${i}, again: ${[...read(logFile).matchAll(/\[graph\] first paint [^\n]*/g)][1]?.[0] ?? ''}`);
+      await workbench.runCommand('View: Close Editor');
 
       const vscodeActivationMs = await runningExtensionsActivation(workbench);
 
       // The next load starts on the Explorer, so that opening Lockstep is measured again from a click.
       await workbench.openViewContainer('Explorer');
-      if (i > 0) measured.push({ activateMs, vscodeActivationMs, clickToRowsMs, firstPageMs, refreshMs, terminalToRowMs, graphFirstPaintMs });
+      if (i > 0) measured.push({ activateMs, vscodeActivationMs, clickToRowsMs, firstPageMs, refreshMs, terminalToRowMs, graphFirstPaintMs, graphAgainMs });
       log(
         `  load ${i}${i === 0 ? ' (warm-up)' : ''}: VS Code's activation ${ms(vscodeActivationMs)}, activate() ${ms(activateMs)}, first page ${ms(firstPageMs)}, ` +
-          `refresh ${ms(refreshMs)}, click → rows ${ms(clickToRowsMs)}, terminal snapshot → row ${ms(terminalToRowMs)}, graph first paint ${ms(graphFirstPaintMs)}`,
+          `refresh ${ms(refreshMs)}, click → rows ${ms(clickToRowsMs)}, terminal snapshot → row ${ms(terminalToRowMs)}, graph first paint ${ms(graphFirstPaintMs)} (again ${ms(graphAgainMs)})`,
       );
     }
     await context.close();
@@ -126,6 +134,7 @@ export async function benchVscode(options: VscodeBenchOptions = {}): Promise<Ben
     const clickToRows = median(measured.map((m) => m.clickToRowsMs));
     const terminalToRow = median(measured.map((m) => m.terminalToRowMs));
     const graphFirstPaint = median(measured.map((m) => m.graphFirstPaintMs));
+    const graphAgain = median(measured.map((m) => m.graphAgainMs));
     rows.push({
       name: `activation as VS Code measures it: code loading + activate() (median of ${loads} fresh workbench loads)`,
       value: ms(vscodeActivation),
@@ -143,7 +152,14 @@ export async function benchVscode(options: VscodeBenchOptions = {}): Promise<Ben
       value: ms(graphFirstPaint),
       target: '≤ 300 ms',
       met: graphFirstPaint <= 300,
-      note: 'measured by the extension from the command to the webview’s message after requestAnimationFrame: listing all, layout, page, visible rows drawn',
+      note: 'the first webview of a fresh window; measured by the extension from the command to the webview’s message after requestAnimationFrame: listing all, layout, page, visible rows drawn',
+    });
+    rows.push({
+      name: `history graph, ${CHECKPOINTS} checkpoints: closed and shown again in the same window → first frame drawn`,
+      value: ms(graphAgain),
+      target: '≤ 300 ms',
+      met: graphAgain <= 300,
+      note: 'a new webview; the listing kept from the first opening (nothing changed); the workbench’s webview host already up',
     });
   } finally {
     await closeAllBrowsers();

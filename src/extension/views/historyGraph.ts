@@ -10,7 +10,7 @@ import type { ErrorReporter } from '../errors';
 import { Disposable, toDisposable } from '../lifecycle';
 import type { Repositories } from '../repositories';
 import type { WorkspaceRepository } from '../repository';
-import { page } from './webviewPage';
+import { jsonData, page } from './webviewPage';
 import { listingKey } from './checkpointsView';
 
 export const HISTORY_GRAPH_VIEW_TYPE = 'lockstep.historyGraph';
@@ -98,7 +98,7 @@ export class HistoryGraphPanel extends Disposable {
   private markReady: (() => void) | undefined;
   private readyAt: number | undefined;
   /** Where the first paint's time went, for its log line. */
-  private timings: { listMs: number; layoutMs: number; readyMs: number; sentMs: number } | undefined;
+  private timings: { listMs: number; layoutMs: number; readyMs: number; sentMs: number; inline: boolean } | undefined;
   private updateTimer: NodeJS.Timeout | undefined;
   private readonly painted = this._register(new vscode.EventEmitter<number>());
   /** The webview drew its first frame (ms since the command), for tests and the bench. */
@@ -138,6 +138,12 @@ export class HistoryGraphPanel extends Disposable {
     const asked = performance.now();
     this.askedAt = asked;
     const title = `History: ${repository.name}`;
+    // Opened again with nothing changed: the last read, not 10,000 checkpoints listed again.
+    const last = this.lastRead.get(repository);
+    const cached = last && last.key === listingKey(repository) ? { ...last, timings: { listMs: 0, layoutMs: 0 } } : undefined;
+    let shown: Shown;
+    let inline = false;
+    let sentAt = 0;
     if (!this.panel) {
       const panel = vscode.window.createWebviewPanel(HISTORY_GRAPH_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: true });
       this.panel = panel;
@@ -152,28 +158,35 @@ export class HistoryGraphPanel extends Disposable {
         ready();
       });
       panel.webview.onDidReceiveMessage((message: Message) => void this.onMessage(message));
-      // The page loads while the history is read: the two overlap, and the data follows in one message.
-      panel.webview.html = page({ cspSource: panel.webview.cspSource, title, body: `<style>${STYLE}</style>${BODY}`, script: SCRIPT, view: 'history-graph' });
+      // The first screenful goes in the page itself, which draws it as it loads: no round trip (page ready → data →
+      // frame) before the first frame. The workbench starts the webview's frame as the panel is made, while the
+      // history is read (when it was not read already).
+      shown = cached ?? (await this.read(repository));
+      if (this.panel !== panel) return shown.graph; // closed meanwhile
+      inline = true;
+      sentAt = performance.now() - asked;
+      panel.webview.html = page({ cspSource: panel.webview.cspSource, title, body: `<style>${STYLE}</style>${BODY}${jsonData('first-rows', graphPayload(repository.name, shown.graph, Date.now(), FIRST_ROWS))}`, script: SCRIPT, view: 'history-graph' });
     } else {
       this.panel.title = title;
       this.panel.reveal(undefined, false);
+      shown = cached ?? (await this.read(repository));
     }
-    // Opened again with nothing changed: the last read, not 10,000 checkpoints listed again.
-    const last = this.lastRead.get(repository);
-    const shown = last && last.key === listingKey(repository) ? { ...last, timings: { listMs: 0, layoutMs: 0 } } : await this.read(repository);
     this.shown = shown;
-    await this.ready;
-    this.timings = { ...shown.timings, readyMs: this.readyAt === undefined ? 0 : Math.max(0, this.readyAt - asked), sentMs: performance.now() - asked };
-    // A screenful first (the first frame), then the whole graph.
-    if (shown.graph.nodes.length > FIRST_ROWS) {
-      const painted = new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1_000);
-        const once = this.onDidPaint(() => {
-          once.dispose();
-          clearTimeout(timer);
-          resolve();
-        });
+    const painted = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1_000);
+      const once = this.onDidPaint(() => {
+        once.dispose();
+        clearTimeout(timer);
+        resolve();
       });
+    });
+    await this.ready;
+    this.timings = { ...shown.timings, readyMs: this.readyAt === undefined ? 0 : Math.max(0, this.readyAt - asked), sentMs: inline ? sentAt : performance.now() - asked, inline };
+    // The page drew the first screenful from its own HTML: the whole graph after that frame.
+    if (inline) {
+      if (this.askedAt !== undefined && shown.graph.nodes.length > FIRST_ROWS) await painted;
+    } else if (shown.graph.nodes.length > FIRST_ROWS) {
+      // A screenful first (the first frame), then the whole graph.
       await this.panel?.webview.postMessage({ type: 'graph', graph: graphPayload(repository.name, shown.graph, Date.now(), FIRST_ROWS) });
       // The rest after the first frame: parsing 10,000 rows would otherwise delay it.
       if (this.askedAt !== undefined) await painted;
@@ -238,7 +251,9 @@ export class HistoryGraphPanel extends Disposable {
       this.askedAt = undefined;
       const graph = this.shown?.graph;
       const t = this.timings;
-      const where = t ? `listing ${t.listMs.toFixed(1)} ms, layout ${t.layoutMs.toFixed(1)} ms, page ready at ${t.readyMs.toFixed(1)} ms, data sent at ${t.sentMs.toFixed(1)} ms; ` : '';
+      const where = t
+        ? `listing ${t.listMs.toFixed(1)} ms, layout ${t.layoutMs.toFixed(1)} ms, ${t.inline ? `page with the first rows set at ${t.sentMs.toFixed(1)} ms, page ready at ${t.readyMs.toFixed(1)} ms` : `page ready at ${t.readyMs.toFixed(1)} ms, data sent at ${t.sentMs.toFixed(1)} ms`}; `
+        : '';
       this.log.info(`first paint ${ms.toFixed(1)} ms (${where}${graph?.nodes.length ?? 0} rows, ${graph?.lines.length ?? 0} lines, ${graph?.lanes ?? 0} lanes; ${message.rows} rows drawn)`);
       this.painted.fire(ms);
       return;
@@ -640,5 +655,12 @@ window.addEventListener('message', (event) => {
 });
 
 document.getElementById('empty').hidden = true;
+const firstRows = document.getElementById('first-rows');
+if (firstRows) {
+  loaded = true;
+  setData(JSON.parse(firstRows.textContent));
+  document.getElementById('loading').hidden = true;
+  requestAnimationFrame(() => vscode.postMessage({ type: 'painted', rows: rowsEl.childElementCount }));
+}
 vscode.postMessage({ type: 'ready' });
 `;

@@ -63,6 +63,16 @@ ${parts.script ? `<script nonce="${nonce}">${parts.script}</script>` : ''}
 </html>`;
 }
 
+/**
+ * Data for the page's script inside the page itself: a JSON element the browser
+ * does not run, read with JSON.parse(element.textContent). Every "<" is escaped
+ * (\u003c, the same string to JSON), so no text from git, Postgres or people
+ * can close the element or open a comment.
+ */
+export function jsonData(id: string, value: unknown): string {
+  return `<script type="application/json" id="${escapeHtml(id)}">${JSON.stringify(value).replace(/</g, '\\u003c')}</script>`;
+}
+
 /** Text from git, Postgres or people, made safe inside HTML text and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
