@@ -119,6 +119,10 @@ describe('cli: lockstep keeper (the guard’s open connection)', function () {
     assert.equal(fs.statSync(path.dirname(socketFile)).mode & 0o777, 0o700, 'its folder is open to others');
     const activity = await sql(repo.url, "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'lockstep-keeper'");
     assert.equal(activity[0]!.n, '1');
+    // `lockstep status` names it: which process holds a connection, and how it ends.
+    const [pid] = keepers(repo.dir);
+    assert.match(expectOk(await repo.lockstep('status')).stdout, new RegExp(`^keeper: pid ${pid} holds a connection .*lockstep keeper --stop`, 'm'));
+    assert.equal((JSON.parse(expectOk(await repo.lockstep('status', '--json')).stdout) as { keeper: { pid: number } | null }).keeper?.pid, pid);
 
     // Without hook.conf the guard cannot read the position itself but through the engine (guard-full.js): a safety
     // point that loads neither came from the keeper.
@@ -219,6 +223,8 @@ describe('cli: lockstep keeper (the guard’s open connection)', function () {
     expectOk(await repo.lockstep('db', 'stop'));
     await eventually('the keeper gone', () => (keepers(repo.dir).length === 0 && !fs.existsSync(socketFile) ? true : undefined));
     assert.match(expectOk(await repo.lockstep('keeper', '--stop')).stdout, /no keeper runs here/);
+    assert.doesNotMatch(expectOk(await repo.lockstep('status')).stdout, /^keeper:/m);
+    assert.ok(!fs.existsSync(path.join(repo.lockstepDir, 'keeper', 'keeper.pid')), 'the pid file outlived its keeper');
     for (const args of [['keeper', '--idle', 'soon'], ['keeper', '--idle', '0'], ['keeper', 'extra'], ['keeper', '--stop', '--idle', '5']]) {
       const result = await repo.lockstep(...args);
       assert.equal(result.code, 2, `${args.join(' ')}: ${explain(result)}`);

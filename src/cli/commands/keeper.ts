@@ -17,7 +17,7 @@ import { PinStore } from '../../core/pins';
 import { pruneQuickly, quickSafetyPoint } from '../../core/quickSafety';
 import { findRepository, type Repository } from '../../git/repository';
 import { integer, parse } from '../args';
-import { askKeeper, keeperSocket, type KeeperAnswer, type KeeperSafetyRequest } from '../guard/keeperClient';
+import { askKeeper, keeperPidFile, keeperSocket, type KeeperAnswer, type KeeperSafetyRequest } from '../guard/keeperClient';
 import { passwordFromPassfile, POSITION_QUERY, readHookConf, readingFromRow, type SocketReading } from '../guard/socketPosition';
 import { cliLog, type CliIo } from '../io';
 
@@ -106,6 +106,7 @@ async function serve({ client, repo, paths, socketFile, idleMs, io }: Served): P
   const finished = new Promise<number>((resolve) => (finish = resolve));
   let ending = false;
   let socketIno: number | undefined;
+  const pidFile = keeperPidFile(paths.root);
   const server = net.createServer((connection) => onConnection(connection));
   let idleTimer: NodeJS.Timeout | undefined;
   const touch = () => {
@@ -121,6 +122,11 @@ async function serve({ client, repo, paths, socketFile, idleMs, io }: Served): P
     // Removed only while it is still the one this process made: a newer keeper may have taken the name.
     try {
       if (socketIno !== undefined && fs.statSync(socketFile).ino === socketIno) fs.unlinkSync(socketFile);
+    } catch {
+      // already gone
+    }
+    try {
+      if (fs.readFileSync(pidFile, 'utf8').startsWith(`${process.pid} `)) fs.unlinkSync(pidFile);
     } catch {
       // already gone
     }
@@ -238,6 +244,8 @@ async function serve({ client, repo, paths, socketFile, idleMs, io }: Served): P
     await listen();
   }
   socketIno = fs.statSync(socketFile).ino;
+  // For `lockstep status`: which process holds a connection, since when.
+  fs.writeFileSync(pidFile, `${process.pid} ${new Date().toISOString()} ${idleMs / 1000}\n`, { mode: 0o600 });
   touch();
   io.err(`lockstep keeper: serving on ${socketFile} (ends after ${idleMs / 1000} s without a question)`);
   return finished;

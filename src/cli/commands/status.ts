@@ -11,6 +11,7 @@ import { pinnedCheckpoints } from '../../core/markers';
 import type { Project } from '../../core/project';
 import { processAlive } from '../../base/locks';
 import { hookStatus } from '../../git/hook';
+import { keeperState } from '../guard/keeperClient';
 import { noPositionals, parse } from '../args';
 import { relativeTime } from '../../core/relativeTime';
 import { reachOf } from '../../core/target';
@@ -58,6 +59,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const operations = project.audit.list(10);
     const recordFailures = readTail(project.paths.log, 5);
     const unreadable = project.journal.unreadableLines();
+    const keeper = config?.engine === 'local' ? keeperState(project.paths.root) : undefined;
     // Left only when its process still runs, or when settling it failed (openProject tried).
     const restoring = readJsonFile<{ step: string; pid: number; target: Checkpoint; startedAt: string }>(project.paths.restoreRecord);
     const restoreLine = restoring
@@ -84,6 +86,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
             },
             operations,
             restoreInProgress: restoring ?? null,
+            keeper: keeper ?? null,
             recordFailures,
           },
           null,
@@ -103,6 +106,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     for (const kept of engineStatus!.kept ?? []) io.out(`  kept: ${kept}`);
     if (retention) io.out(`retention: ${'oldest' in retention || 'windowSeconds' in retention ? `${reachOf(retention).summary} — ${retention.summary}` : retention.summary}`);
     io.out(`hook: ${hook.state}${hook.problems.length ? ` (${displayText(hook.problems.join('; '), 1000)})` : ''}`);
+    if (keeper) io.out(`keeper: pid ${keeper.pid} holds a connection for the agents' guard since ${keeper.since}; ends after ${keeper.idleSeconds} s without a question (\`lockstep keeper --stop\`)`);
     const newest = checkpoints[0];
     io.out(`checkpoints: ${checkpoints.length} (keeping ${config.keep}${pinnedCount > 0 ? `, ${pinnedCount} pinned` : ''})${newest ? `; newest ${newest.id} "${displayTitle(newest)}" ${relativeTime(newest.createdAt)}` : ''}`);
     const oldestSoon = soon[soon.length - 1];

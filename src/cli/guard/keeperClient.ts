@@ -2,6 +2,7 @@
 // folder of .git/lockstep, answered from the connection it keeps open. What the guard tries first: no Postgres backend
 // to start, no SCRAM, and none of the journal's code to load in the process the agent waits for.
 
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { AgentIdentity } from '../../core/checkpoint';
@@ -83,4 +84,36 @@ function answerFrom(line: string): KeeperAnswer | undefined {
     // not an answer
   }
   return undefined;
+}
+
+/** What `lockstep keeper` writes beside its socket while it serves: its pid, since when, its idle limit. */
+export function keeperPidFile(lockstepDir: string): string {
+  return path.join(lockstepDir, 'keeper', 'keeper.pid');
+}
+
+export interface KeeperState {
+  pid: number;
+  since: string;
+  idleSeconds: number;
+}
+
+/** The keeper serving this repository, or undefined (none, or its process is gone). */
+export function keeperState(lockstepDir: string): KeeperState | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(keeperPidFile(lockstepDir), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [pidText, since, idleText] = text.trim().split(' ');
+  const pid = Number(pidText);
+  const idleSeconds = Number(idleText);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !since || !Number.isFinite(idleSeconds)) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it runs, as another account.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return { pid, since, idleSeconds };
 }
