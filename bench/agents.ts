@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { eventually } from '../test/support/eventually';
 import { freePort, traversableTempDir } from '../test/support/postgres';
 import { query } from './engine';
 import { median, ms, type BenchRow } from './types';
@@ -69,12 +70,7 @@ export async function benchGuard(options: GuardBenchOptions): Promise<BenchRow[]
     const noKeeper: number[] = [];
     let taken = 0;
     const keeperSocket = path.join(dir, '.git', 'lockstep', 'keeper', 'keeper.sock');
-    const waitForKeeper = async () => {
-      for (let waited = 0; !fs.existsSync(keeperSocket); waited += 20) {
-        if (waited > 10_000) throw new Error('the guard started no keeper');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
+    const waitForKeeper = () => eventually('the keeper the guard starts', () => (fs.existsSync(keeperSocket) ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
     // One of each first, unmeasured: the disk cache and the database's own caches warm.
     time(process.execPath, guard, dir, risky);
     time(process.execPath, cliGuard, dir, risky);
@@ -90,10 +86,7 @@ export async function benchGuard(options: GuardBenchOptions): Promise<BenchRow[]
       throughCli.push(time(process.execPath, cliGuard, dir, risky).ms);
       // A session's first safety point: no keeper yet (none started by this one either, for the next runs to find).
       execFileSync(process.execPath, [CLI, 'keeper', '--stop'], { cwd: dir, stdio: 'ignore' });
-      for (let waited = 0; fs.existsSync(keeperSocket); waited += 20) {
-        if (waited > 10_000) throw new Error('the keeper did not stop');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually('the keeper to stop', () => (fs.existsSync(keeperSocket) ? undefined : true), { timeoutMs: 10_000, intervalMs: 20 });
       const first = time(process.execPath, guard, dir, risky, { ...process.env, LOCKSTEP_KEEPER: 'off' });
       if (/safety point \S+ taken/.test(first.stdout)) taken++;
       noKeeper.push(first.ms);

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { CLI, explain, expectOk, initRepo, lockstep, type CliResult, type JournalRecord, type LockstepRepo } from '../support/cli';
+import { eventually as poll } from '../support/eventually';
 import { sql } from '../support/fingerprint';
 import { gitTestEnv, makeTempDir, removeTempDirs } from '../support/git';
 
@@ -38,15 +39,8 @@ function takenId(result: CliResult): string {
   return id;
 }
 
-async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** The support's poll, at this file's pace: 20 s, every 50 ms. */
+const eventually = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> => poll(what, probe, { timeoutMs: 20_000, intervalMs: 50 });
 
 /** Pids of `lockstep keeper` processes working in `dir` (Linux /proc). */
 function keepers(dir: string): number[] {

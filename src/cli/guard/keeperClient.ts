@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { processAlive } from '../../base/locks';
 import type { AgentIdentity } from '../../core/checkpoint';
 
 /**
@@ -108,12 +109,6 @@ export function keeperState(lockstepDir: string): KeeperState | undefined {
   const [pidText, since, idleText] = text.trim().split(' ');
   const pid = Number(pidText);
   const idleSeconds = Number(idleText);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || !since || !Number.isFinite(idleSeconds)) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: it runs, as another account.
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
-  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !since || !Number.isFinite(idleSeconds) || !processAlive(pid)) return undefined;
   return { pid, since, idleSeconds };
 }
