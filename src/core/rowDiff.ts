@@ -101,8 +101,10 @@ export interface TableRowsOptions {
   signal?: AbortSignal;
 }
 
-/** Rows fetched per round trip from a cursor or looked up per batch of keys. */
+/** Rows fetched per round trip from a cursor. */
 const BATCH = 10_000;
+/** Keys looked up in one query: fewer round trips (one query of 67,000 keys took 0.5 s, seven of 10,000 took 1.1 s). */
+const LOOKUP_BATCH = 50_000;
 /** Up to this many row versions written since then are read in one query rather than through a cursor. */
 const FEW_CANDIDATES = 100_000;
 /** Beyond this xid distance between then's snapshot and now, xmin comparisons could wrap: compare every row. */
@@ -311,6 +313,20 @@ function byKeys(pair: TablePair, side: Which, select: string): string {
   return `SELECT x.* FROM unnest(${params}) AS u(${names}) CROSS JOIN LATERAL (SELECT ${select} FROM ${relation(t)} t WHERE ${on} LIMIT 1) x`;
 }
 
+/**
+ * Key and row hash of one side's rows for a batch of key values (the same
+ * parameters as `byKeys`), in no particular order. A one-column key is one
+ * index scan over the sorted values (`= ANY`): three times faster than a
+ * lookup per value at 67,000 keys (0.2 s against 0.6 s on a 1 GB table).
+ */
+function hashesByKeys(pair: TablePair, side: Which): string {
+  const select = `${keyText(pair, side).join(', ')}, ${rowHash(pair, side)}`;
+  if (pair.key!.columns.length > 1) return byKeys(pair, side, select);
+  const c = col(pair.key!.columns[0]!, side);
+  const t = side === 'then' ? pair.then! : pair.now!;
+  return `SELECT ${select} FROM ${relation(t)} t WHERE t.${quoteIdent(c.name)} = ANY($1::text[]::${c.type}[])`;
+}
+
 // ---------------------------------------------------------------------------
 // Comparing keys as Postgres orders them.
 
@@ -387,7 +403,8 @@ async function inTransaction<T>(client: Client, run: Run, work: () => Promise<T>
   try {
     const remaining = run.deadline === Infinity ? 0 : Math.max(1, Math.ceil(run.deadline - Date.now()) + 200);
     // A past copy paused inside a transaction that took an exclusive lock (a DROP, an ALTER) holds it for good: say so, never wait.
-    await client.query(`SET LOCAL statement_timeout = ${remaining}; SET LOCAL lock_timeout = ${LOCK_WAIT_MS}`);
+    // No JIT: compiling these one-pass scans of a large table costs more than it saves (measured at 1 GB: 0.7 s without, 0.86 s with).
+    await client.query(`SET LOCAL statement_timeout = ${remaining}; SET LOCAL lock_timeout = ${LOCK_WAIT_MS}; SET LOCAL jit = off`);
     return await work();
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -453,7 +470,11 @@ class CursorReader {
 /** Every value as Postgres' text, unparsed. */
 const TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as import('pg').CustomTypesConfig;
 
+/** Rows of a table, by a sequential scan (inside the caller's transaction). */
 async function count(client: Client, t: CatalogTable): Promise<number> {
+  // An index-only scan trusts a visibility map that bulk UPDATEs have cleared: at 1 GB it fetched
+  // 4 million heap tuples one by one (1.3–1.7 s) where a sequential scan reads the table once (0.7 s).
+  await client.query('SET LOCAL enable_indexonlyscan = off');
   const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${relation(t)}`);
   return Number(rows[0]!.n);
 }
@@ -537,53 +558,57 @@ async function fastCompare(then: Client, now: Client, pair: TablePair, xmin: big
       return { inserted: candidates, deleted: 0, changed: 0, thenRows, nowRows, method: 'xmin' as const };
     }
     const width = pair.key.columns.length;
-    // The count first (Postgres scans in parallel); then the row versions written since: a few in one query, many through a cursor.
-    const { rows: c } = await now.query<{ n: string; newer: string }>(`SELECT count(*)::text AS n, (count(*) FILTER (WHERE ${newer}))::text AS newer FROM ${relation(nowTable)} t`);
-    const nowRows = Number(c[0]!.n);
-    const expected = Number(c[0]!.newer);
+    // The row versions written since first, up to FEW_CANDIDATES in one query (Postgres scans in parallel):
+    // then now's count runs while then looks them up, each server busy with its own half. More than that:
+    // the count, then all of them through a cursor (one statement at a time on a connection: they queue).
     const candidatesSql = `SELECT ${keyText(pair, 'now').join(', ')}, ${rowHash(pair, 'now')} FROM ${relation(nowTable)} t WHERE ${newer}`;
-    const reader =
-      expected === 0
-        ? CursorReader.of([])
-        : expected <= FEW_CANDIDATES
-          ? CursorReader.of((await now.query<(string | null)[]>({ text: candidatesSql, rowMode: 'array', types: TEXT_TYPES })).rows)
-          : new CursorReader(now, candidatesSql, run);
+    const first = await now.query<(string | null)[]>({ text: `${candidatesSql} LIMIT ${FEW_CANDIDATES + 1}`, rowMode: 'array', types: TEXT_TYPES });
+    const nowCounts = now
+      .query<{ n: string; newer: string }>(`SELECT count(*)::text AS n, (count(*) FILTER (WHERE ${newer}))::text AS newer FROM ${relation(nowTable)} t`)
+      .then(({ rows: c }) => ({ nowRows: Number(c[0]!.n), expected: Number(c[0]!.newer) }));
+    nowCounts.catch(() => undefined);
+    const reader = first.rows.length <= FEW_CANDIDATES ? CursorReader.of(first.rows) : new CursorReader(now, candidatesSql, run);
     // Lookups on then wait for its count: one statement at a time on a connection.
     const thenRows = await thenCount;
-    const lookup = byKeys(pair, 'then', `${keyText(pair, 'then').join(', ')}, ${rowHash(pair, 'then')}`);
+    const lookup = hashesByKeys(pair, 'then');
     let candidates = 0;
     let matched = 0;
     let changed = 0;
     let inserted = 0;
-    while (expected > 0) {
-      if (reader.empty) await reader.fill();
-      const batch: (string | null)[][] = [];
-      for (let row = reader.current(); row && batch.length < BATCH; row = reader.current()) {
-        batch.push(row);
-        reader.next();
-        if (reader.empty) break;
-      }
-      if (batch.length === 0) break;
-      candidates += batch.length;
-      const params = Array.from({ length: width }, (_, i) => batch.map((r) => r[i]));
-      check(run);
-      const found = await then.query<(string | null)[]>({ text: lookup, values: params, rowMode: 'array', types: TEXT_TYPES });
-      const thenHash = new Map(found.rows.map((r) => [joinKey(r.slice(0, width)), r[width]]));
-      for (const row of batch) {
-        const hash = thenHash.get(joinKey(row.slice(0, width)));
-        if (hash === undefined) {
-          inserted++;
-          if (collect) keep(collect.inserted, row.slice(0, width), collect);
-        } else {
-          matched++;
-          if (hash !== row[width]) {
-            changed++;
-            if (collect) keep(collect.changed, row.slice(0, width), collect);
+    // then is paused in the past: the transaction is for the time budget and the settings, not a snapshot.
+    await inTransaction(then, run, async () => {
+      for (;;) {
+        const batch: (string | null)[][] = [];
+        while (batch.length < LOOKUP_BATCH) {
+          if (reader.empty) await reader.fill();
+          const row = reader.current();
+          if (!row) break;
+          batch.push(row);
+          reader.next();
+        }
+        if (batch.length === 0) break;
+        candidates += batch.length;
+        const params = Array.from({ length: width }, (_, i) => batch.map((r) => r[i]));
+        check(run);
+        const found = await then.query<(string | null)[]>({ text: lookup, values: params, rowMode: 'array', types: TEXT_TYPES });
+        const thenHash = new Map(found.rows.map((r) => [joinKey(r.slice(0, width)), r[width]]));
+        for (const row of batch) {
+          const hash = thenHash.get(joinKey(row.slice(0, width)));
+          if (hash === undefined) {
+            inserted++;
+            if (collect) keep(collect.inserted, row.slice(0, width), collect);
+          } else {
+            matched++;
+            if (hash !== row[width]) {
+              changed++;
+              if (collect) keep(collect.changed, row.slice(0, width), collect);
+            }
           }
         }
       }
-    }
+    });
     await reader.close();
+    const { nowRows, expected } = await nowCounts;
     if (candidates !== expected) return undefined;
     const deleted = thenRows - (nowRows - candidates) - matched;
     if (deleted < 0) return undefined; // cannot be: compare every row rather than report it
