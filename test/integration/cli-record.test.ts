@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { compareLsn } from '../../src/base/lsn';
 import type { CheckpointListing } from '../../src/core/checkpoint';
-import { expectOk, explain, initRepo, lockstep, shell, type CliResult, type JournalRecord, type LockstepRepo } from '../support/cli';
+import { expectOk, explain, foldUnderway, initRepo, localRootOf, lockstep, shell, type CliResult, type JournalRecord, type LockstepRepo } from '../support/cli';
 import { sql } from '../support/fingerprint';
 import { eventually } from '../support/eventually';
 import { addWorktree, git, makeTempDir, removeTempDirs, type TestRepo } from '../support/git';
@@ -354,5 +354,37 @@ describe('cli: the database is down or hangs, and every commit is still recorded
     assert.equal(commit.code, 0, explain(commit));
     assert.equal(commit.stderr, '');
     assert.equal(lastRecord(repo).commitSha, repo.head());
+  });
+});
+
+describe('cli: the base-backup policy after a commit', function () {
+  let repo: LockstepRepo;
+  before(async () => {
+    repo = await initRepo();
+  });
+  after(async () => {
+    await repo?.cleanup();
+    removeTempDirs();
+  });
+
+  it('takes the base backup that is due even when another command folds the commit first', async () => {
+    await repo.waitForUpkeep();
+    const configFile = path.join(repo.lockstepDir, 'config.json');
+    const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { local: { baseBackupWalBytes: number } };
+    config.local.baseBackupWalBytes = 1024 * 1024;
+    fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+    const backupsDir = path.join(localRootOf(repo.lockstepDir), 'backups');
+    const before = new Set(fs.readdirSync(backupsDir));
+    // About 10 MB of WAL: ten times the policy.
+    await sql(repo.url, "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 40000) g");
+    expectOk(await shell(repo.dir, 'git commit --quiet --allow-empty -m "$1"', ['after 10 MB of WAL']));
+    const sha = repo.git('rev-parse', 'HEAD');
+    // At once, as the extension's tree does when the spool changes: this command folds the commit, not the hook's fold.
+    const listed = JSON.parse(expectOk(await lockstep(repo.dir, ['list', '--json'])).stdout) as CheckpointListing[];
+    assert.ok(listed.some((c) => c.commitSha === sha), 'the commit is listed');
+    assert.ok(foldUnderway(repo.dir), "the hook's own fold had not run yet: the case under test did not happen");
+    await repo.waitForUpkeep();
+    const taken = fs.readdirSync(backupsDir).filter((id) => !before.has(id));
+    assert.equal(taken.length, 1, `one base backup taken after the commit (backups: ${fs.readdirSync(backupsDir).join(', ')})`);
   });
 });

@@ -155,11 +155,21 @@ export function upkeepProcesses(dir: string): number[] {
   return pids;
 }
 
-async function waitForUpkeepIn(dir: string, timeoutMs = 120_000): Promise<void> {
+/**
+ * Whether the commit hook's background fold is underway or about to start: the
+ * hook makes this directory before it exits, the fold (`record --fold`, a second
+ * later) starts the upkeep when a base backup is due, then removes it.
+ */
+export function foldUnderway(dir: string): boolean {
+  return fs.existsSync(path.join(dir, '.git', 'lockstep', 'pending', '.folding'));
+}
+
+/** Until no upkeep runs in `dir`; with `folds`, nor a fold of the hook's that may start one. */
+async function waitForUpkeepIn(dir: string, timeoutMs = 120_000, folds = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // It is started detached just before the command that started it exits: give it a moment to appear.
   await new Promise((r) => setTimeout(r, 300));
-  while (upkeepProcesses(dir).length > 0) {
+  while (upkeepProcesses(dir).length > 0 || (folds && foldUnderway(dir))) {
     if (Date.now() > deadline) throw new Error(`the background upkeep in ${dir} is still running after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -213,7 +223,7 @@ export async function initRepo(options: InitRepoOptions = {}): Promise<LockstepR
             .filter((l) => l.trim() !== '')
             .map((l) => JSON.parse(l) as AuditRecord)
         : [],
-    waitForUpkeep: () => waitForUpkeepIn(dir),
+    waitForUpkeep: () => waitForUpkeepIn(dir, 120_000, true),
     postmasterPid() {
       const root = localRootOf(lockstepDir);
       const state = JSON.parse(fs.readFileSync(path.join(root, 'state.json'), 'utf8')) as { serving: string };
@@ -244,7 +254,7 @@ export async function initRepo(options: InitRepoOptions = {}): Promise<LockstepR
 }
 
 /** Where the local engine keeps its clusters: `.git/lockstep/local`, unless the configuration moved it. */
-function localRootOf(lockstepDir: string): string {
+export function localRootOf(lockstepDir: string): string {
   try {
     const config = JSON.parse(fs.readFileSync(path.join(lockstepDir, 'config.json'), 'utf8')) as { local?: { dataRoot?: string } };
     if (config.local?.dataRoot) return config.local.dataRoot;

@@ -236,8 +236,10 @@ async function fold(io: CliIo): Promise<number> {
     refreshHookConf(project, await project.engine());
     for (let round = 0; round < 10; round++) {
       // Started by a hook that is about to exit: its own commit is folded once it has.
-      const folded = await foldPending(project, { waitForHooks: true });
-      const newest = folded.filter((c) => c.lsn !== null).at(-1);
+      await foldPending(project, { waitForHooks: true });
+      // The policy is checked against the newest recorded position, whoever folded it: a command run meanwhile (`list`,
+      // the extension's tree) folds the spool too, and the commit it took is this hook's all the same.
+      const newest = project.journal.list().find((c) => c.lsn !== null);
       if (newest?.lsn) {
         const engine = await project.engine();
         if (engine.maintenanceDue?.({ timelineId: newest.timelineId, lsn: newest.lsn })) startBackgroundBackup(io);
