@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseLsn } from '../src/base/lsn';
 import { historyReader } from '../src/engines/local/archive';
 import { chooseBackup, listBackups, type BackupMeta } from '../src/engines/local/baseBackup';
-import { expectOk, explain, runProcess, upkeepProcesses, type CliResult } from '../test/support/cli';
+import { expectOk, explain, runProcess, upkeepProcesses, foldUnderway, localRootOf, type CliResult } from '../test/support/cli';
 import { createRepo } from '../test/support/git';
 import { freePort, traversableTempDir } from '../test/support/postgres';
 import { onOneConnection, query as sql, startPinger } from './engine';
@@ -139,12 +139,6 @@ function buildRevision(name: string, rev: string, log: (line: string) => void): 
 export const cli = (site: Pick<Site, 'design' | 'dir'>, args: string[], timeoutMs = 600_000): Promise<CliResult> =>
   runProcess(process.execPath, [site.design.cli, ...args], site.dir, { timeoutMs });
 
-/** Where the local engine keeps its cluster: `.git/lockstep/local`, unless the configuration moved it. */
-function localRootOf(dir: string): string {
-  const lockstepDir = path.join(dir, '.git', 'lockstep');
-  const config = JSON.parse(fs.readFileSync(path.join(lockstepDir, 'config.json'), 'utf8')) as { local?: { dataRoot?: string } };
-  return config.local?.dataRoot ?? path.join(lockstepDir, 'local');
-}
 
 export async function setUp(design: Design, sizeMb: number, log: (line: string) => void): Promise<Site> {
   const scale = Math.max(1, Math.round(sizeMb / MB_PER_SCALE));
@@ -156,7 +150,7 @@ export async function setUp(design: Design, sizeMb: number, log: (line: string) 
   const t = performance.now();
   expectOk(await runProcess(PGBENCH, ['-i', '-q', '-s', String(scale), url], dir, { timeoutMs: 1_800_000 }), 'pgbench -i');
   log(`    ${design.name}: pgbench -i -s ${scale} on port ${port} in ${s(performance.now() - t)}`);
-  const site: Site = { design, sizeMb, scale, dir, url, root: localRootOf(dir), writer: startSteadyWriter(url), updates: 0, commits: 0, walPerCheckpoint: [] };
+  const site: Site = { design, sizeMb, scale, dir, url, root: localRootOf(path.join(dir, '.git', 'lockstep')), writer: startSteadyWriter(url), updates: 0, commits: 0, walPerCheckpoint: [] };
   // The commit after the bulk load: its hook starts the upkeep, as for a user; the workload starts once it is done.
   await commit(site, 'pgbench data', log);
   const upkeep = await waitForUpkeep(dir, 900_000);
@@ -191,7 +185,8 @@ async function stopStrayPostgres(root: string): Promise<void> {
 export async function waitForUpkeep(dir: string, timeoutMs: number): Promise<number> {
   const t = performance.now();
   await sleep(300); // started detached just before the command that started it exits
-  while (upkeepProcesses(dir).length > 0) {
+  // After a commit the upkeep starts from the hook's fold, a second after the hook exits: waited for too.
+  while (upkeepProcesses(dir).length > 0 || foldUnderway(dir)) {
     if (performance.now() - t > timeoutMs) throw new Error(`the upkeep in ${dir} still runs after ${s(timeoutMs)}`);
     await sleep(100);
   }
