@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { compareLsn } from '../../src/base/lsn';
 import type { CheckpointListing } from '../../src/core/checkpoint';
-import { expectOk, explain, foldUnderway, initRepo, localRootOf, lockstep, shell, type CliResult, type JournalRecord, type LockstepRepo } from '../support/cli';
+import { expectOk, explain, initRepo, localRootOf, lockstep, shell, type CliResult, type JournalRecord, type LockstepRepo } from '../support/cli';
 import { sql } from '../support/fingerprint';
 import { eventually } from '../support/eventually';
 import { addWorktree, git, makeTempDir, removeTempDirs, type TestRepo } from '../support/git';
@@ -377,12 +377,18 @@ describe('cli: the base-backup policy after a commit', function () {
     const before = new Set(fs.readdirSync(backupsDir));
     // About 10 MB of WAL: ten times the policy.
     await sql(repo.url, "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 40000) g");
+    // The hook's fold is held back (the hook starts none while this exists), so that another command folds first.
+    const folding = path.join(repo.lockstepDir, 'pending', '.folding');
+    fs.mkdirSync(folding, { recursive: true });
     expectOk(await shell(repo.dir, 'git commit --quiet --allow-empty -m "$1"', ['after 10 MB of WAL']));
     const sha = repo.git('rev-parse', 'HEAD');
-    // At once, as the extension's tree does when the spool changes: this command folds the commit, not the hook's fold.
+    // As the extension's tree does when the spool changes: this command folds the commit.
     const listed = JSON.parse(expectOk(await lockstep(repo.dir, ['list', '--json'])).stdout) as CheckpointListing[];
     assert.ok(listed.some((c) => c.commitSha === sha), 'the commit is listed');
-    assert.ok(foldUnderway(repo.dir), "the hook's own fold had not run yet: the case under test did not happen");
+    assert.deepEqual(fs.readdirSync(path.dirname(folding)).filter((name) => !name.startsWith('.')), [], 'list folded the spooled commit');
+    // Then the hook's fold, as the hook starts it: nothing is left for it to fold.
+    expectOk(await lockstep(repo.dir, ['record', '--fold'], { env: { LOCKSTEP_FOLDING: folding } }));
+    assert.ok(!fs.existsSync(folding), 'the fold let go of its directory');
     await repo.waitForUpkeep();
     const taken = fs.readdirSync(backupsDir).filter((id) => !before.has(id));
     assert.equal(taken.length, 1, `one base backup taken after the commit (backups: ${fs.readdirSync(backupsDir).join(', ')})`);
