@@ -237,13 +237,12 @@ async function fold(io: CliIo): Promise<number> {
     for (let round = 0; round < 10; round++) {
       // Started by a hook that is about to exit: its own commit is folded once it has.
       await foldPending(project, { waitForHooks: true });
-      // The policy is checked against the newest recorded position, whoever folded it: a command run meanwhile (`list`,
-      // the extension's tree) folds the spool too, and the commit it took is this hook's all the same.
-      const newest = project.journal.list().find((c) => c.lsn !== null);
-      if (newest?.lsn) {
-        const engine = await project.engine();
-        if (engine.maintenanceDue?.({ timelineId: newest.timelineId, lsn: newest.lsn })) startBackgroundBackup(io);
-      }
+      // The policy is checked against where the database is now, whatever this fold found: a command run meanwhile
+      // (`list`, the extension's tree) folds the spool too, and the commit it took is this hook's all the same. A
+      // database that does not answer needs no base backup now (one cannot be taken): the next commit checks again.
+      const engine = await project.engine();
+      const head = await engine.head().catch(() => undefined);
+      if (head && engine.maintenanceDue?.(head)) startBackgroundBackup(io);
       if (token) fs.rmSync(token, { recursive: true, force: true });
       held = false;
       // A commit spooled after our last look, whose hook saw the directory and did not start a folder.
