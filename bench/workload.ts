@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseLsn } from '../src/base/lsn';
 import { historyReader } from '../src/engines/local/archive';
 import { chooseBackup, listBackups, type BackupMeta } from '../src/engines/local/baseBackup';
-import { expectOk, explain, runProcess, upkeepProcesses, foldUnderway, localRootOf, type CliResult } from '../test/support/cli';
+import { expectOk, explain, runProcess, upkeepProcesses, localRootOf, waitForUpkeepIn, type CliResult } from '../test/support/cli';
 import { createRepo } from '../test/support/git';
 import { freePort, traversableTempDir } from '../test/support/postgres';
 import { onOneConnection, query as sql, startPinger } from './engine';
@@ -184,12 +184,8 @@ async function stopStrayPostgres(root: string): Promise<void> {
 
 export async function waitForUpkeep(dir: string, timeoutMs: number): Promise<number> {
   const t = performance.now();
-  await sleep(300); // started detached just before the command that started it exits
   // After a commit the upkeep starts from the hook's fold, a second after the hook exits: waited for too.
-  while (upkeepProcesses(dir).length > 0 || foldUnderway(dir)) {
-    if (performance.now() - t > timeoutMs) throw new Error(`the upkeep in ${dir} still runs after ${s(timeoutMs)}`);
-    await sleep(100);
-  }
+  await waitForUpkeepIn(dir, timeoutMs, true);
   return performance.now() - t;
 }
 

@@ -165,7 +165,7 @@ export function foldUnderway(dir: string): boolean {
 }
 
 /** Until no upkeep runs in `dir`; with `folds`, nor a fold of the hook's that may start one. */
-async function waitForUpkeepIn(dir: string, timeoutMs = 120_000, folds = false): Promise<void> {
+export async function waitForUpkeepIn(dir: string, timeoutMs = 120_000, folds = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // It is started detached just before the command that started it exits: give it a moment to appear.
   await new Promise((r) => setTimeout(r, 300));
